@@ -1,0 +1,2 @@
+//! The per-packet pipeline: wire, flow, dpi, policy, counters
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Symmetric flow keys and the sharded, bounded flow table
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Per-protocol policy rules, actions and token buckets
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Per-worker counters, the stats thread and exposition
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Test kit: fixtures, packet builders, proptest strategies, network-namespace guard
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! AF_XDP sockets, UMEM, rings, frame accounting, XDP program attach and detach
+
