@@ -5,7 +5,6 @@
 //! beside the key ([`KeyDir`]), not part of it. Hashing the key is therefore symmetric by
 //! construction, which is what lets both directions land in the same shard.
 
-use core::hash::{BuildHasher, Hash, Hasher};
 use core::net::IpAddr;
 
 /// A flow's identity: IP version, transport protocol and the two endpoints in canonical order.
@@ -23,9 +22,10 @@ pub struct FlowKey {
 }
 
 /// Which way one packet travels relative to its key's canonical order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum KeyDir {
     /// From the lower endpoint to the higher one.
+    #[default]
     LoToHi,
     /// From the higher endpoint to the lower one.
     HiToLo,
@@ -79,14 +79,6 @@ impl FlowKey {
     pub fn destination(&self, dir: KeyDir) -> (IpAddr, u16) {
         self.source(dir.reverse())
     }
-
-    /// The 64-bit hash used for shard selection and the shard's index.
-    #[inline]
-    pub fn hash_with(&self, builder: &impl BuildHasher) -> u64 {
-        let mut h = builder.build_hasher();
-        self.hash(&mut h);
-        h.finish()
-    }
 }
 
 impl KeyDir {
@@ -114,8 +106,9 @@ mod tests {
         assert_eq!(d1, d2.reverse());
         assert_eq!(k1.source(d1), (a, 40000));
         assert_eq!(k1.destination(d1), (b, 80));
+        use core::hash::BuildHasher;
         let bh = hashbrown::DefaultHashBuilder::default();
-        assert_eq!(k1.hash_with(&bh), k2.hash_with(&bh));
+        assert_eq!(bh.hash_one(k1), bh.hash_one(k2));
     }
 
     #[test]

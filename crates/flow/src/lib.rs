@@ -11,6 +11,6 @@ mod table;
 
 pub use key::{FlowKey, KeyDir};
 pub use table::{
-    EndReason, Flow, FlowConfigError, FlowDir, FlowTable, FlowTableConfig, Shard, ShardStats, Timeouts, Touched,
+    EndReason, Flow, FlowConfigError, FlowDir, FlowTable, FlowTableConfig, Seen, Shard, ShardStats, Timeouts, Touched,
     tcp_flags,
 };

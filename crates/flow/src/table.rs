@@ -179,12 +179,6 @@ pub struct Flow<V> {
     pub value: V,
 }
 
-impl Default for KeyDir {
-    fn default() -> Self {
-        KeyDir::LoToHi
-    }
-}
-
 impl<V> Flow<V> {
     /// The `(address, port)` of the side that opened the flow.
     pub fn originator(&self) -> (core::net::IpAddr, u16) {
@@ -200,6 +194,19 @@ impl<V> Flow<V> {
     pub fn is_closed(&self) -> bool {
         self.class == Class::Closed
     }
+}
+
+/// One packet as the table sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Which way it travels relative to its key.
+    pub dir: KeyDir,
+    /// When (ns).
+    pub now: u64,
+    /// Its length on the wire, counted into the flow's bytes.
+    pub wire_len: u32,
+    /// The TCP flag byte for TCP packets, else 0.
+    pub tcp_flags: u8,
 }
 
 /// What one packet did to the table.
@@ -282,20 +289,17 @@ impl<V: Default> Shard<V> {
         self.stats.active == 0
     }
 
-    /// Account one packet of `wire_len` bytes travelling `dir` on `key` (whose hash is `hash`,
-    /// from [`FlowTable::hash`]) at time `now`, creating the flow if needed. `tcp_flags` is the
-    /// TCP flag byte for TCP packets. Flows that end because of this packet (a full shard's
+    /// Account one packet `seen` on `key` (whose hash is `hash`, from [`FlowTable::hash`]),
+    /// creating the flow if needed. Flows that end because of this packet (a full shard's
     /// evicted flow, or a closed flow whose tuple a new SYN reuses) are handed to `ended` first.
     pub fn touch(
         &mut self,
         key: &FlowKey,
         hash: u64,
-        dir: KeyDir,
-        now: u64,
-        wire_len: u32,
-        tcp_flags: u8,
+        seen: Seen,
         ended: &mut impl FnMut(Flow<V>, EndReason),
     ) -> Touched<'_, V> {
+        let Seen { dir, now, wire_len, tcp_flags } = seen;
         let slots = &self.slots;
         let found = self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key)).copied();
         let is_syn = tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
@@ -638,7 +642,8 @@ mod tests {
         let (key, dir) = FlowKey::new(src, sport, dst, dport, proto);
         let h = t.hash(&key);
         let mut shard = t.lock(t.shard_of(h));
-        let r = shard.touch(&key, h, dir, now, 100, flags, &mut |f, why| ended.push((f, why)));
+        let seen = Seen { dir, now, wire_len: 100, tcp_flags: flags };
+        let r = shard.touch(&key, h, seen, &mut |f, why| ended.push((f, why)));
         r.flow.value += 1;
         (r.dir, r.is_new)
     }
