@@ -1,2 +1,406 @@
-//! The per-packet pipeline: wire, flow, dpi, policy, counters
+//! The per-packet pipeline of weir: wire → flow → dpi → counters.
+//!
+//! The engine takes frames from anywhere (a pcap file in `weir classify`, AF_XDP rings in the
+//! bridge, byte slices in tests and benches) together with a `now` in nanoseconds that the caller
+//! reads once per batch. It knows nothing of AF_XDP or files and never reads the clock.
+//!
+//! Contract:
+//! - [`Engine::process`] never panics and never allocates for any input bytes. A frame that does
+//!   not parse is counted under its [`WireError`] and reported as [`Outcome::Malformed`]; the
+//!   caller decides (by policy) whether to pass or drop it.
+//! - A flow is inspected only while its label is pending; then the label is sticky and the flow
+//!   costs one lookup per packet.
+//! - Packets of a flow seen before its label was known are attributed to its protocol when the
+//!   label arrives, so after [`Engine::flush`] the per-protocol totals add up to all IP traffic.
+//! - Counters have one writer, the engine that owns them; others read them through an `Arc`.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod counters;
+mod fragments;
+
+pub use counters::{Direction, EngineCounters, ProtoCounters};
+pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
+pub use weir_flow::{EndReason, FlowTable, FlowTableConfig, Timeouts};
+pub use weir_wire::{LinkType, WireError};
+
+use core::net::IpAddr;
+use fragments::FragmentCache;
+use ipnet::IpNet;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
+use weir_flow::{Flow, FlowDir, FlowKey, Seen};
+use weir_wire::{Network, Transport};
+
+/// How often idle flows are swept, in packet-time nanoseconds.
+const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
+
+/// Where a frame entered the box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ingress {
+    /// From the inside NIC: it travels outbound.
+    Inside,
+    /// From the outside NIC: it travels inbound.
+    Outside,
+    /// Unknown (a capture file): decided per flow from the inside networks, else the side that
+    /// opened the flow counts as inside.
+    Unknown,
+}
+
+/// The engine's per-flow state, stored in the flow table beside the flow's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowState {
+    inspect: FlowInspect,
+    label: Option<Label>,
+    /// Whether the side that opened the flow is inside (its packets travel outbound).
+    originator_inside: bool,
+}
+
+/// What the engine made of one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The frame did not parse.
+    Malformed(WireError),
+    /// Not IP (ARP, LLDP, ...): never inspected, always passed by a transparent bridge.
+    NonIp,
+    /// An IP packet of a flow.
+    Ip {
+        /// The flow's protocol, or `None` while inspection is still pending.
+        protocol: Option<ProtocolId>,
+        /// Which way the packet travels.
+        direction: Direction,
+        /// Whether this packet decided the flow's label.
+        decided_now: bool,
+    },
+}
+
+/// A flow that has ended, for `--flows` output and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
+    pub ip_protocol: u8,
+    /// The side that opened the flow.
+    pub originator: (IpAddr, u16),
+    /// The other side.
+    pub responder: (IpAddr, u16),
+    /// Whether the originator is inside.
+    pub originator_inside: bool,
+    /// What the flow carried and how that was decided.
+    pub label: Label,
+    /// Packets from the originator and from the responder.
+    pub packets: [u64; 2],
+    /// Wire bytes from the originator and from the responder.
+    pub bytes: [u64; 2],
+    /// First and last packet times (ns).
+    pub first_seen: u64,
+    /// Last packet time (ns).
+    pub last_seen: u64,
+    /// Why it ended.
+    pub end: EndReason,
+}
+
+/// Settings of one engine.
+#[derive(Clone, Debug, Default)]
+pub struct EngineConfig {
+    /// Inside networks for [`Ingress::Unknown`] frames; empty: the originator is inside.
+    pub inside: Vec<IpNet>,
+    /// Keep a [`FlowRecord`] for every flow that ends (drained with [`Engine::drain_records`]).
+    pub record_flows: bool,
+}
+
+/// Shared parts that several engines (one per worker) use together.
+#[derive(Clone)]
+pub struct Shared {
+    /// The compiled signatures and detectors.
+    pub classifier: Arc<Classifier>,
+    /// The flow table.
+    pub table: Arc<FlowTable<FlowState>>,
+    /// BitTorrent peers learned from tracker replies, DHT answers and labelled flows.
+    pub peers: Arc<Mutex<PeerCache>>,
+}
+
+impl Shared {
+    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`.
+    ///
+    /// # Errors
+    /// If the flow-table configuration is invalid.
+    pub fn new(
+        classifier: Arc<Classifier>,
+        table: FlowTableConfig,
+        peer_capacity: usize,
+    ) -> Result<Self, weir_flow::FlowConfigError> {
+        Ok(Shared {
+            classifier,
+            table: Arc::new(FlowTable::new(table)?),
+            peers: Arc::new(Mutex::new(PeerCache::new(peer_capacity))),
+        })
+    }
+}
+
+/// One pipeline instance: one per worker thread, or one for a capture file.
+pub struct Engine {
+    shared: Shared,
+    counters: Arc<EngineCounters>,
+    config: EngineConfig,
+    fragments: FragmentCache,
+    records: Vec<FlowRecord>,
+    /// Label for IP protocols that carry no ports (ICMP and others): decided without inspection.
+    icmp: ProtocolId,
+    next_expire: u64,
+}
+
+impl Engine {
+    /// A new engine over `shared` parts.
+    pub fn new(shared: Shared, config: EngineConfig) -> Self {
+        let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
+        let icmp = shared.classifier.registry().lookup("icmp").unwrap_or(ProtocolId::UNKNOWN);
+        Engine {
+            shared,
+            counters,
+            config,
+            fragments: FragmentCache::new(),
+            records: Vec::new(),
+            icmp,
+            next_expire: 0,
+        }
+    }
+
+    /// This engine's counters (for a stats reader).
+    pub fn counters(&self) -> &Arc<EngineCounters> {
+        &self.counters
+    }
+
+    /// The classifier in use.
+    pub fn classifier(&self) -> &Classifier {
+        &self.shared.classifier
+    }
+
+    /// The flow table.
+    pub fn table(&self) -> &FlowTable<FlowState> {
+        &self.shared.table
+    }
+
+    /// Take the records of flows that ended since the last call.
+    pub fn drain_records(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.records.drain(..)
+    }
+
+    /// Run one frame through the pipeline. `wire_len` is the frame's length on the wire (a
+    /// capture may hold fewer bytes); `now` is in nanoseconds.
+    pub fn process(&mut self, frame: &[u8], wire_len: u32, link: LinkType, ingress: Ingress, now: u64) -> Outcome {
+        let c = &*self.counters;
+        c.packets.inc();
+        c.bytes.add(u64::from(wire_len));
+        let parsed = match weir_wire::parse_frame(frame, link) {
+            Ok(f) => f,
+            Err(e) => {
+                c.count_malformed(e, wire_len);
+                return Outcome::Malformed(e);
+            }
+        };
+        let ip = match parsed.network {
+            Network::NonIp { .. } => {
+                c.non_ip_packets.inc();
+                c.non_ip_bytes.add(u64::from(wire_len));
+                return Outcome::NonIp;
+            }
+            Network::Ip(ip) => ip,
+        };
+        let proto = u8::from(ip.protocol);
+        let (sport, dport, tcp_flags, tcp_seq, payload, l4) = match ip.transport {
+            Transport::Tcp { src_port, dst_port, seq, flags, payload, .. } => {
+                (src_port, dst_port, flags.0, Some(seq), payload, Some(L4::Tcp))
+            }
+            Transport::Udp { src_port, dst_port, payload } => (src_port, dst_port, 0, None, payload, Some(L4::Udp)),
+            Transport::Icmp { .. } => (0, 0, 0, None, &[][..], None),
+            Transport::Other { .. } => (0, 0, 0, None, &[][..], None),
+        };
+        // Fragments: the first carries the ports; later ones borrow them from the cache so the
+        // whole datagram counts to its flow. Only the first fragment's payload is inspected.
+        let (sport, dport, l4, payload) = match ip.fragment {
+            Some(f) if f.offset == 0 => {
+                c.fragments.inc();
+                self.fragments.remember(ip.src, ip.dst, f.id, proto, sport, dport);
+                (sport, dport, l4, payload)
+            }
+            Some(f) => {
+                c.fragments.inc();
+                match self.fragments.lookup(ip.src, ip.dst, f.id, proto) {
+                    Some((s, d)) => (s, d, l4_of(proto), &[][..]),
+                    None => {
+                        c.fragments_unmatched.inc();
+                        (0, 0, l4_of(proto), &[][..])
+                    }
+                }
+            }
+            None => (sport, dport, l4, payload),
+        };
+
+        let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
+        let Engine { shared, config, records, icmp, .. } = self;
+        let table = &*shared.table;
+        let hash = table.hash(&key);
+        let mut shard = table.lock(table.shard_of(hash));
+        let seen = Seen { dir: key_dir, now, wire_len, tcp_flags };
+        let mut on_end = |flow: Flow<FlowState>, why: EndReason| {
+            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
+        };
+        let touched = shard.touch(&key, hash, seen, &mut on_end);
+        let flow = touched.flow;
+        if touched.is_new {
+            c.flows_created.inc();
+            flow.value.originator_inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
+        }
+        let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside;
+        let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
+
+        if let Some(label) = flow.value.label {
+            c.protocol(label.protocol).count_packet(direction, wire_len);
+            drop(shard);
+            self.maybe_expire(now);
+            return Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: false };
+        }
+
+        let verdict = match l4 {
+            Some(l4) => {
+                let (o, r) = (flow.originator(), flow.responder());
+                let meta = PacketMeta {
+                    l4,
+                    dir: match touched.dir {
+                        FlowDir::Originator => weir_dpi::Dir::Originator,
+                        FlowDir::Responder => weir_dpi::Dir::Responder,
+                    },
+                    originator: Endpoint { ip: o.0, port: o.1 },
+                    responder: Endpoint { ip: r.0, port: r.1 },
+                    tcp_seq,
+                    syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
+                    payload,
+                };
+                let mut peers = shared.peers.lock();
+                shared.classifier.inspect(&mut flow.value.inspect, &meta, &mut peers)
+            }
+            None => Verdict::Done(Label { protocol: *icmp, decision: Decision::NoMatch }),
+        };
+        let outcome = match verdict {
+            Verdict::Pending => Outcome::Ip { protocol: None, direction, decided_now: false },
+            Verdict::Done(label) => {
+                flow.value.label = Some(label);
+                attribute_backlog(c, flow, label);
+                Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: true }
+            }
+        };
+        drop(shard);
+        self.maybe_expire(now);
+        outcome
+    }
+
+    /// Sweep idle flows if a second of packet time has passed since the last sweep.
+    fn maybe_expire(&mut self, now: u64) {
+        if now >= self.next_expire {
+            self.next_expire = now.saturating_add(EXPIRE_EVERY_NS);
+            self.expire(now);
+        }
+    }
+
+    /// End every flow idle past its timeout at `now`.
+    pub fn expire(&mut self, now: u64) -> usize {
+        let Engine { shared, config, records, counters, .. } = self;
+        let c = &**counters;
+        shared.table.expire_all(now, &mut |flow, why| {
+            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
+        })
+    }
+
+    /// End every flow (end of input or shutdown), labelling those still pending from what was
+    /// seen, so the per-protocol totals account for every IP packet.
+    pub fn flush(&mut self) {
+        let Engine { shared, config, records, counters, .. } = self;
+        let c = &**counters;
+        shared.table.flush(&mut |flow, why| {
+            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
+        });
+    }
+}
+
+fn l4_of(proto: u8) -> Option<L4> {
+    match proto {
+        6 => Some(L4::Tcp),
+        17 => Some(L4::Udp),
+        _ => None,
+    }
+}
+
+fn originator_inside(ingress: Ingress, first: FlowDir, inside: &[IpNet], src: IpAddr, dst: IpAddr) -> bool {
+    // The packet that created the flow came from its originator unless the table says otherwise.
+    let from_originator = first == FlowDir::Originator;
+    match ingress {
+        Ingress::Inside => from_originator,
+        Ingress::Outside => !from_originator,
+        Ingress::Unknown => {
+            let is_in = |a: IpAddr| inside.iter().any(|n| n.contains(&a));
+            match (is_in(src), is_in(dst)) {
+                (true, false) => true,
+                (false, true) => false,
+                _ => true,
+            }
+        }
+    }
+}
+
+/// Add what a flow carried before its label was known to its protocol's counters.
+fn attribute_backlog(c: &EngineCounters, flow: &Flow<FlowState>, label: Label) {
+    let p = c.protocol(label.protocol);
+    p.flows.inc();
+    let (orig, resp) = if flow.value.originator_inside {
+        (Direction::Outbound, Direction::Inbound)
+    } else {
+        (Direction::Inbound, Direction::Outbound)
+    };
+    p.count(orig, flow.packets[0], flow.bytes[0]);
+    p.count(resp, flow.packets[1], flow.bytes[1]);
+}
+
+fn end_flow(
+    classifier: &Classifier,
+    peers: &Mutex<PeerCache>,
+    c: &EngineCounters,
+    record: bool,
+    records: &mut Vec<FlowRecord>,
+    flow: Flow<FlowState>,
+    why: EndReason,
+) {
+    c.flows_ended(why).inc();
+    let (o, r) = (flow.originator(), flow.responder());
+    let label = match flow.value.label {
+        Some(label) => label,
+        None => {
+            let label = match l4_of(flow.key.protocol()) {
+                Some(l4) => classifier.finish(
+                    &flow.value.inspect,
+                    l4,
+                    Endpoint { ip: o.0, port: o.1 },
+                    Endpoint { ip: r.0, port: r.1 },
+                    &peers.lock(),
+                ),
+                None => Label { protocol: ProtocolId::UNKNOWN, decision: Decision::NoMatch },
+            };
+            attribute_backlog(c, &flow, label);
+            label
+        }
+    };
+    if record {
+        records.push(FlowRecord {
+            ip_protocol: flow.key.protocol(),
+            originator: o,
+            responder: r,
+            originator_inside: flow.value.originator_inside,
+            label,
+            packets: flow.packets,
+            bytes: flow.bytes,
+            first_seen: flow.first_seen,
+            last_seen: flow.last_seen,
+            end: why,
+        });
+    }
+}

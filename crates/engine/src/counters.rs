@@ -1,0 +1,139 @@
+//! The engine's counters: one writer (the engine that owns them), read by anyone.
+
+use weir_dpi::ProtocolId;
+use weir_flow::EndReason;
+use weir_stats::Counter;
+use weir_wire::WireError;
+
+/// Which way a packet travels through the box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the inside network to the outside.
+    Outbound = 0,
+    /// From the outside network to the inside.
+    Inbound = 1,
+}
+
+impl Direction {
+    /// Both directions, in index order.
+    pub const ALL: [Direction; 2] = [Direction::Outbound, Direction::Inbound];
+
+    /// The interface name: "outbound" or "inbound".
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+
+    /// 0 for outbound, 1 for inbound.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Per-protocol counters.
+#[derive(Debug, Default)]
+pub struct ProtoCounters {
+    /// Flows labelled with this protocol.
+    pub flows: Counter,
+    /// Packets per direction, indexed by [`Direction::index`].
+    pub packets: [Counter; 2],
+    /// Wire bytes per direction.
+    pub bytes: [Counter; 2],
+}
+
+impl ProtoCounters {
+    /// Count one packet.
+    #[inline]
+    pub fn count_packet(&self, dir: Direction, wire_len: u32) {
+        self.count(dir, 1, u64::from(wire_len));
+    }
+
+    /// Count `packets` packets of `bytes` bytes in all.
+    #[inline]
+    pub fn count(&self, dir: Direction, packets: u64, bytes: u64) {
+        self.packets[dir.index()].add(packets);
+        self.bytes[dir.index()].add(bytes);
+    }
+}
+
+/// Everything one engine counts.
+#[derive(Debug)]
+pub struct EngineCounters {
+    /// Frames seen.
+    pub packets: Counter,
+    /// Wire bytes seen.
+    pub bytes: Counter,
+    /// Frames that are not IP (ARP, LLDP, ...).
+    pub non_ip_packets: Counter,
+    /// Their bytes.
+    pub non_ip_bytes: Counter,
+    /// Malformed frames, indexed like [`WireError::ALL`].
+    pub malformed: Box<[Counter]>,
+    /// Bytes of malformed frames.
+    pub malformed_bytes: Counter,
+    /// IP fragments seen.
+    pub fragments: Counter,
+    /// Non-first fragments whose first fragment was not seen (counted to a port-less flow).
+    pub fragments_unmatched: Counter,
+    /// Flows created.
+    pub flows_created: Counter,
+    /// Flows ended, by reason: idle, closed, evicted, flushed.
+    pub flows_ended: [Counter; 4],
+    /// Per protocol, indexed by [`ProtocolId`].
+    pub protocols: Box<[ProtoCounters]>,
+    /// Catch-all for a protocol id beyond the table (cannot happen with one classifier).
+    spare: ProtoCounters,
+}
+
+impl EngineCounters {
+    /// Counters for `protocols` protocol ids.
+    pub fn new(protocols: usize) -> Self {
+        EngineCounters {
+            packets: Counter::new(),
+            bytes: Counter::new(),
+            non_ip_packets: Counter::new(),
+            non_ip_bytes: Counter::new(),
+            malformed: WireError::ALL.iter().map(|_| Counter::new()).collect(),
+            malformed_bytes: Counter::new(),
+            fragments: Counter::new(),
+            fragments_unmatched: Counter::new(),
+            flows_created: Counter::new(),
+            flows_ended: Default::default(),
+            protocols: (0..protocols).map(|_| ProtoCounters::default()).collect(),
+            spare: ProtoCounters::default(),
+        }
+    }
+
+    /// The counters of protocol `id`.
+    #[inline]
+    pub fn protocol(&self, id: ProtocolId) -> &ProtoCounters {
+        self.protocols.get(usize::from(id.0)).unwrap_or(&self.spare)
+    }
+
+    /// The counter of flows ended for `why`.
+    pub fn flows_ended(&self, why: EndReason) -> &Counter {
+        &self.flows_ended[match why {
+            EndReason::Idle => 0,
+            EndReason::Closed => 1,
+            EndReason::Evicted => 2,
+            EndReason::Flushed => 3,
+        }]
+    }
+
+    /// Count one malformed frame.
+    pub fn count_malformed(&self, e: WireError, wire_len: u32) {
+        if let Some(i) = WireError::ALL.iter().position(|x| *x == e) {
+            if let Some(c) = self.malformed.get(i) {
+                c.inc();
+            }
+        }
+        self.malformed_bytes.add(u64::from(wire_len));
+    }
+
+    /// Malformed frames of every kind.
+    pub fn malformed_total(&self) -> u64 {
+        self.malformed.iter().map(Counter::get).sum()
+    }
+}
