@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Classification speed: weir classify vs ndpiReader (Debian's libndpi-bin, nDPI 4.2) over the same
+# real captures, in the same run, pinned to the same core. Prints packets/s of both per run, and
+# the medians and their ratio. Goal: weir >= 3x ndpiReader.
+# Usage: scripts/bench-classify.sh [RUNS] [LOOPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+LOOPS=${2:-20}
+CORE=${CORE:-1}
+command -v ndpiReader >/dev/null || bash scripts/setup.sh
+cargo build --release --locked -q
+
+# Every bundled capture except the deliberately corrupt one (it ends in a truncated record).
+mapfile -t FILES < <(ls tests/pcaps/*.pcap | grep -v fuzz-2006)
+playlist=$(mktemp)
+trap 'rm -f "$playlist"' EXIT
+printf '%s\n' "${FILES[@]}" > "$playlist"
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+ndpi_pps() {
+  # ndpiReader prints one "nDPI throughput: N K pps" per loop; take the median loop.
+  taskset -c "$CORE" ndpiReader -i "$playlist" -l "$LOOPS" -n 1 2>/dev/null |
+    awk '/nDPI throughput:/ { v=$3; u=$4; m=(u=="M")?1e6:(u=="K")?1e3:1; print v*m }' | median
+}
+
+weir_pps() {
+  taskset -c "$CORE" ./target/release/weir classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress |
+    tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets_per_s"])'
+}
+
+printf '%-5s %15s %15s %8s\n' run ndpiReader_pps weir_pps ratio
+ndpi_all=(); weir_all=(); ratios=()
+for run in $(seq 1 "$RUNS"); do
+  n=$(ndpi_pps); w=$(weir_pps)
+  r=$(python3 -c "print(f'{$w/$n:.2f}')")
+  printf '%-5s %15.0f %15.0f %8s\n' "$run" "$n" "$w" "$r"
+  ndpi_all+=("$n"); weir_all+=("$w"); ratios+=("$r")
+done
+nm=$(printf '%s\n' "${ndpi_all[@]}" | median)
+wm=$(printf '%s\n' "${weir_all[@]}" | median)
+rm_=$(printf '%s\n' "${ratios[@]}" | median)
+printf '%-5s %15.0f %15.0f %8s\n' median "$nm" "$wm" "$rm_"
+echo "captures: ${#FILES[@]} files, $LOOPS loops per run, core $CORE; ratio = weir / ndpiReader packets per second"
