@@ -1,2 +1,5 @@
-//! Test kit: fixtures, packet builders, proptest strategies, network-namespace guard
+//! Test kit (dev-dependency only): packet builders, and the network-namespace lab guard.
 #![forbid(unsafe_code)]
+#![allow(missing_docs)]
+
+pub mod packet;
