@@ -1,2 +1,55 @@
-//! Zero-copy, bounds-checked header views: Ethernet, VLAN, ARP, IPv4, IPv6, TCP, UDP, ICMP
+//! Zero-copy, bounds-checked header views: Ethernet, VLAN, Linux cooked capture, ARP, IPv4, IPv6,
+//! TCP, UDP, ICMP, plus Internet checksum helpers.
+//!
+//! # Two layers
+//!
+//! * **Views** (`Packet<T: AsRef<[u8]>>` per module, re-exported with a prefix such as
+//!   [`Ipv4Packet`]) borrow a byte buffer and read fields in place. A view is built with
+//!   `new_unchecked` (no checks, accessors may panic on a short buffer) or `new_checked`, which runs
+//!   `check_len` first. **Contract: after `new_checked` succeeds, no accessor of that view panics**,
+//!   whatever the bytes are. Setters exist where `T: AsMut<[u8]>`. **Reprs** (`Ipv4Repr`, ...) are
+//!   plain values with `parse` and `emit`, used to build packets in tests and the traffic generator.
+//! * **[`parse_frame`]**: the one call the engine makes per packet. It walks link layer, VLAN tags,
+//!   IP (with IPv6 extension headers) and the transport header and returns a [`Frame`] that borrows
+//!   the input. It never panics and never allocates, for any input; every way a frame can be
+//!   rejected is one [`WireError`] variant, so each can have its own drop counter.
+//!
+//! Registry numbers (EtherType, IP protocol, ICMP types, ...) are open enums: a value this crate does
+//! not name round-trips as `Unknown(n)`, and `Unknown(n)` compares equal to the named variant of the
+//! same number.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[macro_use]
+mod macros;
+
+pub mod arp;
+pub mod checksum;
+mod error;
+pub mod ethernet;
+mod field;
+mod frame;
+pub mod icmp;
+mod ip;
+pub mod ipv4;
+pub mod ipv6;
+pub mod sll;
+pub mod tcp;
+pub mod udp;
+pub mod vlan;
+
+pub use arp::Packet as ArpPacket;
+pub use error::WireError;
+pub use ethernet::{Address as EthernetAddress, EtherType, Frame as EthernetFrame, Repr as EthernetRepr};
+pub use frame::{Fragment, Frame, IpInfo, LinkType, Network, Transport, parse_frame};
+pub use icmp::{Icmpv4Type, Icmpv6Type, Packet as IcmpPacket, Repr as IcmpRepr};
+pub use ip::IpProtocol;
+pub use ipv4::{Packet as Ipv4Packet, Repr as Ipv4Repr};
+pub use ipv6::{
+    ExtHeader as Ipv6ExtHeader, ExtHeaderRepr as Ipv6ExtHeaderRepr, FragHeader as Ipv6FragHeader,
+    FragRepr as Ipv6FragRepr, MAX_EXTENSION_HEADERS, Packet as Ipv6Packet, Repr as Ipv6Repr,
+};
+pub use sll::{Repr as SllRepr, Repr2 as Sll2Repr, Sll, Sll2};
+pub use tcp::{Packet as TcpPacket, Repr as TcpRepr, TcpFlags};
+pub use udp::{Packet as UdpPacket, Repr as UdpRepr};
+pub use vlan::{MAX_VLAN_DEPTH, Repr as VlanRepr, Tag as VlanTag};
