@@ -2,4 +2,5 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
+pub mod lab;
 pub mod packet;
