@@ -1,2 +1,49 @@
-//! The `weir` command line.
-fn main() {}
+//! The `weir` command line: classify captures, check configs, run the bridge.
+
+mod bridge;
+mod classify;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// weir: an inline deep-packet-inspection bridge that tells protocols apart by their bytes.
+#[derive(Parser, Debug)]
+#[command(name = "weir", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Classify the flows in pcap/pcapng captures and print per-protocol bandwidth.
+    Classify(classify::Args),
+    /// Validate a bridge config file (and its signatures and policy) without touching any interface.
+    CheckConfig {
+        /// The config file, e.g. configs/weir.toml.
+        file: std::path::PathBuf,
+    },
+    /// Bridge two NICs over AF_XDP until SIGINT/SIGTERM, classifying and policing each flow.
+    Run {
+        /// The config file.
+        #[arg(long, short)]
+        config: std::path::PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(args) => classify::run(&args),
+        Command::CheckConfig { file } => bridge::check_config(&file),
+        Command::Run { config } => bridge::run(&config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("weir: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
