@@ -1,0 +1,753 @@
+//! The classifier: literal signatures and structural detectors over the first packets of a flow.
+//!
+//! # How a flow is decided
+//!
+//! Each payload packet of an undecided flow goes through [`Classifier::inspect`]:
+//!
+//! 1. TCP: the sequence number is checked against the next expected one. Retransmitted bytes are
+//!    skipped; a gap (lost or reordered segment) stops stream matching for that direction. A flow
+//!    picked up without its SYN starts its stream at the first payload seen.
+//! 2. The bytes run through the one signature automaton, carrying its state across TCP segments (a
+//!    match may span segments); UDP datagrams are matched one by one, offsets counted from the
+//!    datagram start. A match counts if its transport, direction, offset and `within` constraints
+//!    hold. Structural detectors look at the stream start (TCP) or each datagram (UDP).
+//! 3. The best match so far (highest priority; the earlier one on ties) is the *candidate*. It
+//!    becomes the verdict as soon as nothing of higher priority can still match: in each direction
+//!    either the stream has passed the end bound of every higher-priority signature and the stream
+//!    detectors are done, or the other side has answered (request/response turn taken), or the
+//!    direction hit its limits. A UDP datagram is judged whole, so a UDP candidate is final at once.
+//!    Candidates that harvest peers (HTTP tracker, DHT) also wait for the responder's reply.
+//! 4. Without a candidate: once both directions have sent payload and either endpoint is a known
+//!    BitTorrent peer, the flow is BitTorrent by [`Decision::PeerCache`]; once a direction reaches
+//!    its packet or byte limit, the flow gets the peer cache, a port guess, or `unknown`.
+//!
+//! The per-flow state, [`FlowInspect`], is 40 bytes and `Copy`; no allocation happens per packet.
+
+use core::fmt;
+use core::net::IpAddr;
+
+use aho_corasick::Anchored;
+use aho_corasick::automaton::{Automaton, StateID};
+
+use crate::detect::{self, DetectorId, bittorrent, winmx};
+use crate::peers::PeerCache;
+use crate::registry::{ProtocolId, Registry};
+use crate::signature::{DirFilter, L4Filter, Learn, SignatureError, SignatureId, SignatureSet};
+
+/// Transport of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L4 {
+    /// TCP: payloads form a byte stream per direction.
+    Tcp,
+    /// UDP: each datagram stands alone.
+    Udp,
+}
+
+/// Who sent a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// The side that opened the flow (sent its first packet).
+    Originator,
+    /// The other side.
+    Responder,
+}
+
+/// One end of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+}
+
+/// One packet's view for inspection. `originator` opened the flow (sent its first packet),
+/// `responder` is the other side.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketMeta<'a> {
+    /// Transport.
+    pub l4: L4,
+    /// Who sent this packet.
+    pub dir: Dir,
+    /// The endpoint that opened the flow.
+    pub originator: Endpoint,
+    /// The other endpoint.
+    pub responder: Endpoint,
+    /// TCP sequence number of the first payload byte (or of the SYN); `None` for UDP, or to skip
+    /// sequence tracking.
+    pub tcp_seq: Option<u32>,
+    /// TCP SYN flag.
+    pub syn: bool,
+    /// Transport payload.
+    pub payload: &'a [u8],
+}
+
+/// How much of each flow is inspected: per direction, payload-carrying packets and bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InspectLimits {
+    /// Payload packets inspected per direction (default 10). 0 decides at the first payload.
+    pub max_packets: u8,
+    /// Payload bytes inspected per direction (default 4096).
+    pub max_bytes: u16,
+}
+
+impl Default for InspectLimits {
+    fn default() -> Self {
+        InspectLimits { max_packets: 10, max_bytes: 4096 }
+    }
+}
+
+/// How a label was decided. Display it with [`Classifier::describe`]: `signature:<name>`,
+/// `detector:<name>`, `port guess`, `peer cache`, `no match`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// A literal signature from the signature file matched.
+    Signature(SignatureId),
+    /// A structural detector was certain.
+    Detector(DetectorId),
+    /// Nothing in the content decided; a well-known port did (or broke a tie between protocols a
+    /// signature could not tell apart).
+    PortGuess,
+    /// Nothing in the content decided; an endpoint is a known BitTorrent peer.
+    PeerCache,
+    /// Nothing matched.
+    NoMatch,
+}
+
+/// A flow's protocol and how it was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// The protocol (`ProtocolId::UNKNOWN` with `Decision::NoMatch`).
+    pub protocol: ProtocolId,
+    /// How it was decided.
+    pub decision: Decision,
+}
+
+impl Label {
+    const NO_MATCH: Label = Label { protocol: ProtocolId::UNKNOWN, decision: Decision::NoMatch };
+}
+
+/// The answer to one inspected packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep inspecting this flow's packets.
+    Pending,
+    /// Final: stop inspecting.
+    Done(Label),
+}
+
+/// Bytes of each direction's stream start kept for the TCP detectors when a first segment is short.
+const PREFIX: usize = 6;
+
+// Per-direction flag bits.
+const SEQ_KNOWN: u8 = 1;
+/// A sequence gap: no more stream matching in this direction.
+const BROKEN: u8 = 2;
+/// The stream-start detectors have answered for good.
+const DET_DONE: u8 = 4;
+/// The other side has sent payload after this side did.
+const TURN_DONE: u8 = 8;
+/// WinMX greeting (responder) / login (originator) seen.
+const WINMX: u8 = 16;
+/// Originator: a uTP SYN was seen; its connection id and sequence number are in `prefix[0][..4]`.
+const UTP_SYN: u8 = 32;
+/// Responder: a tracker reply's peer list was seen.
+const PEERS: u8 = 64;
+/// `flags[0]` only: the verdict is final and stored in `cand`/`cand_proto`.
+const DONE: u8 = 128;
+
+// Packed decision kinds (top 3 bits of `cand`).
+const K_SIG: u16 = 1;
+const K_DET: u16 = 2;
+const K_PORT: u16 = 3;
+const K_PEER: u16 = 4;
+const K_NOMATCH: u16 = 5;
+
+fn pack(d: Decision) -> u16 {
+    match d {
+        Decision::Signature(s) => (K_SIG << 13) | (s.0 & 0x1fff),
+        Decision::Detector(x) => (K_DET << 13) | u16::from(x.0),
+        Decision::PortGuess => K_PORT << 13,
+        Decision::PeerCache => K_PEER << 13,
+        Decision::NoMatch => K_NOMATCH << 13,
+    }
+}
+
+fn unpack(v: u16) -> Option<Decision> {
+    let id = v & 0x1fff;
+    match v >> 13 {
+        K_SIG => Some(Decision::Signature(SignatureId(id))),
+        K_DET => u8::try_from(id).ok().map(|i| Decision::Detector(DetectorId(i))),
+        K_PORT => Some(Decision::PortGuess),
+        K_PEER => Some(Decision::PeerCache),
+        K_NOMATCH => Some(Decision::NoMatch),
+        _ => None,
+    }
+}
+
+/// Per-flow inspection state: `Copy`, `Default` (a fresh flow), 40 bytes. Holds per direction the
+/// packets and bytes inspected, the automaton state, the next expected TCP sequence number, flags,
+/// and a 6-byte stream prefix; plus the best candidate so far.
+///
+/// A `FlowInspect` must be fed to the [`Classifier`] that started it: with another one the answers
+/// are meaningless (but nothing panics).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowInspect {
+    ac: [u32; 2],
+    next_seq: [u32; 2],
+    offset: [u16; 2],
+    packets: [u8; 2],
+    flags: [u8; 2],
+    cand_proto: u16,
+    cand: u16,
+    prefix: [[u8; PREFIX]; 2],
+}
+
+impl FlowInspect {
+    /// The final label, if `inspect` returned `Done`.
+    pub fn verdict(&self) -> Option<Label> {
+        if self.flags[0] & DONE == 0 {
+            return None;
+        }
+        unpack(self.cand).map(|decision| Label { protocol: ProtocolId(self.cand_proto), decision })
+    }
+
+    /// Payload packets inspected from the originator and the responder.
+    pub fn packets(&self) -> [u8; 2] {
+        self.packets
+    }
+}
+
+fn idx(d: Dir) -> usize {
+    match d {
+        Dir::Originator => 0,
+        Dir::Responder => 1,
+    }
+}
+
+/// (priority, end bound of the signatures with that priority; `None` = unbounded).
+type Bounds = Vec<(u8, Option<u16>)>;
+
+/// Built once, shared read-only across threads (`Send + Sync`), e.g. in an `Arc`.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    set: SignatureSet,
+    limits: InspectLimits,
+    /// [tcp, udp][originator, responder]: (priority, end bound; `None` = unbounded) of applicable
+    /// signatures, one entry per distinct priority with the largest bound.
+    bounds: [[Bounds; 2]; 2],
+}
+
+/// The built-in signature file.
+const BUILTIN_SIGNATURES: &str = include_str!("../../../configs/signatures.toml");
+
+impl Classifier {
+    /// The classifier for the built-in `configs/signatures.toml` (compiled in).
+    ///
+    /// # Errors
+    /// Only if the built-in file is broken, which the crate's tests rule out.
+    pub fn builtin() -> Result<Classifier, SignatureError> {
+        Classifier::from_toml(BUILTIN_SIGNATURES, "configs/signatures.toml (built in)")
+    }
+
+    /// Parses a signature file's text; `origin` names it in error messages.
+    ///
+    /// # Errors
+    /// A [`SignatureError`] naming the file, the signature and the key for any invalid entry; TOML
+    /// syntax errors keep toml's line and column.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Classifier, SignatureError> {
+        let set = SignatureSet::parse(text, origin)?;
+        let mut bounds: [[Bounds; 2]; 2] = Default::default();
+        for s in &set.sigs {
+            for (l, l4) in [(0, L4Filter::Tcp), (1, L4Filter::Udp)] {
+                if s.l4 != L4Filter::Any && s.l4 != l4 {
+                    continue;
+                }
+                for (d, dir) in [(0, DirFilter::Originator), (1, DirFilter::Responder)] {
+                    if s.dir != DirFilter::Any && s.dir != dir {
+                        continue;
+                    }
+                    let list = &mut bounds[l][d];
+                    let b = s.end_bound();
+                    match list.iter_mut().find(|(p, _)| *p == s.priority) {
+                        Some(e) => {
+                            e.1 = match (e.1, b) {
+                                (Some(x), Some(y)) => Some(x.max(y)),
+                                _ => None,
+                            }
+                        }
+                        None => list.push((s.priority, b)),
+                    }
+                }
+            }
+        }
+        Ok(Classifier { set, limits: InspectLimits::default(), bounds })
+    }
+
+    /// Reads and parses a signature file.
+    ///
+    /// # Errors
+    /// [`SignatureError::Io`] if it cannot be read, else as [`Classifier::from_toml`].
+    pub fn from_file(path: &std::path::Path) -> Result<Classifier, SignatureError> {
+        let origin = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SignatureError::Io { origin: origin.clone(), source })?;
+        Classifier::from_toml(&text, &origin)
+    }
+
+    /// The same classifier with other inspection limits. Signatures whose match would end beyond
+    /// `max_bytes` can then never match.
+    pub fn with_limits(mut self, limits: InspectLimits) -> Classifier {
+        self.limits = limits;
+        self
+    }
+
+    /// The inspection limits.
+    pub fn limits(&self) -> InspectLimits {
+        self.limits
+    }
+
+    /// Protocol names and categories (built-in and declared in the signature file).
+    pub fn registry(&self) -> &Registry {
+        &self.set.registry
+    }
+
+    /// Number of signatures.
+    pub fn signature_count(&self) -> usize {
+        self.set.sigs.len()
+    }
+
+    /// A signature's name, if the id exists.
+    pub fn signature_name(&self, id: SignatureId) -> Option<&str> {
+        self.set.sigs.get(usize::from(id.0)).map(|s| s.name.as_str())
+    }
+
+    /// Displays a decision: `signature:<name>`, `detector:<name>`, `port guess`, `peer cache`,
+    /// `no match`.
+    pub fn describe(&self, d: Decision) -> impl fmt::Display + '_ {
+        Describe { c: self, d }
+    }
+
+    fn priority(&self, d: Decision) -> u8 {
+        match d {
+            Decision::Signature(s) => self.set.sigs.get(usize::from(s.0)).map_or(0, |s| s.priority),
+            Decision::Detector(x) => x.info().map_or(0, |i| i.priority),
+            _ => 0,
+        }
+    }
+
+    fn learn_of(&self, d: Decision) -> Learn {
+        match d {
+            Decision::Signature(s) => self.set.sigs.get(usize::from(s.0)).map_or(Learn::None, |s| s.learn),
+            Decision::Detector(x) => x.info().map_or(Learn::None, |i| i.learn),
+            _ => Learn::None,
+        }
+    }
+
+    /// Largest end bound of signatures with priority above `p` applicable to (l4, d); `None` if
+    /// there are none, `Some(u16::MAX)` if one is unbounded.
+    fn horizon(&self, l4: L4, d: usize, p: u8) -> Option<u16> {
+        let l = usize::from(l4 == L4::Udp);
+        self.bounds[l][d].iter().filter(|(prio, _)| *prio > p).map(|(_, b)| b.unwrap_or(u16::MAX)).max()
+    }
+
+    fn load_state(&self, raw: u32) -> StateID {
+        if raw == 0 || raw > self.set.max_state { self.set.start } else { StateID::from_u32_unchecked(raw) }
+    }
+
+    /// Considers the matches at automaton state `sid`, whose last byte is at stream position
+    /// `end` (exclusive), for a packet from `d`; raises `best` if one wins.
+    fn on_matches(&self, sid: StateID, end: usize, l4: L4, d: usize, best: &mut Option<Decision>) {
+        let dfa = &self.set.dfa;
+        for k in 0..dfa.match_len(sid) {
+            let pid = dfa.match_pattern(sid, k);
+            let Some(&si) = self.set.pattern_sig.get(pid.as_usize()) else { continue };
+            let Some(sig) = self.set.sigs.get(usize::from(si)) else { continue };
+            let l4_ok = match sig.l4 {
+                L4Filter::Any => true,
+                L4Filter::Tcp => l4 == L4::Tcp,
+                L4Filter::Udp => l4 == L4::Udp,
+            };
+            let dir_ok = match sig.dir {
+                DirFilter::Any => true,
+                DirFilter::Originator => d == 0,
+                DirFilter::Responder => d == 1,
+            };
+            let start = end.wrapping_sub(usize::from(sig.pattern_len));
+            let pos_ok = match (sig.offset, sig.within) {
+                (Some(o), _) => start == usize::from(o),
+                (None, Some(w)) => end <= usize::from(w),
+                (None, None) => true,
+            };
+            if l4_ok && dir_ok && pos_ok {
+                raise(best, Decision::Signature(SignatureId(si)), |x| self.priority(x));
+            }
+        }
+    }
+
+    /// Runs the automaton over `bytes` from `sid`, positions starting at `base`.
+    fn scan(
+        &self,
+        mut sid: StateID,
+        bytes: &[u8],
+        base: usize,
+        l4: L4,
+        d: usize,
+        best: &mut Option<Decision>,
+    ) -> StateID {
+        let dfa = &self.set.dfa;
+        for (i, &b) in bytes.iter().enumerate() {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                self.on_matches(sid, base + i + 1, l4, d, best);
+            }
+        }
+        sid
+    }
+
+    /// Accepts a TCP packet's sequence number; returns the new bytes of the stream, or `None` if
+    /// there are none (pure ACK, SYN, retransmission).
+    fn tcp_payload<'p>(st: &mut FlowInspect, d: usize, pkt: &PacketMeta<'p>) -> Option<&'p [u8]> {
+        let mut payload = pkt.payload;
+        let Some(seq) = pkt.tcp_seq else {
+            return (!payload.is_empty()).then_some(payload);
+        };
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        if pkt.syn {
+            st.next_seq[d] = seq.wrapping_add(1).wrapping_add(len);
+            st.flags[d] |= SEQ_KNOWN;
+            return None;
+        }
+        if payload.is_empty() {
+            return None;
+        }
+        if st.flags[d] & SEQ_KNOWN == 0 {
+            st.flags[d] |= SEQ_KNOWN;
+            st.next_seq[d] = seq.wrapping_add(len);
+            return Some(payload);
+        }
+        let diff = seq.wrapping_sub(st.next_seq[d]) as i32;
+        if diff < 0 {
+            let old = diff.unsigned_abs() as usize;
+            if old >= payload.len() {
+                return None; // retransmission
+            }
+            payload = &payload[old..];
+        } else if diff > 0 {
+            st.flags[d] |= BROKEN;
+        }
+        st.next_seq[d] = seq.wrapping_add(len);
+        Some(payload)
+    }
+
+    /// Feed one packet of a flow that is still undecided. Returns `Done` once the label is certain
+    /// or the limits are reached (then: peer cache, else port guess, else unknown with `NoMatch`).
+    /// Packets without payload (pure ACKs, SYN) only update TCP sequence tracking. Learns BitTorrent
+    /// peers into `peers`. Calling it again after `Done` returns the same `Done`. Never panics.
+    pub fn inspect(&self, st: &mut FlowInspect, pkt: &PacketMeta<'_>, peers: &mut PeerCache) -> Verdict {
+        if let Some(l) = st.verdict() {
+            return Verdict::Done(l);
+        }
+        let d = idx(pkt.dir);
+        let o = 1 - d;
+        let payload = match pkt.l4 {
+            L4::Tcp => match Self::tcp_payload(st, d, pkt) {
+                Some(p) => p,
+                None => return Verdict::Pending,
+            },
+            L4::Udp if pkt.payload.is_empty() => return Verdict::Pending,
+            L4::Udp => pkt.payload,
+        };
+        if self.exhausted(st, d) {
+            return self.decide(st, pkt.l4, pkt.originator, pkt.responder, peers);
+        }
+        st.packets[d] = st.packets[d].saturating_add(1);
+        if st.packets[o] > 0 {
+            st.flags[o] |= TURN_DONE;
+        }
+        let mut best = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
+        let base = usize::from(st.offset[d]);
+        let budget = usize::from(self.limits.max_bytes).saturating_sub(base);
+        let feed = &payload[..payload.len().min(budget)];
+
+        match pkt.l4 {
+            L4::Tcp => {
+                if st.flags[d] & BROKEN == 0 {
+                    let sid = self.load_state(st.ac[d]);
+                    st.ac[d] = self.scan(sid, feed, base, L4::Tcp, d, &mut best).as_u32();
+                    if st.flags[d] & DET_DONE == 0 {
+                        self.stream_start(st, d, base, feed, &mut best);
+                    }
+                } else {
+                    st.flags[d] |= DET_DONE;
+                }
+                if st.packets[d] == 1 {
+                    let hit = if d == 1 { winmx::is_greeting(payload) } else { winmx::is_login(payload) };
+                    if hit {
+                        st.flags[d] |= WINMX;
+                    }
+                    if st.flags[0] & st.flags[1] & WINMX != 0 {
+                        raise(&mut best, Decision::Detector(DetectorId::WINMX), |x| self.priority(x));
+                    }
+                }
+                if d == 1 && best.is_some_and(|b| self.learn_of(b) == Learn::TrackerReply) {
+                    let seen = bittorrent::tracker_peers(payload, |ip, port| peers.learn(Endpoint { ip, port }));
+                    if seen {
+                        st.flags[1] |= PEERS;
+                    }
+                }
+            }
+            L4::Udp => {
+                let start = self.set.start;
+                self.scan(start, feed, 0, L4::Udp, d, &mut best);
+                if let Some(det) = detect::udp_datagram(payload, d == 0) {
+                    raise(&mut best, Decision::Detector(det), |x| self.priority(x));
+                }
+                self.utp_exchange(st, d, payload, &mut best);
+                if best.is_some_and(|b| self.learn_of(b) == Learn::Both) {
+                    bittorrent::dht_values(payload, |ip, port| peers.learn(Endpoint { ip, port }));
+                }
+            }
+        }
+        st.offset[d] = u16::try_from(base + feed.len()).unwrap_or(u16::MAX);
+        if let Some(b) = best {
+            st.cand = pack(b);
+            st.cand_proto = self.protocol_of(b).0;
+        }
+        self.decide(st, pkt.l4, pkt.originator, pkt.responder, peers)
+    }
+
+    /// Runs the TCP stream-start detectors on the stream's first bytes (kept prefix + this packet).
+    fn stream_start(&self, st: &mut FlowInspect, d: usize, base: usize, feed: &[u8], best: &mut Option<Decision>) {
+        if base > PREFIX {
+            st.flags[d] |= DET_DONE;
+            return;
+        }
+        let mut buf = [0u8; 256];
+        let view: &[u8] = if base == 0 {
+            feed
+        } else {
+            buf[..base].copy_from_slice(&st.prefix[d][..base]);
+            let take = feed.len().min(buf.len() - base);
+            buf[base..base + take].copy_from_slice(&feed[..take]);
+            &buf[..base + take]
+        };
+        let (certain, more) = detect::tcp_stream_start(view, d == 0);
+        if let Some(det) = certain {
+            raise(best, Decision::Detector(det), |x| self.priority(x));
+        }
+        if more && view.len() <= PREFIX {
+            st.prefix[d][..view.len()].copy_from_slice(view);
+        } else {
+            st.flags[d] |= DET_DONE;
+        }
+    }
+
+    /// uTP: the originator's SYN and the responder's ST_STATE that acknowledges it.
+    fn utp_exchange(&self, st: &mut FlowInspect, d: usize, payload: &[u8], best: &mut Option<Decision>) {
+        let Some(u) = bittorrent::utp(payload) else { return };
+        if d == 0 && u.kind == bittorrent::ST_SYN {
+            st.prefix[0][..2].copy_from_slice(&u.conn_id.to_be_bytes());
+            st.prefix[0][2..4].copy_from_slice(&u.seq.to_be_bytes());
+            st.flags[0] |= UTP_SYN;
+        } else if d == 1 && u.kind == bittorrent::ST_STATE && st.flags[0] & UTP_SYN != 0 {
+            let p = &st.prefix[0];
+            let (conn, seq) = (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]]));
+            if u.conn_id == conn && u.ack == seq {
+                raise(best, Decision::Detector(DetectorId::UTP), |x| self.priority(x));
+            }
+        }
+    }
+
+    fn protocol_of(&self, d: Decision) -> ProtocolId {
+        match d {
+            Decision::Signature(s) => self
+                .set
+                .sigs
+                .get(usize::from(s.0))
+                .and_then(|s| if s.protocols.len() == 1 { s.protocols.first().copied() } else { None })
+                .unwrap_or(ProtocolId::UNKNOWN),
+            Decision::Detector(x) => x.info().map_or(ProtocolId::UNKNOWN, |i| i.protocol),
+            Decision::PeerCache => ProtocolId::BITTORRENT,
+            Decision::PortGuess | Decision::NoMatch => ProtocolId::UNKNOWN,
+        }
+    }
+
+    fn exhausted(&self, st: &FlowInspect, d: usize) -> bool {
+        st.packets[d] >= self.limits.max_packets || st.offset[d] >= self.limits.max_bytes
+    }
+
+    /// True if nothing better than priority `p` can still match in direction `d`.
+    fn settled(&self, st: &FlowInspect, l4: L4, d: usize, p: u8) -> bool {
+        if self.exhausted(st, d) {
+            return true;
+        }
+        let f = st.flags[d];
+        match l4 {
+            L4::Tcp => {
+                if f & (BROKEN | TURN_DONE) != 0 {
+                    return true;
+                }
+                let sigs_done = self.horizon(L4::Tcp, d, p).is_none_or(|h| st.offset[d] >= h);
+                let dets_done = f & DET_DONE != 0 || p >= detect::TCP_DETECTOR_MAX_PRIORITY;
+                sigs_done && dets_done
+            }
+            // Each datagram is judged whole, and a UDP flow's datagrams do not change protocol:
+            // the first certain answer stands.
+            L4::Udp => true,
+        }
+    }
+
+    fn decide(&self, st: &mut FlowInspect, l4: L4, orig: Endpoint, resp: Endpoint, peers: &mut PeerCache) -> Verdict {
+        let any_exhausted = self.exhausted(st, 0) || self.exhausted(st, 1);
+        let cand = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
+        let label = match cand {
+            Some(c) => {
+                let p = self.priority(c);
+                let mut ready = self.settled(st, l4, 0, p) && self.settled(st, l4, 1, p);
+                match self.learn_of(c) {
+                    Learn::TrackerReply => ready &= st.flags[1] & PEERS != 0,
+                    Learn::Both if l4 == L4::Udp => ready &= st.packets[1] > 0,
+                    _ => {}
+                }
+                if !(ready || any_exhausted) {
+                    return Verdict::Pending;
+                }
+                match self.learn_of(c) {
+                    Learn::Responder => peers.learn(resp),
+                    Learn::Both => {
+                        peers.learn(orig);
+                        peers.learn(resp);
+                    }
+                    Learn::None | Learn::TrackerReply => {}
+                }
+                self.resolve(c, l4, orig, resp)
+            }
+            None => {
+                let both_spoke = st.packets[0] > 0 && st.packets[1] > 0;
+                let dets_done = l4 == L4::Udp || st.flags[0] & st.flags[1] & DET_DONE != 0;
+                let known_peer = peers.contains(&orig) || peers.contains(&resp);
+                if both_spoke && dets_done && known_peer {
+                    Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache }
+                } else if any_exhausted {
+                    self.fallback(l4, orig, resp, peers)
+                } else {
+                    return Verdict::Pending;
+                }
+            }
+        };
+        st.cand = pack(label.decision);
+        st.cand_proto = label.protocol.0;
+        st.flags[0] |= DONE;
+        Verdict::Done(label)
+    }
+
+    /// The label for a content decision; signatures naming several protocols are settled by port.
+    fn resolve(&self, c: Decision, l4: L4, orig: Endpoint, resp: Endpoint) -> Label {
+        if let Decision::Signature(s) = c {
+            if let Some(sig) = self.set.sigs.get(usize::from(s.0)) {
+                if sig.protocols.len() > 1 {
+                    return match port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
+                        Some(p) => Label { protocol: p, decision: Decision::PortGuess },
+                        None => Label::NO_MATCH,
+                    };
+                }
+            }
+        }
+        Label { protocol: self.protocol_of(c), decision: c }
+    }
+
+    fn fallback(&self, l4: L4, orig: Endpoint, resp: Endpoint, peers: &PeerCache) -> Label {
+        if peers.contains(&orig) || peers.contains(&resp) {
+            return Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache };
+        }
+        match port_guess(l4, orig, resp) {
+            Some(p) => Label { protocol: p, decision: Decision::PortGuess },
+            None => Label::NO_MATCH,
+        }
+    }
+
+    /// The flow ends (FIN/RST, idle timeout, eviction, end of capture) while still pending: the
+    /// best label from what was seen (a candidate, the peer cache, a port guess, else unknown).
+    pub fn finish(
+        &self,
+        state: &FlowInspect,
+        l4: L4,
+        originator: Endpoint,
+        responder: Endpoint,
+        peers: &PeerCache,
+    ) -> Label {
+        if let Some(l) = state.verdict() {
+            return l;
+        }
+        match unpack(state.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_))) {
+            Some(c) => self.resolve(c, l4, originator, responder),
+            None => self.fallback(l4, originator, responder, peers),
+        }
+    }
+}
+
+/// Replaces `best` with `new` if `new` has a strictly higher priority.
+fn raise(best: &mut Option<Decision>, new: Decision, prio: impl Fn(Decision) -> u8) {
+    match best {
+        Some(b) if prio(*b) >= prio(new) => {}
+        _ => *best = Some(new),
+    }
+}
+
+/// Well-known ports; the responder's port first, then the originator's.
+fn port_guess(l4: L4, orig: Endpoint, resp: Endpoint) -> Option<ProtocolId> {
+    let tcp = |port: u16| match port {
+        80 | 8080 => Some(ProtocolId::HTTP),
+        443 => Some(ProtocolId::TLS),
+        22 => Some(ProtocolId::SSH),
+        25 | 465 | 587 => Some(ProtocolId::SMTP),
+        110 | 995 => Some(ProtocolId::POP3),
+        143 | 993 => Some(ProtocolId::IMAP),
+        21 => Some(ProtocolId::FTP),
+        53 => Some(ProtocolId::DNS),
+        5060 | 5061 => Some(ProtocolId::SIP),
+        6881..=6889 => Some(ProtocolId::BITTORRENT),
+        6346 | 6347 => Some(ProtocolId::GNUTELLA),
+        4661 | 4662 => Some(ProtocolId::EDONKEY),
+        411 | 412 => Some(ProtocolId::DIRECTCONNECT),
+        1214 => Some(ProtocolId::FASTTRACK),
+        6699 => Some(ProtocolId::WINMX),
+        _ => None,
+    };
+    let udp = |port: u16| match port {
+        53 => Some(ProtocolId::DNS),
+        443 => Some(ProtocolId::QUIC),
+        5060 => Some(ProtocolId::SIP),
+        6771 | 6881 => Some(ProtocolId::BITTORRENT),
+        4665 | 4672 => Some(ProtocolId::EDONKEY),
+        6346 => Some(ProtocolId::GNUTELLA),
+        _ => None,
+    };
+    let f = |port| match l4 {
+        L4::Tcp => tcp(port),
+        L4::Udp => udp(port),
+    };
+    f(resp.port).or_else(|| f(orig.port))
+}
+
+struct Describe<'a> {
+    c: &'a Classifier,
+    d: Decision,
+}
+
+impl fmt::Display for Describe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.d {
+            Decision::Signature(s) => write!(f, "signature:{}", self.c.signature_name(s).unwrap_or("?")),
+            Decision::Detector(x) => write!(f, "detector:{}", x.name()),
+            Decision::PortGuess => f.write_str("port guess"),
+            Decision::PeerCache => f.write_str("peer cache"),
+            Decision::NoMatch => f.write_str("no match"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "classifier_tests.rs"]
+mod tests;

@@ -1,0 +1,426 @@
+//! Classifier tests: whole flows through `inspect`/`finish`, lookalikes, peer cache, TCP sequence
+//! handling, limits, and property tests (no panics, no P2P label from random bytes, split
+//! invariance).
+
+use core::net::{IpAddr, Ipv4Addr};
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::registry::Category;
+
+static C: LazyLock<Classifier> = LazyLock::new(|| Classifier::builtin().unwrap());
+
+const O: Dir = Dir::Originator;
+const R: Dir = Dir::Responder;
+
+fn ep(last: u8, port: u16) -> Endpoint {
+    Endpoint { ip: IpAddr::V4(Ipv4Addr::new(198, 18, 0, last)), port }
+}
+
+/// Runs a flow through the classifier: TCP with a handshake and consistent sequence numbers, or
+/// UDP datagrams. Returns the label (from `inspect`'s `Done` or from `finish`) and the number of
+/// payload packets inspected before the verdict.
+fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &mut PeerCache) -> (Label, usize) {
+    let (orig, resp) = (ep(1, 40000), ep(2, port));
+    let mut st = FlowInspect::default();
+    let mut seq = [1000u32, 5000u32];
+    let meta =
+        |dir, seq, syn, payload| PacketMeta { l4, dir, originator: orig, responder: resp, tcp_seq: seq, syn, payload };
+    if l4 == L4::Tcp {
+        for d in [O, R] {
+            let v = c.inspect(&mut st, &meta(d, Some(seq[idx(d)]), true, &[]), peers);
+            assert_eq!(v, Verdict::Pending);
+            seq[idx(d)] = seq[idx(d)].wrapping_add(1);
+        }
+    }
+    for (n, (d, p)) in packets.iter().enumerate() {
+        let s = (l4 == L4::Tcp).then_some(seq[idx(*d)]);
+        seq[idx(*d)] = seq[idx(*d)].wrapping_add(p.len() as u32);
+        if let Verdict::Done(l) = c.inspect(&mut st, &meta(*d, s, false, p), peers) {
+            // Idempotent after Done.
+            assert_eq!(c.inspect(&mut st, &meta(*d, s, false, p), peers), Verdict::Done(l));
+            return (l, n + 1);
+        }
+    }
+    (c.finish(&st, l4, orig, resp, peers), usize::MAX)
+}
+
+fn label(l4: L4, port: u16, packets: &[(Dir, &[u8])]) -> (String, String) {
+    let (l, _) = run(&C, l4, port, packets, &mut PeerCache::new(16));
+    (C.registry().name(l.protocol).to_owned(), C.describe(l.decision).to_string())
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn bt_handshake() -> Vec<u8> {
+    let mut v = b"\x13BitTorrent protocol".to_vec();
+    v.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 5]);
+    v.extend_from_slice(&[0xab; 20]);
+    v.extend_from_slice(b"-UT3450-abcdefghijkl");
+    v
+}
+
+fn edonkey_hello() -> Vec<u8> {
+    // Client Hello as in edonkey.pcap (nDPI test suite, LGPL-3.0-or-later), body shortened.
+    let mut body = vec![0x01, 0x10];
+    body.extend_from_slice(&[0x1b; 16]);
+    body.extend_from_slice(&[0xc0, 0xa8, 0x01, 0x02, 0x36, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let mut v = vec![0xe3];
+    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    v.extend_from_slice(&body);
+    v
+}
+
+fn client_hello() -> Vec<u8> {
+    let mut v = vec![0x16, 0x03, 0x01, 0x00, 0x30, 0x01, 0x00, 0x00, 0x2c, 0x03, 0x03];
+    v.extend_from_slice(&[0x42; 32]);
+    v.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0, 0, 0]);
+    v.truncate(0x30 + 5);
+    v
+}
+
+fn dns_query(first: u8) -> Vec<u8> {
+    let mut q = vec![first, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    q.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+    q
+}
+
+fn quic_initial() -> Vec<u8> {
+    let mut p = vec![0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0];
+    let length = 1250 - p.len() - 2;
+    p.extend_from_slice(&(0x4000u16 | length as u16).to_be_bytes());
+    p.resize(1250, 0);
+    p
+}
+
+macro_rules! flows {
+    ($( $name:ident: ($l4:expr, $port:expr, [$( ($d:expr, $p:expr) ),* $(,)?]) => ($proto:expr, $how:expr); )*) => {
+        $(
+            #[test]
+            fn $name() {
+                let owned: Vec<(Dir, Vec<u8>)> = vec![$( ($d, $p.to_vec()) ),*];
+                let packets: Vec<(Dir, &[u8])> = owned.iter().map(|(d, p)| (*d, p.as_slice())).collect();
+                let (proto, how) = label($l4, $port, &packets);
+                assert_eq!((proto.as_str(), how.as_str()), ($proto, $how));
+            }
+        )*
+    };
+}
+
+flows! {
+    bittorrent_handshake: (L4::Tcp, 51413, [(O, bt_handshake()), (R, bt_handshake())])
+        => ("bittorrent", "signature:bittorrent-handshake");
+    http_url_naming_bittorrent_is_http: (L4::Tcp, 80, [
+        (O, b"GET /downloads/BitTorrent-7.10.exe HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+        (R, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]) => ("http", "signature:http-get");
+    http_tracker_announce_is_bittorrent: (L4::Tcp, 6969, [
+        (O, b"GET /announce?info_hash=%12%34&peer_id=-UT3450-&port=6881 HTTP/1.1\r\n\r\n"),
+        (R, b"HTTP/1.1 200 OK\r\n\r\nd8:intervali1800e5:peers6:\xc6\x12\x00\x07\x1a\xe1e"),
+    ]) => ("bittorrent", "signature:bittorrent-tracker-query");
+    http_tracker_second_param: (L4::Tcp, 80, [
+        (O, b"GET /a/announce?passkey=1&info_hash=%12 HTTP/1.1\r\n\r\n"),
+    ]) => ("bittorrent", "signature:bittorrent-tracker-query-param");
+    lsd_search: (L4::Udp, 6771, [(O, b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\n\r\n")])
+        => ("bittorrent", "signature:bittorrent-lsd");
+    dht_ping: (L4::Udp, 6881, [
+        (O, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"),
+        (R, b"d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re"),
+    ]) => ("bittorrent", "detector:bittorrent-dht");
+    utp_syn_and_state: (L4::Udp, 33333, [
+        (O, hex("41004567ed639296000000000010000023c60000")),
+        (R, hex("21004567ed6393410000000000100000456723c6")),
+    ]) => ("bittorrent", "detector:bittorrent-utp");
+    utp_state_not_acking_the_syn: (L4::Udp, 33333, [
+        (O, hex("41004567ed639296000000000010000023c60000")),
+        (R, hex("21004567ed6393410000000000100000456723c7")),
+    ]) => ("unknown", "no match");
+    udp_tracker_connect: (L4::Udp, 1337, [
+        (O, hex("0000041727101980000000001234abcd")),
+    ]) => ("bittorrent", "detector:bittorrent-udp-tracker");
+    nmdc_lock: (L4::Tcp, 411, [(R, b"$Lock EXTENDEDPROTOCOL_verlihub Pk=version0.9.8e|")])
+        => ("directconnect", "signature:nmdc-lock");
+    adc_hub: (L4::Tcp, 1511, [(O, b"HSUP ADBASE ADTIGR\n"), (R, b"ISUP ADBASE ADTIGR\nISID AAAB\n")])
+        => ("directconnect", "signature:adc-hub-supports");
+    edonkey_client_hello: (L4::Tcp, 4662, [(O, edonkey_hello())]) => ("edonkey", "detector:edonkey");
+    edonkey_length_disagrees: (L4::Tcp, 30000, [(O, { let mut h = edonkey_hello(); h[1] += 3; h[5] = 0x4c; h })])
+        => ("unknown", "no match");
+    kad_ping: (L4::Udp, 30000, [(O, [0xe4, 0x60]), (R, [0xe4, 0x61, 0x12, 0x34])]) => ("edonkey", "detector:kad");
+    dns_starting_with_e3_is_dns: (L4::Udp, 53, [(O, dns_query(0xe3))]) => ("dns", "detector:dns");
+    dns_over_tcp: (L4::Tcp, 53, [(O, { let q = dns_query(1); let mut v = (q.len() as u16).to_be_bytes().to_vec(); v.extend(q); v })])
+        => ("dns", "detector:dns");
+    fasttrack_hash: (L4::Tcp, 1214, [(O, b"GET /.hash=0123456789abcdef HTTP/1.1\r\n\r\n")])
+        => ("fasttrack", "signature:fasttrack-hash-get");
+    fasttrack_header_in_http: (L4::Tcp, 80, [
+        (O, b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n"),
+        (R, b"HTTP/1.1 200 OK\r\nx-kazaa-username: bob\r\n\r\n"),
+    ]) => ("fasttrack", "signature:fasttrack-kazaa-header");
+    gnutella_connect: (L4::Tcp, 6346, [(O, b"GNUTELLA CONNECT/0.6\r\nUser-Agent: LimeWire\r\n\r\n")])
+        => ("gnutella", "signature:gnutella-connect");
+    gnutella_download: (L4::Tcp, 6346, [(O, b"GET /uri-res/N2R?urn:sha1:ABC HTTP/1.1\r\n\r\n")])
+        => ("gnutella", "signature:gnutella-uri-res");
+    gnutella2_udp: (L4::Udp, 6346, [(O, hex("474e44103e8f0101540b514b525006524e415d2fe2350970"))])
+        => ("gnutella", "detector:gnutella2-udp");
+    winmx_login: (L4::Tcp, 7000, [(R, b"1"), (O, b"SEND")]) => ("winmx", "detector:winmx");
+    winmx_greeting_alone_on_its_port: (L4::Tcp, 6699, [(R, b"1"), (O, b"\x00\x00\x00\x01\x02\x03\x04\x05")])
+        => ("winmx", "port guess");
+    tls_client_hello: (L4::Tcp, 8443, [(O, client_hello())]) => ("tls", "detector:tls");
+    tls_bad_record_length: (L4::Tcp, 8443, [(O, { let mut h = client_hello(); h[3] = 0; h[4] = 0x08; h })])
+        => ("unknown", "no match");
+    quic_initial_v1: (L4::Udp, 443, [(O, quic_initial())]) => ("quic", "detector:quic");
+    ssh_banner: (L4::Tcp, 2222, [(R, b"SSH-2.0-OpenSSH_9.2\r\n"), (O, b"SSH-2.0-OpenSSH_9.2\r\n")])
+        => ("ssh", "signature:ssh-2");
+    smtp_banner: (L4::Tcp, 2525, [(R, b"220 mx.example.com ESMTP Postfix\r\n"), (O, b"EHLO client\r\n")])
+        => ("smtp", "signature:smtp-ehlo");
+    smtp_banner_text_alone: (L4::Tcp, 2525, [(R, b"220 mx.example.com ESMTP Postfix\r\n"), (O, b"QUIT\r\n")])
+        => ("smtp", "signature:smtp-banner-text");
+    ftp_banner: (L4::Tcp, 2121, [(R, b"220 ProFTPD Server ready.\r\n"), (O, b"USER anonymous\r\n")])
+        => ("ftp", "signature:ftp-banner-text");
+    bare_220_on_ftp_port: (L4::Tcp, 21, [(R, b"220 Welcome\r\n"), (O, b"QUIT\r\n")]) => ("ftp", "port guess");
+    bare_220_on_smtp_port: (L4::Tcp, 25, [(R, b"220 Welcome\r\n"), (O, b"QUIT\r\n")]) => ("smtp", "port guess");
+    bare_220_elsewhere: (L4::Tcp, 2000, [(R, b"220 Welcome\r\n"), (O, b"QUIT\r\n")]) => ("unknown", "no match");
+    pop3_banner: (L4::Tcp, 110, [(R, b"+OK Dovecot ready.\r\n"), (O, b"CAPA\r\n")]) => ("pop3", "signature:pop3-ok");
+    imap_banner: (L4::Tcp, 143, [(R, b"* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"), (O, b"a1 LOGIN u p\r\n")])
+        => ("imap", "signature:imap-banner-text");
+    sip_over_udp: (L4::Udp, 5060, [(O, b"REGISTER sip:example.com SIP/2.0\r\n"), (R, b"SIP/2.0 200 OK\r\n")])
+        => ("sip", "signature:sip-register");
+    sip_options_beats_http_options: (L4::Tcp, 5060, [(O, b"OPTIONS sip:bob@example.com SIP/2.0\r\n\r\n")])
+        => ("sip", "signature:sip-options");
+    random_bytes_on_a_web_port: (L4::Tcp, 80, [(O, [0x8a, 0x11, 0x93, 0x7c, 0x01, 0xee, 0x42, 0x10, 0x55])])
+        => ("http", "port guess");
+}
+
+#[test]
+fn flow_state_is_small() {
+    assert!(core::mem::size_of::<FlowInspect>() <= 40, "{}", core::mem::size_of::<FlowInspect>());
+}
+
+#[test]
+fn classifier_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Classifier>();
+}
+
+#[test]
+fn builtin_file_loads() {
+    assert!(C.signature_count() >= 60);
+    assert_eq!(C.limits(), InspectLimits::default());
+    assert_eq!(C.registry().lookup("bittorrent"), Some(ProtocolId::BITTORRENT));
+    assert_eq!(C.describe(Decision::PeerCache).to_string(), "peer cache");
+    assert_eq!(C.describe(Decision::NoMatch).to_string(), "no match");
+    assert_eq!(C.describe(Decision::PortGuess).to_string(), "port guess");
+    assert_eq!(C.describe(Decision::Detector(DetectorId::EDONKEY)).to_string(), "detector:edonkey");
+    assert_eq!(C.describe(Decision::Signature(SignatureId(0))).to_string(), "signature:bittorrent-handshake");
+    assert_eq!(C.describe(Decision::Signature(SignatureId(9999))).to_string(), "signature:?");
+}
+
+#[test]
+fn decision_packing_round_trips() {
+    for d in [
+        Decision::Signature(SignatureId(0)),
+        Decision::Signature(SignatureId(7999)),
+        Decision::Detector(DetectorId::WINMX),
+        Decision::PortGuess,
+        Decision::PeerCache,
+        Decision::NoMatch,
+    ] {
+        assert_eq!(unpack(pack(d)), Some(d));
+    }
+    assert_eq!(unpack(0), None);
+}
+
+#[test]
+fn peer_wire_teaches_the_peer_cache_and_mse_is_recognised() {
+    let mut peers = PeerCache::new(16);
+    let hs = bt_handshake();
+    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, &hs)], &mut peers);
+    assert_eq!(l.protocol, ProtocolId::BITTORRENT);
+    assert!(peers.contains(&ep(2, 51413)), "responder learned");
+    assert!(!peers.contains(&ep(1, 40000)), "originator of a peer-wire flow is not learned");
+    // An encrypted (MSE) flow to the same peer: random bytes both ways.
+    let mse_a: Vec<u8> = (0..96u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let mse_b: Vec<u8> = (0..96u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8 ^ 0x5a).collect();
+    let (l, n) = run(&C, L4::Tcp, 51413, &[(O, &mse_a), (R, &mse_b), (O, &mse_a)], &mut peers);
+    assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache });
+    assert_eq!(n, 2, "decided as soon as both directions sent payload");
+    // Content that names something else wins over the cache.
+    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, b"SSH-2.0-x\r\n"), (R, b"SSH-2.0-y\r\n"), (O, b"abc")], &mut peers);
+    assert_eq!(l.protocol, ProtocolId::SSH);
+}
+
+#[test]
+fn tracker_reply_and_dht_values_teach_peers() {
+    let mut peers = PeerCache::new(16);
+    run(
+        &C,
+        L4::Tcp,
+        6969,
+        &[
+            (O, b"GET /announce?info_hash=%12 HTTP/1.1\r\n\r\n"),
+            (R, b"HTTP/1.1 200 OK\r\n\r\nd8:intervali1800e5:peers6:\xc6\x12\x00\x07\x1a\xe1e"),
+        ],
+        &mut peers,
+    );
+    assert!(peers.contains(&ep(7, 0x1ae1)));
+    assert!(!peers.contains(&ep(2, 6969)), "the tracker is not a peer");
+    let reply = b"d1:rd2:id20:abcdefghij01234567896:valuesl6:\xc6\x12\x00\x09\x1a\xe2ee1:t2:aa1:y1:re";
+    run(&C, L4::Udp, 6881, &[(O, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"), (R, reply)], &mut peers);
+    assert!(peers.contains(&ep(9, 0x1ae2)));
+    assert!(peers.contains(&ep(2, 6881)) && peers.contains(&ep(1, 40000)), "both DHT ends");
+}
+
+#[test]
+fn tcp_retransmission_is_skipped_and_gap_stops_matching() {
+    let c = &*C;
+    let mut peers = PeerCache::new(4);
+    let (orig, resp) = (ep(1, 40000), ep(2, 30000));
+    let m = |seq, payload| PacketMeta {
+        l4: L4::Tcp,
+        dir: O,
+        originator: orig,
+        responder: resp,
+        tcp_seq: Some(seq),
+        syn: false,
+        payload,
+    };
+    // Retransmitted and partially overlapping segments give the same stream.
+    let mut st = FlowInspect::default();
+    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers), Verdict::Pending);
+    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers), Verdict::Pending);
+    assert_eq!(st.packets(), [1, 0], "a retransmission is not counted");
+    let v = c.inspect(&mut st, &m(104, b"Torrent protocol"), &mut peers);
+    assert!(matches!(v, Verdict::Done(l) if l.protocol == ProtocolId::BITTORRENT), "{v:?}");
+    // A gap: the bytes after it are not matched as a stream.
+    let mut peers = PeerCache::new(4);
+    let mut st = FlowInspect::default();
+    c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers);
+    let v = c.inspect(&mut st, &m(110, b"rent protocol"), &mut peers);
+    assert_eq!(v, Verdict::Pending);
+    assert_ne!(c.finish(&st, L4::Tcp, orig, resp, &peers).protocol, ProtocolId::BITTORRENT);
+}
+
+#[test]
+fn limits_end_inspection() {
+    let c = Classifier::builtin().unwrap().with_limits(InspectLimits { max_packets: 3, max_bytes: 4096 });
+    let junk = [0x8au8, 0x11, 0x93, 0x7c, 0x01, 0xee, 0x42, 0x10];
+    let pk: Vec<(Dir, &[u8])> = vec![(O, &junk); 5];
+    let (l, n) = run(&c, L4::Udp, 30000, &pk, &mut PeerCache::new(4));
+    assert_eq!((l, n), (Label::NO_MATCH, 3), "done at the third packet");
+    // A byte limit smaller than a signature's offset hides it.
+    let c = Classifier::builtin().unwrap().with_limits(InspectLimits { max_packets: 10, max_bytes: 8 });
+    let hs = bt_handshake();
+    let (l, _) = run(&c, L4::Tcp, 30000, &[(O, &hs)], &mut PeerCache::new(4));
+    assert_ne!(l.protocol, ProtocolId::BITTORRENT);
+}
+
+#[test]
+fn foreign_automaton_state_does_not_panic() {
+    let mut st = FlowInspect { ac: [u32::MAX, 7], ..FlowInspect::default() };
+    let mut peers = PeerCache::new(4);
+    let pkt = PacketMeta {
+        l4: L4::Tcp,
+        dir: O,
+        originator: ep(1, 1),
+        responder: ep(2, 2),
+        tcp_seq: None,
+        syn: false,
+        payload: b"GET / HTTP/1.1\r\n",
+    };
+    let _ = C.inspect(&mut st, &pkt, &mut peers);
+}
+
+fn p2p(l: Label) -> bool {
+    C.registry().category(l.protocol) == Category::P2p
+}
+
+/// Literal-signature and prefix-detector flows whose label must not depend on segmentation.
+fn split_corpus() -> Vec<(u16, Vec<u8>, Vec<u8>)> {
+    vec![
+        (51413, bt_handshake(), bt_handshake()),
+        (
+            6969,
+            b"GET /scrape?info_hash=%aa%bb HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+        ),
+        (80, b"GET /BitTorrent/announce HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), b"HTTP/1.1 200 OK\r\n\r\n".to_vec()),
+        (6346, b"GNUTELLA CONNECT/0.6\r\nX-Ultrapeer: False\r\n\r\n".to_vec(), b"GNUTELLA/0.6 200 OK\r\n\r\n".to_vec()),
+        (80, b"GET /x HTTP/1.1\r\nX-Kazaa-Username: a\r\n\r\n".to_vec(), b"HTTP/1.1 200 OK\r\n\r\n".to_vec()),
+        (411, b"$MyNick bob|$Lock EXTENDEDPROTOCOLABC Pk=x|".to_vec(), b"$MyNick alice|".to_vec()),
+        (25, b"EHLO me\r\n".to_vec(), b"250 ok\r\n".to_vec()),
+        (5060, b"OPTIONS sip:a@b SIP/2.0\r\n\r\n".to_vec(), b"SIP/2.0 200 OK\r\n\r\n".to_vec()),
+        (22, b"SSH-2.0-OpenSSH_9\r\n".to_vec(), b"SSH-2.0-OpenSSH_9\r\n".to_vec()),
+        (4662, edonkey_hello(), vec![]),
+        (443, client_hello(), vec![]),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+    /// Random payloads (8 bytes or more) never get a peer-to-peer label, over TCP or UDP.
+    #[test]
+    fn random_payloads_are_not_p2p(a in proptest::collection::vec(any::<u8>(), 8..1500),
+                                   b in proptest::collection::vec(any::<u8>(), 8..600)) {
+        let mut peers = PeerCache::new(4);
+        for l4 in [L4::Tcp, L4::Udp] {
+            let (l, _) = run(&C, l4, 30000, &[(O, &a), (R, &b)], &mut peers);
+            prop_assert!(!p2p(l), "{:?} from {:02x?}", l, &a[..16.min(a.len())]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+    /// Arbitrary packets in arbitrary order, sequence numbers and directions never panic, and a
+    /// verdict, once given, sticks.
+    #[test]
+    fn random_flows_never_panic(pkts in proptest::collection::vec(
+        (any::<bool>(), any::<bool>(), any::<u32>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 1..30)) {
+        let mut peers = PeerCache::new(8);
+        let mut st = FlowInspect::default();
+        let mut done = None;
+        for (tcp, resp, seq, syn, payload) in &pkts {
+            let l4 = if *tcp { L4::Tcp } else { L4::Udp };
+            let pkt = PacketMeta { l4, dir: if *resp { R } else { O }, originator: ep(1, 6881), responder: ep(2, 53),
+                tcp_seq: tcp.then_some(*seq), syn: *syn, payload };
+            match (C.inspect(&mut st, &pkt, &mut peers), done) {
+                (Verdict::Done(l), None) => done = Some(l),
+                (Verdict::Done(l), Some(d)) => prop_assert_eq!(l, d),
+                (Verdict::Pending, Some(_)) => prop_assert!(false, "pending after done"),
+                (Verdict::Pending, None) => {}
+            }
+            let _ = C.finish(&st, l4, ep(1, 6881), ep(2, 53), &peers);
+        }
+    }
+
+    /// Feeding a message whole or split at any points (consistent sequence numbers) gives the
+    /// same label.
+    #[test]
+    fn split_invariance(which in 0usize..11, cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..8)) {
+        let corpus = split_corpus();
+        let (port, req, reply) = &corpus[which % corpus.len()];
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(req.len())).filter(|&p| p > 0).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut segs: Vec<(Dir, &[u8])> = Vec::new();
+        let mut last = 0;
+        for p in points.iter().copied().chain([req.len()]) {
+            segs.push((O, &req[last..p]));
+            last = p;
+        }
+        let mut whole: Vec<(Dir, &[u8])> = vec![(O, req)];
+        if !reply.is_empty() {
+            segs.push((R, reply));
+            whole.push((R, reply));
+        }
+        let (a, _) = run(&C, L4::Tcp, *port, &whole, &mut PeerCache::new(4));
+        let (b, _) = run(&C, L4::Tcp, *port, &segs, &mut PeerCache::new(4));
+        prop_assert_eq!(a, b, "split at {:?}", points);
+        prop_assert_ne!(a.decision, Decision::NoMatch);
+    }
+}

@@ -1,0 +1,222 @@
+//! Structural detectors for what a literal cannot catch: length-prefixed binary headers, bencode,
+//! the QUIC long header, the TLS record layer, the DNS message format.
+//!
+//! Contract: every detector is a pure function of the bytes it is shown (plus, for a few, the sender's
+//! role); it never panics, never allocates, and answers a [`Probe`]. A detector answers
+//! [`Probe::Certain`] only when enough structure agrees (lengths that add up, versions that exist)
+//! that random bytes essentially never pass: the crate's property tests feed it random payloads and
+//! require zero peer-to-peer hits.
+//!
+//! TCP detectors look at the start of a direction's byte stream. They decide on the first 6 bytes
+//! where they can (the classifier keeps a 6-byte per-direction prefix, so a first segment shorter
+//! than that is joined with the next one) and check further fields when the bytes are in view; the
+//! DNS-over-TCP detector needs its whole first message in view and is therefore not split-invariant.
+//! UDP detectors look at one datagram.
+
+pub(crate) mod bittorrent;
+pub(crate) mod dns;
+pub(crate) mod edonkey;
+pub(crate) mod gnutella;
+pub(crate) mod quic;
+pub(crate) mod tls;
+pub(crate) mod winmx;
+
+use crate::registry::ProtocolId;
+use crate::signature::Learn;
+
+/// A detector's answer, after retina's `ProbeResult`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The bytes are this protocol.
+    Certain,
+    /// Too few bytes to tell; show me more of the same stream.
+    NotYet,
+    /// The bytes are not this protocol.
+    NotMine,
+}
+
+/// Identifies a structural detector; `Classifier::describe` shows it as `detector:<name>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DetectorId(pub u8);
+
+/// Static facts about one detector.
+pub(crate) struct DetectorInfo {
+    pub(crate) name: &'static str,
+    pub(crate) protocol: ProtocolId,
+    pub(crate) priority: u8,
+    pub(crate) learn: Learn,
+}
+
+macro_rules! detectors {
+    ($( $(#[$doc:meta])* $konst:ident = $id:literal, $name:literal, $proto:ident, $prio:literal, $learn:ident; )*) => {
+        impl DetectorId {
+            $( $(#[$doc])* pub const $konst: DetectorId = DetectorId($id); )*
+        }
+        pub(crate) const DETECTORS: &[DetectorInfo] = &[
+            $( DetectorInfo { name: $name, protocol: ProtocolId::$proto, priority: $prio, learn: Learn::$learn }, )*
+        ];
+    };
+}
+
+detectors! {
+    /// uTP (BEP 29): a SYN and the ST_STATE that answers it (same connection id, ack = SYN's seq).
+    UTP = 0, "bittorrent-utp", BITTORRENT, 70, Both;
+    /// Mainline DHT (BEP 5): a whole datagram that is a bencoded KRPC dictionary.
+    DHT = 1, "bittorrent-dht", BITTORRENT, 70, Both;
+    /// UDP tracker protocol (BEP 15) requests.
+    UDP_TRACKER = 2, "bittorrent-udp-tracker", BITTORRENT, 70, None;
+    /// eDonkey/eMule TCP: marker, little-endian length that agrees, known opcode.
+    EDONKEY = 3, "edonkey", EDONKEY, 60, None;
+    /// eDonkey/eMule UDP: marker and opcode with the size that opcode has.
+    EDONKEY_UDP = 4, "edonkey-udp", EDONKEY, 60, None;
+    /// Kad (eMule's DHT): opcode with its exact length.
+    KAD = 5, "kad", EDONKEY, 60, None;
+    /// Gnutella descriptor over UDP: 23-byte header whose payload length agrees.
+    GNUTELLA_UDP = 6, "gnutella-udp", GNUTELLA, 60, None;
+    /// Gnutella2 UDP transport ("GND" header with sane part/count).
+    GNUTELLA2_UDP = 7, "gnutella2-udp", GNUTELLA, 60, None;
+    /// TLS record carrying a ClientHello (originator) or ServerHello (responder).
+    TLS = 8, "tls", TLS, 30, None;
+    /// QUIC long header with a known version (or a Google QUIC client hello).
+    QUIC = 9, "quic", QUIC, 30, None;
+    /// DNS message (UDP, or TCP with its 2-byte length prefix) that parses to its end.
+    DNS = 10, "dns", DNS, 20, None;
+    /// WinMX: the responder's one-byte "1" greeting and the originator's "SEND"/"GET" login.
+    WINMX = 11, "winmx", WINMX, 60, None;
+    /// TLS picked up mid-connection: an application-data, alert or change-cipher-spec record header.
+    TLS_MIDSTREAM = 12, "tls-midstream", TLS, 25, None;
+}
+
+impl DetectorId {
+    pub(crate) fn info(self) -> Option<&'static DetectorInfo> {
+        DETECTORS.get(usize::from(self.0))
+    }
+
+    /// The detector's name, e.g. `"edonkey"`; `"?"` for an id that does not exist.
+    pub fn name(self) -> &'static str {
+        self.info().map_or("?", |i| i.name)
+    }
+}
+
+/// Highest priority of any TCP stream-start detector.
+pub(crate) const TCP_DETECTOR_MAX_PRIORITY: u8 = 60;
+
+/// Big-endian u16 at `i`, if in bounds.
+pub(crate) fn be16(p: &[u8], i: usize) -> Option<u16> {
+    let b = p.get(i..i.checked_add(2)?)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// Big-endian u32 at `i`, if in bounds.
+pub(crate) fn be32(p: &[u8], i: usize) -> Option<u32> {
+    let b = p.get(i..i.checked_add(4)?)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Little-endian u32 at `i`, if in bounds.
+pub(crate) fn le32(p: &[u8], i: usize) -> Option<u32> {
+    let b = p.get(i..i.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Position of `needle` in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs the TCP stream-start detectors for `from_originator`'s stream over `view` (the stream's
+/// first bytes). Returns the best certain detector, and whether any still wants more bytes.
+pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<DetectorId>, bool) {
+    let mut best: Option<DetectorId> = None;
+    let mut more = false;
+    for (id, probe) in [
+        (DetectorId::EDONKEY, edonkey::probe_tcp(view)),
+        (DetectorId::TLS, tls::probe(view, from_originator)),
+        (DetectorId::TLS_MIDSTREAM, tls::probe_midstream(view)),
+        (DetectorId::DNS, dns::probe_tcp(view)),
+    ] {
+        match probe {
+            Probe::Certain => best = better(best, id),
+            Probe::NotYet => more = true,
+            Probe::NotMine => {}
+        }
+    }
+    (best, more)
+}
+
+/// Runs the single-datagram UDP detectors (uTP's two-packet exchange is handled by the classifier).
+pub(crate) fn udp_datagram(p: &[u8], from_originator: bool) -> Option<DetectorId> {
+    let mut best: Option<DetectorId> = None;
+    let dns = dns::probe_udp(p) == Probe::Certain;
+    for (id, hit) in [
+        (DetectorId::DHT, bittorrent::is_dht(p)),
+        (DetectorId::UDP_TRACKER, bittorrent::is_udp_tracker_request(p)),
+        // A datagram that is a well-formed DNS message is DNS, whatever its first byte.
+        (DetectorId::EDONKEY_UDP, !dns && edonkey::is_udp(p)),
+        (DetectorId::KAD, !dns && edonkey::is_kad(p)),
+        (DetectorId::GNUTELLA_UDP, gnutella::is_udp_descriptor(p)),
+        (DetectorId::GNUTELLA2_UDP, gnutella::is_g2_udp(p)),
+        (DetectorId::QUIC, quic::is_long_header(p, from_originator)),
+        (DetectorId::DNS, dns),
+    ] {
+        if hit {
+            best = better(best, id);
+        }
+    }
+    best
+}
+
+fn better(cur: Option<DetectorId>, new: DetectorId) -> Option<DetectorId> {
+    let prio = |d: DetectorId| d.info().map_or(0, |i| i.priority);
+    match cur {
+        Some(c) if prio(c) >= prio(new) => Some(c),
+        _ => Some(new),
+    }
+}
+
+#[cfg(test)]
+macro_rules! probe_table {
+    ($f:expr, { $( $name:ident: $input:expr => $want:expr ),* $(,)? }) => {
+        $(
+            #[test]
+            fn $name() {
+                let input: &[u8] = &$input;
+                assert_eq!($f(input), $want, "input {:02x?}", input);
+            }
+        )*
+    };
+}
+#[cfg(test)]
+pub(crate) use probe_table;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detector_table_is_consistent() {
+        for (i, d) in DETECTORS.iter().enumerate() {
+            assert_eq!(DetectorId(i as u8).name(), d.name);
+        }
+        assert_eq!(DetectorId(200).name(), "?");
+        let max_tcp = [DetectorId::EDONKEY, DetectorId::TLS, DetectorId::DNS, DetectorId::WINMX]
+            .iter()
+            .filter_map(|d| d.info())
+            .map(|i| i.priority)
+            .max();
+        assert_eq!(max_tcp, Some(TCP_DETECTOR_MAX_PRIORITY));
+    }
+
+    #[test]
+    fn helpers_do_not_panic_out_of_bounds() {
+        assert_eq!(be16(&[1], 0), None);
+        assert_eq!(be32(&[1, 2, 3], 0), None);
+        assert_eq!(le32(&[1, 2, 3, 4], 1), None);
+        assert_eq!(be16(&[1, 2], usize::MAX), None);
+        assert_eq!(find(b"abc", b""), None);
+        assert_eq!(find(b"abc", b"bc"), Some(1));
+    }
+}
