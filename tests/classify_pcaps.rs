@@ -81,7 +81,13 @@ fn check_p2p(file: &str, reference: &str, expected: &str) {
             missed.push(format!("{l4} {a} {b}: weir says {:?}", found.iter().map(|f| &f.protocol).collect::<Vec<_>>()));
         }
     }
-    assert!(missed.is_empty(), "{file}: {} of {} {reference} flows not labelled {expected}:\n{}", missed.len(), rows.len(), missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "{file}: {} of {} {reference} flows not labelled {expected}:\n{}",
+        missed.len(),
+        rows.len(),
+        missed.join("\n")
+    );
 }
 
 #[test]
@@ -171,7 +177,10 @@ fn mainstream_captures_get_their_protocol() {
             }
             let found = find(&flows, &l4, &a, &b);
             if found.is_empty() || found.iter().any(|f| f.protocol != *expected) {
-                wrong.push(format!("{file}: {l4} {a} {b}: expected {expected}, weir says {:?}", found.iter().map(|f| (&f.protocol, &f.decision)).collect::<Vec<_>>()));
+                wrong.push(format!(
+                    "{file}: {l4} {a} {b}: expected {expected}, weir says {:?}",
+                    found.iter().map(|f| (&f.protocol, &f.decision)).collect::<Vec<_>>()
+                ));
             }
         }
     }

@@ -330,7 +330,11 @@ impl raw::RawConfig {
             "generic" => XdpMode::Generic,
             "auto" => XdpMode::Auto,
             other => {
-                return Err(e("interfaces.xdp_mode", format!("{other:?} is not a mode"), "use native, generic or auto"));
+                return Err(e(
+                    "interfaces.xdp_mode",
+                    format!("{other:?} is not a mode"),
+                    "use native, generic or auto",
+                ));
             }
         };
         let bind_mode = match i.bind_mode.as_str() {
@@ -338,7 +342,11 @@ impl raw::RawConfig {
             "copy" => BindMode::Copy,
             "auto" => BindMode::Auto,
             other => {
-                return Err(e("interfaces.bind_mode", format!("{other:?} is not a mode"), "use zerocopy, copy or auto"));
+                return Err(e(
+                    "interfaces.bind_mode",
+                    format!("{other:?} is not a mode"),
+                    "use zerocopy, copy or auto",
+                ));
             }
         };
 

@@ -55,6 +55,8 @@ builtin_protocols! {
     FTP = 15, "ftp", FileTransfer;
     /// SIP.
     SIP = 16, "sip", Voip;
+    /// ICMP and ICMPv6 (decided from the IP header; never inspected).
+    ICMP = 17, "icmp", Other;
 }
 
 impl ProtocolId {

@@ -24,7 +24,10 @@ pub(crate) struct FragmentCache {
 
 impl FragmentCache {
     pub(crate) fn new() -> Self {
-        FragmentCache { slots: vec![None; SLOTS].into_boxed_slice(), hasher: foldhash::fast::FixedState::with_seed(0x66726167) }
+        FragmentCache {
+            slots: vec![None; SLOTS].into_boxed_slice(),
+            hasher: foldhash::fast::FixedState::with_seed(0x66726167),
+        }
     }
 
     fn slot(&self, id: &FragId) -> usize {

@@ -31,7 +31,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
 use weir_flow::{Flow, FlowDir, FlowKey, Seen};
-use weir_wire::{Network, Transport};
+use weir_wire::{IpProtocol, Network, Transport};
 
 /// How often idle flows are swept, in packet-time nanoseconds.
 const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
@@ -49,12 +49,25 @@ pub enum Ingress {
 }
 
 /// The engine's per-flow state, stored in the flow table beside the flow's counters.
+///
+/// The label is not stored twice: a TCP or UDP flow's final label lives in its inspection state
+/// ([`FlowInspect::verdict`]), and a flow of any other IP protocol is labelled by that protocol.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlowState {
     inspect: FlowInspect,
-    label: Option<Label>,
     /// Whether the side that opened the flow is inside (its packets travel outbound).
     originator_inside: bool,
+}
+
+impl FlowState {
+    /// The flow's final label, if it has one. `portless` labels flows without ports.
+    #[inline]
+    fn label(&self, ip_protocol: u8, portless: Label) -> Option<Label> {
+        match l4_of(ip_protocol) {
+            Some(_) => self.inspect.verdict(),
+            None => Some(portless),
+        }
+    }
 }
 
 /// What the engine made of one frame.
@@ -145,8 +158,6 @@ pub struct Engine {
     config: EngineConfig,
     fragments: FragmentCache,
     records: Vec<FlowRecord>,
-    /// Label for IP protocols that carry no ports (ICMP and others): decided without inspection.
-    icmp: ProtocolId,
     next_expire: u64,
 }
 
@@ -154,16 +165,7 @@ impl Engine {
     /// A new engine over `shared` parts.
     pub fn new(shared: Shared, config: EngineConfig) -> Self {
         let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
-        let icmp = shared.classifier.registry().lookup("icmp").unwrap_or(ProtocolId::UNKNOWN);
-        Engine {
-            shared,
-            counters,
-            config,
-            fragments: FragmentCache::new(),
-            records: Vec::new(),
-            icmp,
-            next_expire: 0,
-        }
+        Engine { shared, counters, config, fragments: FragmentCache::new(), records: Vec::new(), next_expire: 0 }
     }
 
     /// This engine's counters (for a stats reader).
@@ -238,7 +240,8 @@ impl Engine {
         };
 
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
-        let Engine { shared, config, records, icmp, .. } = self;
+        let portless = portless_label(proto);
+        let Engine { shared, config, records, .. } = self;
         let table = &*shared.table;
         let hash = table.hash(&key);
         let mut shard = table.lock(table.shard_of(hash));
@@ -255,7 +258,9 @@ impl Engine {
         let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside;
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
 
-        if let Some(label) = flow.value.label {
+        // A known label costs one lookup: count the packet and go. (A port-less flow's first
+        // packet still takes the path below, which attributes it.)
+        if let Some(label) = flow.value.label(proto, portless).filter(|_| !(touched.is_new && l4.is_none())) {
             c.protocol(label.protocol).count_packet(direction, wire_len);
             drop(shard);
             self.maybe_expire(now);
@@ -280,12 +285,11 @@ impl Engine {
                 let mut peers = shared.peers.lock();
                 shared.classifier.inspect(&mut flow.value.inspect, &meta, &mut peers)
             }
-            None => Verdict::Done(Label { protocol: *icmp, decision: Decision::NoMatch }),
+            None => Verdict::Done(portless),
         };
         let outcome = match verdict {
             Verdict::Pending => Outcome::Ip { protocol: None, direction, decided_now: false },
             Verdict::Done(label) => {
-                flow.value.label = Some(label);
                 attribute_backlog(c, flow, label);
                 Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: true }
             }
@@ -321,6 +325,15 @@ impl Engine {
             end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
         });
     }
+}
+
+/// The label of a flow of an IP protocol without ports: decided from the IP header alone.
+fn portless_label(ip_protocol: u8) -> Label {
+    let protocol = match IpProtocol::from(ip_protocol) {
+        IpProtocol::Icmp | IpProtocol::Icmpv6 => ProtocolId::ICMP,
+        _ => ProtocolId::UNKNOWN,
+    };
+    Label { protocol, decision: Decision::NoMatch }
 }
 
 fn l4_of(proto: u8) -> Option<L4> {
@@ -372,22 +385,16 @@ fn end_flow(
 ) {
     c.flows_ended(why).inc();
     let (o, r) = (flow.originator(), flow.responder());
-    let label = match flow.value.label {
-        Some(label) => label,
-        None => {
-            let label = match l4_of(flow.key.protocol()) {
-                Some(l4) => classifier.finish(
-                    &flow.value.inspect,
-                    l4,
-                    Endpoint { ip: o.0, port: o.1 },
-                    Endpoint { ip: r.0, port: r.1 },
-                    &peers.lock(),
-                ),
-                None => Label { protocol: ProtocolId::UNKNOWN, decision: Decision::NoMatch },
-            };
+    let label = match (l4_of(flow.key.protocol()), flow.value.inspect.verdict()) {
+        (Some(_), Some(label)) => label,
+        (Some(l4), None) => {
+            let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
+            let label = classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, &peers.lock());
             attribute_backlog(c, &flow, label);
             label
         }
+        // Port-less flows were labelled, and attributed, at their first packet.
+        (None, _) => portless_label(flow.key.protocol()),
     };
     if record {
         records.push(FlowRecord {
@@ -402,5 +409,18 @@ fn end_flow(
             last_seen: flow.last_seen,
             end: why,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flow-state budget is 160 bytes per flow at 1M flows, table index included (about 10
+    /// bytes): keep the entry itself at 144. `cargo run --release -p weir-engine --example
+    /// flow_memory` measures the whole.
+    #[test]
+    fn flow_entry_fits_the_memory_budget() {
+        assert!(core::mem::size_of::<Flow<FlowState>>() <= 144, "{}", core::mem::size_of::<Flow<FlowState>>());
     }
 }

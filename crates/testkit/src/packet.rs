@@ -49,7 +49,15 @@ fn fold(mut acc: u32) -> u16 {
 
 impl Builder {
     /// An Ethernet frame carrying a TCP segment.
-    pub fn tcp(&self, src: (IpAddr, u16), dst: (IpAddr, u16), seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    pub fn tcp(
+        &self,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
         let mut l4 = Vec::with_capacity(20 + payload.len());
         l4.extend_from_slice(&src.1.to_be_bytes());
         l4.extend_from_slice(&dst.1.to_be_bytes());
