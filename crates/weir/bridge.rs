@@ -17,24 +17,36 @@ use weir_engine::{
     Engine, EngineConfig, EngineCounters, FlowTableConfig, Ingress, LinkType, Outcome, Shared, Timeouts,
 };
 use weir_policy::{PolicyTable, ProtocolInfo};
-use weir_stats::Counter;
-use weir_xdp::{FrameAction, QueuePair, Side, XdpConfig};
+use weir_stats::{Counter, Gauge};
+use weir_xdp::{FrameAction, FrameCensus, QueuePair, Side, XdpConfig};
 
-/// Per-side counters one worker keeps: received = forwarded + dropped (policy, malformed, tx full).
+/// Per-side counters one worker keeps. Every received frame is forwarded, dropped by policy,
+/// dropped as malformed (when policy says so), or lost because the other side's TX ring was full.
 #[derive(Debug, Default)]
 pub(crate) struct SideCounters {
     pub received: Counter,
     pub received_bytes: Counter,
-    pub forwarded: Counter,
+    /// Frames the policy passed (some may then be lost to a full TX ring).
+    pub passed: Counter,
     pub dropped_policy: Counter,
     pub dropped_malformed: Counter,
+    /// Passed frames the AF_XDP layer could not put on the other side's TX ring (its count).
+    pub tx_full: Gauge,
 }
 
 /// One worker's counters, read by the stats thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct WorkerCounters {
     /// Indexed by side: 0 inside, 1 outside.
     pub sides: [SideCounters; 2],
+    /// Packets dropped by policy, per protocol id and direction (0 outbound, 1 inbound).
+    pub dropped: Box<[[Counter; 2]]>,
+}
+
+impl WorkerCounters {
+    fn new(protocols: usize) -> Self {
+        WorkerCounters { sides: Default::default(), dropped: (0..protocols).map(|_| Default::default()).collect() }
+    }
 }
 
 fn side_index(side: Side) -> usize {
@@ -118,7 +130,7 @@ pub(crate) fn check_config(path: &Path) -> Result<ExitCode> {
 }
 
 /// `weir run --config FILE`.
-pub(crate) fn run(path: &Path) -> Result<ExitCode> {
+pub(crate) fn run(path: &Path, summary_json: Option<&Path>) -> Result<ExitCode> {
     let p = prepare(path)?;
     let c = &p.config;
     let nqueues = weir_xdp::check_pair(&c.interfaces.inside, &c.interfaces.outside, &p.xdp)?;
@@ -148,6 +160,14 @@ pub(crate) fn run(path: &Path) -> Result<ExitCode> {
             cores.len(),
             queues.len()
         );
+    }
+
+    // A weir that was killed leaves libxdp's redirect program attached (it passes traffic to the
+    // kernel while no socket is bound, and nothing would ever detach it): remove it first.
+    for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
+        if weir_xdp::detach_xdp(ifname)? {
+            eprintln!("weir: removed a leftover XDP program from {ifname} (left by a weir that was killed?)");
+        }
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -201,7 +221,7 @@ pub(crate) fn run(path: &Path) -> Result<ExitCode> {
     let mut views = Vec::new();
     for ((q, pair), core) in pairs.into_iter().zip(cores) {
         let engine = Engine::new(shared.clone(), EngineConfig::default());
-        let wc = Arc::new(WorkerCounters::default());
+        let wc = Arc::new(WorkerCounters::new(p.classifier.registry().len()));
         views.push((q, Arc::clone(engine.counters()), Arc::clone(&wc)));
         let (stop, policy) = (Arc::clone(&stop), Arc::clone(&policy));
         let handle = std::thread::Builder::new()
@@ -229,9 +249,10 @@ pub(crate) fn run(path: &Path) -> Result<ExitCode> {
     }
     stop.store(true, Ordering::Relaxed);
     let mut failed = false;
-    for w in workers {
+    let mut censuses = Vec::new();
+    for (w, (q, _, _)) in workers.into_iter().zip(&views) {
         match w.join() {
-            Ok(Ok(())) => {}
+            Ok(Ok(census)) => censuses.push((*q, census)),
             Ok(Err(e)) => {
                 eprintln!("weir: error: {e:#}");
                 failed = true;
@@ -244,6 +265,10 @@ pub(crate) fn run(path: &Path) -> Result<ExitCode> {
     }
     let t = Totals::read(&views, &p.classifier);
     eprint!("{}", t.final_report(&p.classifier));
+    if let Some(path) = summary_json {
+        let json = t.to_json(&p.classifier, &censuses, epoch.elapsed());
+        std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
@@ -268,7 +293,7 @@ fn worker(
     wc: &WorkerCounters,
     stop: &AtomicBool,
     epoch: Instant,
-) -> Result<()> {
+) -> Result<FrameCensus> {
     pin(core);
     while !stop.load(Ordering::Relaxed) {
         // One clock read per batch, not per packet.
@@ -294,62 +319,100 @@ fn worker(
                     let a = policy.action(protocol.map(|p| p.0), direction.index());
                     if a == Action::Drop {
                         s.dropped_policy.inc();
+                        if let Some(c) = protocol.and_then(|p| wc.dropped.get(usize::from(p.0))) {
+                            c[direction.index()].inc();
+                        }
                     }
                     a
                 }
             };
             match action {
                 Action::Forward => {
-                    s.forwarded.inc();
+                    s.passed.inc();
                     FrameAction::Forward
                 }
                 Action::Drop => FrameAction::Drop,
             }
         });
+        for side in [Side::Inside, Side::Outside] {
+            wc.sides[side_index(side)].tx_full.set(pair.counters().side(side).tx_full);
+        }
         if result.received == 0 {
             pair.wait(IDLE_WAIT).with_context(|| format!("queue {queue}: poll failed"))?;
         }
+    }
+    for side in [Side::Inside, Side::Outside] {
+        wc.sides[side_index(side)].tx_full.set(pair.counters().side(side).tx_full);
     }
     let census = pair.close().with_context(|| format!("queue {queue}: close failed"))?;
     if census.sum() != census.total {
         bail!("queue {queue}: frame accounting broke: {census:?}");
     }
-    Ok(())
+    Ok(census)
+}
+
+/// One side's figures, summed over workers.
+#[derive(Clone, Copy, Default)]
+struct SideTotals {
+    received: u64,
+    received_bytes: u64,
+    passed: u64,
+    dropped_policy: u64,
+    dropped_malformed: u64,
+    tx_full: u64,
+}
+
+impl SideTotals {
+    fn forwarded(&self) -> u64 {
+        self.passed.saturating_sub(self.tx_full)
+    }
+}
+
+/// One protocol's figures, summed over workers; arrays by direction (0 outbound, 1 inbound).
+#[derive(Clone, Copy, Default)]
+struct ProtoTotals {
+    flows: u64,
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    dropped: [u64; 2],
 }
 
 /// A snapshot of every worker's counters.
 #[derive(Default)]
 struct Totals {
-    sides: [[u64; 5]; 2],
-    protocols: Vec<[u64; 4]>,
+    sides: [SideTotals; 2],
+    protocols: Vec<ProtoTotals>,
     malformed: u64,
+    non_ip: u64,
+    flows: u64,
 }
 
+type View = (u32, Arc<EngineCounters>, Arc<WorkerCounters>);
+
 impl Totals {
-    fn read(views: &[(u32, Arc<EngineCounters>, Arc<WorkerCounters>)], classifier: &Classifier) -> Totals {
-        let mut t = Totals { protocols: vec![[0; 4]; classifier.registry().len()], ..Totals::default() };
+    fn read(views: &[View], classifier: &Classifier) -> Totals {
+        let mut t =
+            Totals { protocols: vec![ProtoTotals::default(); classifier.registry().len()], ..Totals::default() };
         for (_, ec, wc) in views {
-            for (i, s) in wc.sides.iter().enumerate() {
-                let v = [
-                    s.received.get(),
-                    s.received_bytes.get(),
-                    s.forwarded.get(),
-                    s.dropped_policy.get(),
-                    s.dropped_malformed.get(),
-                ];
-                for (a, b) in t.sides[i].iter_mut().zip(v) {
-                    *a += b;
-                }
+            for (sum, s) in t.sides.iter_mut().zip(&wc.sides) {
+                sum.received += s.received.get();
+                sum.received_bytes += s.received_bytes.get();
+                sum.passed += s.passed.get();
+                sum.dropped_policy += s.dropped_policy.get();
+                sum.dropped_malformed += s.dropped_malformed.get();
+                sum.tx_full += s.tx_full.get();
             }
-            for (id, p) in ec.protocols.iter().enumerate() {
-                if let Some(row) = t.protocols.get_mut(id) {
-                    row[0] += p.packets[0].get();
-                    row[1] += p.packets[1].get();
-                    row[2] += p.bytes[0].get();
-                    row[3] += p.bytes[1].get();
+            for ((row, p), d) in t.protocols.iter_mut().zip(ec.protocols.iter()).zip(wc.dropped.iter()) {
+                row.flows += p.flows.get();
+                for i in 0..2 {
+                    row.packets[i] += p.packets[i].get();
+                    row.bytes[i] += p.bytes[i].get();
+                    row.dropped[i] += d[i].get();
                 }
             }
             t.malformed += ec.malformed_total();
+            t.non_ip += ec.non_ip_packets.get();
+            t.flows += ec.flows_created.get();
         }
         t
     }
@@ -358,24 +421,24 @@ impl Totals {
         let secs = interval.as_secs_f64();
         let mut s = String::new();
         for (i, name) in ["inside", "outside"].iter().enumerate() {
-            let d = |k: usize| self.sides[i][k] - last.sides[i][k];
+            let (now, before) = (&self.sides[i], &last.sides[i]);
             s.push_str(&format!(
                 "{name}: rx {:.0} pps {:.1} Mbit/s fwd {} drop {}  ",
-                d(0) as f64 / secs,
-                d(1) as f64 * 8.0 / secs / 1e6,
-                d(2),
-                d(3) + d(4)
+                (now.received - before.received) as f64 / secs,
+                (now.received_bytes - before.received_bytes) as f64 * 8.0 / secs / 1e6,
+                now.forwarded() - before.forwarded(),
+                (now.dropped_policy + now.dropped_malformed) - (before.dropped_policy + before.dropped_malformed),
             ));
         }
         let reg = classifier.registry();
-        let mut top: Vec<(u64, String)> = self
+        let mut top: Vec<(u64, &str)> = self
             .protocols
             .iter()
+            .zip(last.protocols.iter().chain(std::iter::repeat(&ProtoTotals::default())))
             .enumerate()
-            .zip(last.protocols.iter().chain(std::iter::repeat(&[0; 4])))
-            .map(|((id, now), before)| {
-                let bytes = now[2] + now[3] - before[2] - before[3];
-                (bytes, reg.name(weir_dpi::ProtocolId(id as u16)).to_string())
+            .map(|(id, (now, before))| {
+                let bytes = now.bytes[0] + now.bytes[1] - before.bytes[0] - before.bytes[1];
+                (bytes, reg.name(weir_dpi::ProtocolId(id as u16)))
             })
             .filter(|(b, _)| *b > 0)
             .collect();
@@ -388,32 +451,93 @@ impl Totals {
 
     fn final_report(&self, classifier: &Classifier) -> String {
         let mut s = String::from("weir: final counters\n");
-        for (i, name) in ["inside", "outside"].iter().enumerate() {
-            let v = self.sides[i];
+        for (side, name) in self.sides.iter().zip(["inside", "outside"]) {
             s.push_str(&format!(
-                "  {name:<8} received {} ({} bytes) = forwarded {} + dropped by policy {} + dropped malformed {} + lost {}\n",
-                v[0],
-                v[1],
-                v[2],
-                v[3],
-                v[4],
-                v[0].saturating_sub(v[2] + v[3] + v[4])
+                "  {name:<8} received {} ({} bytes) = forwarded {} + dropped by policy {} + dropped malformed {} + lost to a full TX ring {}\n",
+                side.received,
+                side.received_bytes,
+                side.forwarded(),
+                side.dropped_policy,
+                side.dropped_malformed,
+                side.tx_full,
             ));
         }
         s.push_str(&format!(
-            "  {:<14} {:>10} {:>10} {:>12} {:>12}\n",
-            "protocol", "pkts out", "pkts in", "bytes out", "bytes in"
+            "  {:<14} {:>6} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10}\n",
+            "protocol", "flows", "pkts out", "pkts in", "bytes out", "bytes in", "drop out", "drop in"
         ));
         let reg = classifier.registry();
         for (id, p) in self.protocols.iter().enumerate() {
-            if p.iter().any(|v| *v > 0) {
+            if p.flows > 0 || p.packets.iter().any(|v| *v > 0) {
                 let name = reg.name(weir_dpi::ProtocolId(id as u16));
-                s.push_str(&format!("  {name:<14} {:>10} {:>10} {:>12} {:>12}\n", p[0], p[1], p[2], p[3]));
+                s.push_str(&format!(
+                    "  {name:<14} {:>6} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10}\n",
+                    p.flows, p.packets[0], p.packets[1], p.bytes[0], p.bytes[1], p.dropped[0], p.dropped[1]
+                ));
             }
         }
-        if self.malformed > 0 {
-            s.push_str(&format!("  malformed frames: {}\n", self.malformed));
-        }
+        s.push_str(&format!("  non-ip frames {}, malformed frames {}\n", self.non_ip, self.malformed));
         s
+    }
+
+    /// The final counters as one JSON object (`weir run --summary-json`); names documented in
+    /// the README.
+    fn to_json(
+        &self,
+        classifier: &Classifier,
+        censuses: &[(u32, FrameCensus)],
+        elapsed: Duration,
+    ) -> serde_json::Value {
+        use serde_json::json;
+        let side = |s: &SideTotals| {
+            json!({
+                "received": s.received,
+                "received_bytes": s.received_bytes,
+                "forwarded": s.forwarded(),
+                "dropped_policy": s.dropped_policy,
+                "dropped_malformed": s.dropped_malformed,
+                "lost_tx_full": s.tx_full,
+            })
+        };
+        let reg = classifier.registry();
+        let protocols: Vec<_> = self
+            .protocols
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.flows > 0 || p.packets.iter().any(|v| *v > 0))
+            .map(|(id, p)| {
+                let id = weir_dpi::ProtocolId(id as u16);
+                json!({
+                    "protocol": reg.name(id),
+                    "category": reg.category(id).name(),
+                    "flows": p.flows,
+                    "packets_out": p.packets[0],
+                    "packets_in": p.packets[1],
+                    "bytes_out": p.bytes[0],
+                    "bytes_in": p.bytes[1],
+                    "dropped_out": p.dropped[0],
+                    "dropped_in": p.dropped[1],
+                })
+            })
+            .collect();
+        let frames: Vec<_> = censuses
+            .iter()
+            .map(|(q, c)| {
+                json!({
+                    "queue": q, "total": c.total, "free": c.free, "fill": c.fill, "rx": c.rx,
+                    "in_batch": c.in_batch, "tx": c.tx, "completion": c.completion, "accounted": c.sum() == c.total,
+                })
+            })
+            .collect();
+        json!({
+            "type": "bridge-summary",
+            "elapsed_s": elapsed.as_secs_f64(),
+            "interfaces": {"inside": side(&self.sides[0]), "outside": side(&self.sides[1])},
+            "flows": self.flows,
+            "protocols": protocols,
+            "non_ip": self.non_ip,
+            "malformed": self.malformed,
+            "frames": frames,
+        })
     }
 }

@@ -29,6 +29,9 @@ enum Command {
         /// The config file.
         #[arg(long, short)]
         config: std::path::PathBuf,
+        /// At exit, write the final counters as one JSON object to this file.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<std::path::PathBuf>,
     },
 }
 
@@ -37,7 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify(args) => classify::run(&args),
         Command::CheckConfig { file } => bridge::check_config(&file),
-        Command::Run { config } => bridge::run(&config),
+        Command::Run { config, summary_json } => bridge::run(&config, summary_json.as_deref()),
     };
     match result {
         Ok(code) => code,

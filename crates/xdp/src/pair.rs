@@ -321,6 +321,7 @@ impl QueuePair {
     /// [`XdpError::PermissionDenied`], [`XdpError::NotSupported`] or [`XdpError::Os`] from
     /// the kernel.
     pub fn open(inside: &str, outside: &str, queue: u32, cfg: &XdpConfig) -> Result<QueuePair, XdpError> {
+        sys::quiet_libxdp();
         let queues = check_pair(inside, outside, cfg)?;
         if queue >= queues {
             return Err(XdpError::Config {

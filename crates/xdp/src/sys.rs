@@ -336,3 +336,33 @@ mod tests {
         assert!(if_facts("weir-nonexistent").is_err());
     }
 }
+
+/// Stop libxdp (and libbpf, whose messages libxdp routes through its own printer) from writing
+/// to stderr. Their notices ("No bpffs found ... falling back to single prog", "skipping
+/// unrecognized data section") are normal here and would drown weir's own output; failures still
+/// reach weir as error codes, which it reports with context. `WEIR_LIBXDP_DEBUG=1` keeps them.
+pub(crate) fn quiet_libxdp() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("WEIR_LIBXDP_DEBUG").is_some() {
+        return;
+    }
+    ONCE.call_once(|| {
+        // SAFETY: libxdp_set_print only swaps a global function pointer; NULL means "print
+        // nothing" (libxdp checks the pointer before each call). Called once, before any socket
+        // exists, so no libxdp call runs concurrently with the swap.
+        unsafe {
+            libxdp_sys::libxdp_set_print(None);
+        }
+        // SAFETY: as above for libbpf's printer (linked statically by libxdp-sys, whose bindings
+        // do not declare this function). Only NULL is passed, so the callback's exact C type
+        // does not matter; the previous printer returned is a plain pointer we ignore.
+        unsafe {
+            libbpf_set_print(core::ptr::null());
+        }
+    });
+}
+
+unsafe extern "C" {
+    /// `libbpf_print_fn_t libbpf_set_print(libbpf_print_fn_t fn)` from libbpf.h.
+    fn libbpf_set_print(print: *const libc::c_void) -> *const libc::c_void;
+}
