@@ -404,10 +404,10 @@ impl Totals {
             }
             for ((row, p), d) in t.protocols.iter_mut().zip(ec.protocols.iter()).zip(wc.dropped.iter()) {
                 row.flows += p.flows.get();
-                for i in 0..2 {
+                for (i, dropped) in d.iter().enumerate() {
                     row.packets[i] += p.packets[i].get();
                     row.bytes[i] += p.bytes[i].get();
-                    row.dropped[i] += d[i].get();
+                    row.dropped[i] += dropped.get();
                 }
             }
             t.malformed += ec.malformed_total();
