@@ -170,6 +170,33 @@ pub(crate) fn run(path: &Path, summary_json: Option<&Path>) -> Result<ExitCode> 
         }
     }
 
+    // Receive VLAN stripping hides tags from XDP: off while weir runs, restored at exit.
+    let mut restore_vlan = Vec::new();
+    for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
+        match weir_xdp::set_rx_vlan_stripping(ifname, false) {
+            Ok(true) => restore_vlan.push(ifname.clone()),
+            Ok(false) => {}
+            Err(e) => eprintln!("weir: warning: {e}; VLAN tags stripped by the NIC will not be forwarded"),
+        }
+    }
+    let result = bridge(&p, queues, cores, path, summary_json);
+    for ifname in restore_vlan {
+        if let Err(e) = weir_xdp::set_rx_vlan_stripping(&ifname, true) {
+            eprintln!("weir: warning: could not restore VLAN stripping: {e}");
+        }
+    }
+    result
+}
+
+/// Open the sockets, run the workers and the stats loop until a signal, report.
+fn bridge(
+    p: &Prepared,
+    queues: Vec<u32>,
+    cores: Vec<usize>,
+    path: &Path,
+    summary_json: Option<&Path>,
+) -> Result<ExitCode> {
+    let c = &p.config;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the SIGINT/SIGTERM handler")?;
@@ -214,7 +241,7 @@ pub(crate) fn run(path: &Path, summary_json: Option<&Path>) -> Result<ExitCode> 
     };
     let shared = Shared::new(Arc::clone(&p.classifier), table, c.inspect.peer_cache)
         .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
-    let policy = Arc::new(p.policy);
+    let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();
 
     let mut workers = Vec::new();

@@ -99,6 +99,30 @@ pub fn check_pair_info(a: &InterfaceInfo, b: &InterfaceInfo, cfg: &XdpConfig) ->
     Ok(a.rx_queues)
 }
 
+/// Turns 802.1Q receive VLAN stripping of `ifname` on or off, returning whether it was on.
+///
+/// A NIC that strips tags into metadata hides them from XDP, so a bridge forwarding AF_XDP
+/// frames would drop the tag: weir turns stripping off on both NICs while it runs and restores
+/// it at exit. (802.1ad S-tag parsing, `rx-vlan-stag-hw-parse`, has no legacy ethtool flag; turn
+/// it off with `ethtool -K IF rx-vlan-stag-hw-parse off` where the NIC offers it.)
+///
+/// # Errors
+///
+/// [`XdpError::NoSuchInterface`]; [`XdpError::Os`] if the driver refuses the change.
+pub fn set_rx_vlan_stripping(ifname: &str, on: bool) -> Result<bool, XdpError> {
+    sys::set_rx_vlan_stripping(ifname, on).map_err(|source| match source.raw_os_error() {
+        Some(libc::ENODEV) => XdpError::NoSuchInterface { name: ifname.to_owned() },
+        _ => XdpError::Os {
+            what: format!(
+                "turning receive VLAN stripping {} on `{ifname}` (try: ethtool -K {ifname} rxvlan {})",
+                if on { "on" } else { "off" },
+                if on { "on" } else { "off" }
+            ),
+            source,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

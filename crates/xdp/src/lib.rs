@@ -91,6 +91,6 @@ mod sys;
 pub use census::{FrameAction, FrameCensus, KernelStats, PairCounters, PollResult, Side, SideCounters};
 pub use config::{BindMode, BusyPoll, XdpConfig, XdpMode};
 pub use error::XdpError;
-pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info};
+pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info, set_rx_vlan_stripping};
 pub use pair::{QueuePair, detach_xdp, xdp_program};
 pub use sys::XdpAttachment;

@@ -366,3 +366,49 @@ unsafe extern "C" {
     /// `libbpf_print_fn_t libbpf_set_print(libbpf_print_fn_t fn)` from libbpf.h.
     fn libbpf_set_print(print: *const libc::c_void) -> *const libc::c_void;
 }
+
+const ETHTOOL_GFLAGS: u32 = 0x25;
+const ETHTOOL_SFLAGS: u32 = 0x26;
+/// `ETH_FLAG_RXVLAN`: the NIC strips 802.1Q tags into metadata before XDP sees the frame.
+const ETH_FLAG_RXVLAN: u32 = 1 << 8;
+
+/// `struct ethtool_value`.
+#[repr(C)]
+struct EthtoolValue {
+    cmd: u32,
+    data: u32,
+}
+
+/// Reads the legacy ethtool flags of `name`.
+fn ethtool_flags(sock: &OwnedFd, name: &str) -> io::Result<u32> {
+    let mut v = EthtoolValue { cmd: ETHTOOL_GFLAGS, data: 0 };
+    let mut req = ifreq(name)?;
+    req.ifru.data = (&mut v as *mut EthtoolValue).cast();
+    // SAFETY: SIOCETHTOOL with ETHTOOL_GFLAGS reads and writes a `struct ethtool_value`, which
+    // `v` is (same layout) and which lives across the call.
+    unsafe { ioctl(sock, libc::SIOCETHTOOL as libc::c_ulong, &mut req) }?;
+    Ok(v.data)
+}
+
+/// Turns 802.1Q receive VLAN stripping of `name` on or off; returns whether it was on.
+///
+/// With stripping on, a tag never reaches XDP (it sits in the skb or descriptor metadata), so
+/// an AF_XDP bridge would forward the frame without it.
+pub(crate) fn set_rx_vlan_stripping(name: &str, on: bool) -> io::Result<bool> {
+    let sock = control_socket()?;
+    let flags = ethtool_flags(&sock, name)?;
+    let was_on = flags & ETH_FLAG_RXVLAN != 0;
+    if was_on != on {
+        let data = if on { flags | ETH_FLAG_RXVLAN } else { flags & !ETH_FLAG_RXVLAN };
+        let mut v = EthtoolValue { cmd: ETHTOOL_SFLAGS, data };
+        let mut req = ifreq(name)?;
+        req.ifru.data = (&mut v as *mut EthtoolValue).cast();
+        // SAFETY: SIOCETHTOOL with ETHTOOL_SFLAGS reads a `struct ethtool_value`, which `v` is
+        // and which lives across the call.
+        unsafe { ioctl(&sock, libc::SIOCETHTOOL as libc::c_ulong, &mut req) }?;
+        if (ethtool_flags(&sock, name)? & ETH_FLAG_RXVLAN != 0) != on {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "the driver ignored the change"));
+        }
+    }
+    Ok(was_on)
+}
