@@ -7,6 +7,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod record;
+
+pub use record::{
+    FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats,
+};
+
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// A monotonically increasing count with a single writer.

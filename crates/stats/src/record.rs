@@ -1,0 +1,180 @@
+//! The per-interval stats record: one schema for the stats thread, `--stats-json` JSON lines,
+//! the `/stats.json` endpoint, `weir top` and `weir report`.
+//!
+//! Field names are an interface (documented in the README); add fields, never rename them.
+//! Rates are per second over the interval (`*_bps` bits/s, `*_pps` packets/s) and `*_1m` is
+//! the one-minute moving average; counts without a suffix are totals since start.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One interval's record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalRecord {
+    /// Always "interval".
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Wall-clock time at the end of the interval, Unix seconds.
+    pub time_unix_s: f64,
+    /// Seconds since weir started.
+    pub uptime_s: f64,
+    /// Length of this interval, seconds.
+    pub interval_s: f64,
+    /// Per protocol (by name), both directions.
+    pub protocols: BTreeMap<String, ProtocolStats>,
+    /// Per NIC: "inside" and "outside".
+    pub interfaces: BTreeMap<String, InterfaceStats>,
+    /// Malformed frames by reason (totals).
+    pub malformed: BTreeMap<String, u64>,
+    /// Non-IP frames (total).
+    pub non_ip: u64,
+    /// The flow table.
+    pub flow_table: FlowTableStats,
+    /// UMEM frames over all workers.
+    pub umem: UmemStats,
+    /// Time a batch spends in the worker, ns.
+    pub batch_ns: Percentiles,
+    /// Frames per non-empty batch.
+    pub batch_size: Percentiles,
+    /// Time per packet through the engine, ns (batch time / batch size).
+    pub packet_ns: Percentiles,
+    /// The flows with the most bytes among those active, largest first.
+    pub top_flows: Vec<TopFlow>,
+}
+
+/// One protocol.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolStats {
+    /// Its category ("p2p", "web", ...).
+    pub category: String,
+    /// Totals since start, outbound (inside to outside).
+    pub packets_out: u64,
+    /// Totals since start, inbound.
+    pub packets_in: u64,
+    /// Wire bytes since start, outbound.
+    pub bytes_out: u64,
+    /// Wire bytes since start, inbound.
+    pub bytes_in: u64,
+    /// Packets dropped by policy since start, outbound.
+    pub dropped_out: u64,
+    /// Packets dropped by policy since start, inbound.
+    pub dropped_in: u64,
+    /// Bits per second over the interval, outbound.
+    pub bps_out: f64,
+    /// Bits per second over the interval, inbound.
+    pub bps_in: f64,
+    /// Packets per second over the interval, outbound.
+    pub pps_out: f64,
+    /// Packets per second over the interval, inbound.
+    pub pps_in: f64,
+    /// One-minute moving average of `bps_out`.
+    pub bps_out_1m: f64,
+    /// One-minute moving average of `bps_in`.
+    pub bps_in_1m: f64,
+    /// Flows labelled with this protocol since start.
+    pub flows: u64,
+    /// Flows labelled in this interval.
+    pub flows_new: u64,
+}
+
+/// One NIC.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InterfaceStats {
+    /// Frames received since start.
+    pub received: u64,
+    /// Bytes received since start.
+    pub received_bytes: u64,
+    /// Frames forwarded to the other NIC since start.
+    pub forwarded: u64,
+    /// Frames dropped by policy since start.
+    pub dropped_policy: u64,
+    /// Malformed frames dropped (by policy for malformed frames) since start.
+    pub dropped_malformed: u64,
+    /// Frames lost because the other NIC's TX ring was full, since start.
+    pub lost_tx_full: u64,
+    /// Received packets per second over the interval.
+    pub rx_pps: f64,
+    /// Received bits per second over the interval.
+    pub rx_bps: f64,
+}
+
+/// The flow table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowTableStats {
+    /// Flows in the table now.
+    pub active: u64,
+    /// The table's bound.
+    pub capacity: u64,
+    /// Flows created since start.
+    pub created: u64,
+    /// Flows evicted because the table was full, since start.
+    pub evicted: u64,
+    /// Flows ended by idle timeout since start.
+    pub expired: u64,
+    /// Flows ended by TCP FIN/RST since start.
+    pub closed: u64,
+}
+
+/// UMEM frames.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UmemStats {
+    /// Frames in all workers' UMEMs.
+    pub frames_total: u64,
+    /// Frames not on a free list (in rings, in a batch, in flight).
+    pub frames_in_use: u64,
+}
+
+/// Percentiles of a distribution over the interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Samples in the interval.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+/// One of the top flows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TopFlow {
+    /// "TCP", "UDP", "ICMP", ...
+    pub l4: String,
+    /// `ip:port` of the side that opened the flow.
+    pub src: String,
+    /// `ip:port` of the other side.
+    pub dst: String,
+    /// Protocol name, or "pending" while inspection is undecided.
+    pub protocol: String,
+    /// Wire bytes, both directions, since the flow began.
+    pub bytes: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+}
+
+impl IntervalRecord {
+    /// Total bits per second over the interval in one direction, all protocols.
+    pub fn total_bps(&self, outbound: bool) -> f64 {
+        self.protocols.values().map(|p| if outbound { p.bps_out } else { p.bps_in }).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_through_json_with_stable_names() {
+        let mut r = IntervalRecord { kind: "interval".into(), uptime_s: 3.0, ..IntervalRecord::default() };
+        r.protocols.insert("bittorrent".into(), ProtocolStats { category: "p2p".into(), bps_out: 8e6, ..Default::default() });
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(text.contains("\"type\":\"interval\"") && text.contains("\"bps_out\":8000000.0"), "{text}");
+        let back: IntervalRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.total_bps(true), 8e6);
+    }
+}
