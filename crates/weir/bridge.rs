@@ -6,6 +6,7 @@
 //! if any fails, those already open are closed again before exiting non-zero.
 
 use anyhow::{Context, Result, bail};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -130,7 +131,7 @@ pub(crate) fn check_config(path: &Path) -> Result<ExitCode> {
 }
 
 /// `weir run --config FILE`.
-pub(crate) fn run(path: &Path, summary_json: Option<&Path>) -> Result<ExitCode> {
+pub(crate) fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&Path>) -> Result<ExitCode> {
     let p = prepare(path)?;
     let c = &p.config;
     let nqueues = weir_xdp::check_pair(&c.interfaces.inside, &c.interfaces.outside, &p.xdp)?;
@@ -179,7 +180,7 @@ pub(crate) fn run(path: &Path, summary_json: Option<&Path>) -> Result<ExitCode> 
             Err(e) => eprintln!("weir: warning: {e}; VLAN tags stripped by the NIC will not be forwarded"),
         }
     }
-    let result = bridge(&p, queues, cores, path, summary_json);
+    let result = bridge(&p, queues, cores, path, Outputs { summary_json, stats_json });
     for ifname in restore_vlan {
         if let Err(e) = weir_xdp::set_rx_vlan_stripping(&ifname, true) {
             eprintln!("weir: warning: could not restore VLAN stripping: {e}");
@@ -188,15 +189,33 @@ pub(crate) fn run(path: &Path, summary_json: Option<&Path>) -> Result<ExitCode> 
     result
 }
 
+/// Where `weir run` writes besides stderr.
+struct Outputs<'a> {
+    summary_json: Option<&'a Path>,
+    stats_json: Option<&'a Path>,
+}
+
 /// Open the sockets, run the workers and the stats loop until a signal, report.
-fn bridge(
-    p: &Prepared,
-    queues: Vec<u32>,
-    cores: Vec<usize>,
-    path: &Path,
-    summary_json: Option<&Path>,
-) -> Result<ExitCode> {
+fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: Outputs<'_>) -> Result<ExitCode> {
     let c = &p.config;
+    // Outputs that can fail are opened before anything is attached.
+    let published = Arc::new(parking_lot::Mutex::new(weir_stats::http::Published::default()));
+    let _server = match (c.stats.enabled, c.stats.listen) {
+        (true, Some(addr)) => Some(weir_stats::http::Server::start(addr, Arc::clone(&published)).with_context(|| {
+            format!(
+                "{}: key `stats.listen`: cannot listen on {addr}; pick a free port, or \"\" to turn the endpoint off",
+                path.display()
+            )
+        })?),
+        _ => None,
+    };
+    let mut stats_json = match out.stats_json {
+        Some(f) if f == Path::new("-") => Some(Box::new(std::io::stdout()) as Box<dyn std::io::Write>),
+        Some(f) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(f).with_context(|| format!("--stats-json {}: cannot create", f.display()))?,
+        )) as Box<dyn std::io::Write>),
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the SIGINT/SIGTERM handler")?;
@@ -244,33 +263,48 @@ fn bridge(
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();
 
+    let frames_total: u64 = pairs.iter().map(|(_, pair)| pair.census().total).sum();
+    let (mut collector, sides) = weir_stats::histo::exchange(pairs.len())
+        .map_err(|e| anyhow::anyhow!("cannot set up the latency histograms: {e}"))?;
     let mut workers = Vec::new();
     let mut views = Vec::new();
-    for ((q, pair), core) in pairs.into_iter().zip(cores) {
+    for (((q, pair), core), side) in pairs.into_iter().zip(cores).zip(sides) {
         let engine = Engine::new(shared.clone(), EngineConfig::default());
         let wc = Arc::new(WorkerCounters::new(p.classifier.registry().len()));
         views.push((q, Arc::clone(engine.counters()), Arc::clone(&wc)));
         let (stop, policy) = (Arc::clone(&stop), Arc::clone(&policy));
+        let hist = c.stats.enabled.then_some(side);
         let handle = std::thread::Builder::new()
             .name(format!("weir-q{q}"))
-            .spawn(move || worker(q, core, pair, engine, &policy, &wc, &stop, epoch))
+            .spawn(move || worker(q, core, pair, engine, &policy, &wc, hist, &stop, epoch))
             .context("cannot start a worker thread")?;
         workers.push(handle);
     }
 
     let interval = Duration::from_secs(c.stats.interval_s);
-    let stats_core = c.workers.stats_core;
-    if let Some(core) = stats_core {
+    if let Some(core) = c.workers.stats_core {
         pin(core);
     }
+    let mut state = crate::stats::StatsState::new(&p.classifier, c.flows.capacity as u64, frames_total)?;
     let mut last = Totals::default();
     let mut next = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) && !workers.iter().any(|w| w.is_finished()) {
         std::thread::sleep(Duration::from_millis(50).min(interval));
-        if Instant::now() >= next {
+        if c.stats.enabled && Instant::now() >= next {
             next += interval;
             let t = Totals::read(&views, &p.classifier);
+            let record = state.record(&t, &mut collector, &shared, &p.classifier, epoch);
             eprintln!("{}", t.line(&last, interval, &p.classifier));
+            if let Some(w) = stats_json.as_mut() {
+                let line = serde_json::to_string(&record).unwrap_or_default();
+                if writeln!(w, "{line}").and_then(|()| w.flush()).is_err() {
+                    eprintln!("weir: warning: cannot write --stats-json; stopping that output");
+                    stats_json = None;
+                }
+            }
+            let metrics = weir_stats::prometheus::render(&record);
+            let json = serde_json::to_string(&record).unwrap_or_default();
+            *published.lock() = weir_stats::http::Published { metrics, json };
             last = t;
         }
     }
@@ -292,7 +326,7 @@ fn bridge(
     }
     let t = Totals::read(&views, &p.classifier);
     eprint!("{}", t.final_report(&p.classifier));
-    if let Some(path) = summary_json {
+    if let Some(path) = out.summary_json {
         let json = t.to_json(&p.classifier, &censuses, epoch.elapsed());
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -318,13 +352,15 @@ fn worker(
     mut engine: Engine,
     policy: &PolicyTable,
     wc: &WorkerCounters,
+    mut hist: Option<weir_stats::histo::WorkerSide>,
     stop: &AtomicBool,
     epoch: Instant,
 ) -> Result<FrameCensus> {
     pin(core);
     while !stop.load(Ordering::Relaxed) {
-        // One clock read per batch, not per packet.
-        let now = epoch.elapsed().as_nanos() as u64;
+        // The clock is read at the start and end of a batch, never per packet.
+        let started = Instant::now();
+        let now = started.duration_since(epoch).as_nanos() as u64;
         let result = pair.poll(|side, frame| {
             let s = &wc.sides[side_index(side)];
             s.received.inc();
@@ -361,6 +397,15 @@ fn worker(
                 Action::Drop => FrameAction::Drop,
             }
         });
+        if let Some(h) = hist.as_mut() {
+            if result.received > 0 {
+                h.record_batch(started.elapsed().as_nanos() as u64, result.received);
+            }
+            if h.wanted() {
+                let census = pair.census();
+                h.hand_over(census.total - census.free);
+            }
+        }
         for side in [Side::Inside, Side::Outside] {
             wc.sides[side_index(side)].tx_full.set(pair.counters().side(side).tx_full);
         }
@@ -380,38 +425,40 @@ fn worker(
 
 /// One side's figures, summed over workers.
 #[derive(Clone, Copy, Default)]
-struct SideTotals {
-    received: u64,
-    received_bytes: u64,
+pub(crate) struct SideTotals {
+    pub(crate) received: u64,
+    pub(crate) received_bytes: u64,
     passed: u64,
-    dropped_policy: u64,
-    dropped_malformed: u64,
-    tx_full: u64,
+    pub(crate) dropped_policy: u64,
+    pub(crate) dropped_malformed: u64,
+    pub(crate) tx_full: u64,
 }
 
 impl SideTotals {
-    fn forwarded(&self) -> u64 {
+    pub(crate) fn forwarded(&self) -> u64 {
         self.passed.saturating_sub(self.tx_full)
     }
 }
 
 /// One protocol's figures, summed over workers; arrays by direction (0 outbound, 1 inbound).
 #[derive(Clone, Copy, Default)]
-struct ProtoTotals {
-    flows: u64,
-    packets: [u64; 2],
-    bytes: [u64; 2],
-    dropped: [u64; 2],
+pub(crate) struct ProtoTotals {
+    pub(crate) flows: u64,
+    pub(crate) packets: [u64; 2],
+    pub(crate) bytes: [u64; 2],
+    pub(crate) dropped: [u64; 2],
 }
 
 /// A snapshot of every worker's counters.
 #[derive(Default)]
-struct Totals {
-    sides: [SideTotals; 2],
-    protocols: Vec<ProtoTotals>,
-    malformed: u64,
-    non_ip: u64,
-    flows: u64,
+pub(crate) struct Totals {
+    pub(crate) sides: [SideTotals; 2],
+    pub(crate) protocols: Vec<ProtoTotals>,
+    pub(crate) malformed: u64,
+    /// Malformed frames, indexed like `WireError::ALL`.
+    pub(crate) malformed_by: Vec<u64>,
+    pub(crate) non_ip: u64,
+    pub(crate) flows: u64,
 }
 
 type View = (u32, Arc<EngineCounters>, Arc<WorkerCounters>);
@@ -438,6 +485,10 @@ impl Totals {
                 }
             }
             t.malformed += ec.malformed_total();
+            t.malformed_by.resize(ec.malformed.len(), 0);
+            for (sum, c) in t.malformed_by.iter_mut().zip(ec.malformed.iter()) {
+                *sum += c.get();
+            }
             t.non_ip += ec.non_ip_packets.get();
             t.flows += ec.flows_created.get();
         }

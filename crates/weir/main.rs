@@ -3,6 +3,7 @@
 mod bridge;
 mod classify;
 mod report;
+mod stats;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ enum Command {
         /// At exit, write the final counters as one JSON object to this file.
         #[arg(long, value_name = "FILE")]
         summary_json: Option<std::path::PathBuf>,
+        /// Write one JSON stats record per interval to this file ("-": stdout).
+        #[arg(long, value_name = "FILE")]
+        stats_json: Option<std::path::PathBuf>,
     },
 }
 
@@ -40,7 +44,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify(args) => classify::run(&args),
         Command::CheckConfig { file } => bridge::check_config(&file),
-        Command::Run { config, summary_json } => bridge::run(&config, summary_json.as_deref()),
+        Command::Run { config, summary_json, stats_json } => {
+            bridge::run(&config, summary_json.as_deref(), stats_json.as_deref())
+        }
     };
     match result {
         Ok(code) => code,

@@ -196,8 +196,12 @@ pub struct Policy {
 /// Stats output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stats {
-    /// Seconds between stats lines.
+    /// Whether the stats thread, histograms and endpoint run at all (counters always do).
+    pub enabled: bool,
+    /// Seconds between stats records.
     pub interval_s: u64,
+    /// Address of the HTTP endpoint (/metrics, /stats.json); `None`: off.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// A validated configuration.
@@ -498,6 +502,16 @@ impl raw::RawConfig {
         if self.stats.interval_s == 0 {
             return Err(e("stats.interval_s", "is 0".into(), "use at least 1"));
         }
+        let listen = match self.stats.listen.trim() {
+            "" => None,
+            addr => Some(addr.parse::<std::net::SocketAddr>().map_err(|_| {
+                e(
+                    "stats.listen",
+                    format!("{addr:?} is not an address:port"),
+                    "use e.g. \"127.0.0.1:9754\" (loopback; \"\" turns the endpoint off)",
+                )
+            })?),
+        };
 
         Ok(Config {
             interfaces: Interfaces { inside: i.inside, outside: i.outside, queues, xdp_mode, bind_mode },
@@ -525,7 +539,7 @@ impl raw::RawConfig {
                 peer_cache: ins.peer_cache,
             },
             policy: Policy { rules, default, malformed },
-            stats: Stats { interval_s: self.stats.interval_s },
+            stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },
         })
     }
 }
@@ -601,6 +615,7 @@ mod tests {
         queues_word: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueues = \"some\"\n" => "interfaces.queues";
         queues_twice: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueues = [1, 1]\n" => "interfaces.queues", "twice";
         zero_timeout: format!("{MINIMAL}[flows]\nudp_idle_s = 0\n") => "flows.udp_idle_s";
+        bad_listen: format!("{MINIMAL}[stats]\nlisten = \"localhost\"\n") => "stats.listen", "127.0.0.1:9754";
         wrong_type: format!("{MINIMAL}[workers]\nbatch = \"many\"\n") => "batch";
     }
 }

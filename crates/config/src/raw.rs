@@ -223,12 +223,16 @@ pub struct RawRule {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawStats {
+    /// Default true.
+    pub enabled: bool,
     /// Default 1.
     pub interval_s: u64,
+    /// Default "127.0.0.1:9754"; "" turns the endpoint off.
+    pub listen: String,
 }
 
 impl Default for RawStats {
     fn default() -> Self {
-        RawStats { interval_s: 1 }
+        RawStats { enabled: true, interval_s: 1, listen: "127.0.0.1:9754".into() }
     }
 }

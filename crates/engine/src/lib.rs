@@ -70,6 +70,48 @@ impl FlowState {
     }
 }
 
+/// One active flow, as the stats thread reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowSnapshot {
+    /// IP protocol number.
+    pub ip_protocol: u8,
+    /// The side that opened the flow.
+    pub originator: (IpAddr, u16),
+    /// The other side.
+    pub responder: (IpAddr, u16),
+    /// The label, or `None` while inspection is pending.
+    pub protocol: Option<ProtocolId>,
+    /// Wire bytes, both directions.
+    pub bytes: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+}
+
+/// The `n` active flows with the most bytes, largest first. Locks one shard at a time, briefly.
+pub fn top_flows(table: &FlowTable<FlowState>, n: usize) -> Vec<FlowSnapshot> {
+    let mut top: Vec<FlowSnapshot> = Vec::with_capacity(n + 1);
+    for shard in 0..table.shard_count() {
+        table.lock(shard).for_each(|f| {
+            let bytes = f.bytes[0] + f.bytes[1];
+            if top.len() < n || top.last().is_some_and(|t| t.bytes < bytes) {
+                let proto = f.key.protocol();
+                let snap = FlowSnapshot {
+                    ip_protocol: proto,
+                    originator: f.originator(),
+                    responder: f.responder(),
+                    protocol: f.value.label(proto, portless_label(proto)).map(|l| l.protocol),
+                    bytes,
+                    packets: f.packets[0] + f.packets[1],
+                };
+                let at = top.partition_point(|t| t.bytes >= bytes);
+                top.insert(at, snap);
+                top.truncate(n);
+            }
+        });
+    }
+    top
+}
+
 /// What the engine made of one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod histo;
+pub mod http;
+pub mod prometheus;
 pub mod record;
 
 pub use record::{

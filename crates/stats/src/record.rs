@@ -137,6 +137,12 @@ pub struct Percentiles {
     pub p999: u64,
     /// Largest.
     pub max: u64,
+    /// Samples since start.
+    #[serde(default)]
+    pub count_total: u64,
+    /// Sum of all samples since start (for Prometheus summaries).
+    #[serde(default)]
+    pub sum_total: u64,
 }
 
 /// One of the top flows.
