@@ -46,6 +46,9 @@ pub(crate) struct Args {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Also draw the inbound and outbound share of bytes by protocol to this chart (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Drain ended-flow records to the output every this many packets.
@@ -125,6 +128,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         report::write_table(&mut out, &summary)?;
     }
     out.flush()?;
+    if let Some(chart) = &args.report {
+        write_share_chart(chart, &summary)?;
+    }
     match failure {
         Some(e) => {
             eprintln!("weir: error: {e:#}");
@@ -133,6 +139,29 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Draw the summary's per-protocol outbound/inbound bytes as the share chart.
+fn write_share_chart(chart: &std::path::Path, summary: &Summary) -> Result<()> {
+    let (out, inb) = (weir_engine::Direction::Outbound.index(), weir_engine::Direction::Inbound.index());
+    let totals: Vec<weir_view::ProtocolTotals> = summary
+        .rows
+        .iter()
+        .map(|r| weir_view::ProtocolTotals {
+            name: r.protocol.clone(),
+            category: r.category.to_string(),
+            bytes_out: r.bytes[out],
+            bytes_in: r.bytes[inb],
+        })
+        .collect();
+    let names: Vec<String> = summary
+        .files
+        .iter()
+        .map(|f| std::path::Path::new(f).file_name().map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned()))
+        .collect();
+    let source = if names.len() > 3 { format!("{} captures", names.len()) } else { names.join(", ") };
+    weir_view::write_share_chart(chart, &source, &totals)?;
+    Ok(())
 }
 
 fn write_records(out: &mut impl Write, engine: &mut Engine, json: bool) -> Result<()> {

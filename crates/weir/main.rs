@@ -37,6 +37,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         stats_json: Option<std::path::PathBuf>,
     },
+    /// Live terminal view of a running bridge: per-protocol bandwidth, top flows, drops, latency.
+    Top(weir_view::TopArgs),
+    /// Charts from a --stats-json file: share of bytes by protocol, and bandwidth over time (SVG or PNG).
+    Report(weir_view::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,13 @@ fn main() -> ExitCode {
         Command::Run { config, summary_json, stats_json } => {
             bridge::run(&config, summary_json.as_deref(), stats_json.as_deref())
         }
+        Command::Top(args) => weir_view::run_top(&args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
+        Command::Report(args) => weir_view::run_report(&args)
+            .map(|warnings| {
+                warnings.iter().for_each(|w| eprintln!("weir: warning: {w}"));
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

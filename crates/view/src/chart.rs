@@ -1,0 +1,675 @@
+//! Charts: the inbound and outbound share of bytes by protocol, and bandwidth per protocol over
+//! time, as SVG or PNG (chosen by the output file's extension).
+//!
+//! Data preparation ([`totals_from_records`], [`share_data`], [`time_series`]) is separate from
+//! drawing and tested on its own. P2P protocols are drawn first (at the left of a share bar, at the
+//! bottom of a stack) in warm colours, everything else in cool ones, so the P2P mass reads at a
+//! glance; the protocols beyond the `max_named` largest are summed as "other".
+
+use crate::ViewError;
+use crate::font::{self, FAMILY};
+use crate::model::{clean, format_bps, format_bytes, format_share};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::fmt::Display;
+use std::path::Path;
+use weir_stats::IntervalRecord;
+
+/// One protocol's byte totals in each direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtocolTotals {
+    /// Protocol name.
+    pub name: String,
+    /// Its category ("p2p", "web", ...).
+    pub category: String,
+    /// Bytes outbound (inside to outside).
+    pub bytes_out: u64,
+    /// Bytes inbound.
+    pub bytes_in: u64,
+}
+
+/// Per-protocol totals over a stats file. Totals in a record count since the bridge started, so
+/// the last record holds them; when `uptime_s` goes back (the bridge restarted), the totals
+/// before the restart are added to those after it.
+pub fn totals_from_records(records: &[IntervalRecord]) -> Vec<ProtocolTotals> {
+    let mut sum: std::collections::BTreeMap<String, ProtocolTotals> = std::collections::BTreeMap::new();
+    let mut add = |r: &IntervalRecord| {
+        for (name, p) in &r.protocols {
+            let t = sum.entry(name.clone()).or_insert_with(|| ProtocolTotals {
+                name: name.clone(),
+                category: p.category.clone(),
+                bytes_out: 0,
+                bytes_in: 0,
+            });
+            t.bytes_out = t.bytes_out.saturating_add(p.bytes_out);
+            t.bytes_in = t.bytes_in.saturating_add(p.bytes_in);
+        }
+    };
+    for pair in records.windows(2) {
+        if pair[1].uptime_s < pair[0].uptime_s {
+            add(&pair[0]);
+        }
+    }
+    if let Some(last) = records.last() {
+        add(last);
+    }
+    sum.into_values().collect()
+}
+
+/// One protocol (or "other") as drawn: its colour and shares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Name shown.
+    pub name: String,
+    /// Category; "other" for the summed rest.
+    pub category: String,
+    /// Colour, RGB.
+    pub colour: (u8, u8, u8),
+    /// Share of outbound bytes, `0.0..=1.0`.
+    pub share_out: f64,
+    /// Share of inbound bytes, `0.0..=1.0`.
+    pub share_in: f64,
+}
+
+impl Entry {
+    /// Whether it is drawn as P2P.
+    pub fn is_p2p(&self) -> bool {
+        self.category == "p2p"
+    }
+}
+
+/// What the share chart shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShareData {
+    /// In drawing order: P2P by size, then the others by size, then "other", then "unknown".
+    pub entries: Vec<Entry>,
+    /// All outbound bytes.
+    pub total_out: u64,
+    /// All inbound bytes.
+    pub total_in: u64,
+}
+
+impl ShareData {
+    /// The P2P share of (outbound, inbound) bytes.
+    pub fn p2p(&self) -> (f64, f64) {
+        self.entries.iter().filter(|e| e.is_p2p()).fold((0.0, 0.0), |a, e| (a.0 + e.share_out, a.1 + e.share_in))
+    }
+}
+
+const WARM: [(u8, u8, u8); 8] = [
+    (200, 40, 40),
+    (240, 120, 20),
+    (225, 170, 30),
+    (160, 60, 120),
+    (230, 90, 110),
+    (150, 80, 40),
+    (250, 160, 120),
+    (190, 110, 180),
+];
+const COOL: [(u8, u8, u8); 8] = [
+    (40, 100, 180),
+    (50, 150, 80),
+    (30, 170, 190),
+    (110, 90, 190),
+    (120, 170, 220),
+    (130, 200, 120),
+    (70, 130, 130),
+    (160, 150, 220),
+];
+const OTHER: (u8, u8, u8) = (150, 150, 150);
+const UNKNOWN: (u8, u8, u8) = (205, 205, 205);
+
+/// Shares and colours for the `max_named` largest protocols (by outbound plus inbound share),
+/// the rest summed as "other". Protocols with no bytes are left out.
+pub fn share_data(totals: &[ProtocolTotals], max_named: usize) -> ShareData {
+    let total_out = totals.iter().fold(0u64, |a, t| a.saturating_add(t.bytes_out));
+    let total_in = totals.iter().fold(0u64, |a, t| a.saturating_add(t.bytes_in));
+    let frac = |b: u64, t: u64| if t == 0 { 0.0 } else { b as f64 / t as f64 };
+    let mut ranked: Vec<&ProtocolTotals> = totals.iter().filter(|t| t.bytes_out > 0 || t.bytes_in > 0).collect();
+    let weight = |t: &ProtocolTotals| frac(t.bytes_out, total_out) + frac(t.bytes_in, total_in);
+    ranked.sort_by(|a, b| weight(b).total_cmp(&weight(a)).then_with(|| a.name.cmp(&b.name)));
+    let (named, rest) = ranked.split_at(ranked.len().min(max_named));
+    let mut p2p: Vec<Entry> = Vec::new();
+    let mut others: Vec<Entry> = Vec::new();
+    let mut unknown: Option<Entry> = None;
+    for t in named {
+        let mut e = Entry {
+            name: t.name.clone(),
+            category: t.category.clone(),
+            colour: OTHER,
+            share_out: frac(t.bytes_out, total_out),
+            share_in: frac(t.bytes_in, total_in),
+        };
+        if t.category == "p2p" {
+            e.colour = WARM[p2p.len() % WARM.len()];
+            p2p.push(e);
+        } else if t.name == "unknown" {
+            e.colour = UNKNOWN;
+            unknown = Some(e);
+        } else {
+            e.colour = COOL[others.len() % COOL.len()];
+            others.push(e);
+        }
+    }
+    let mut entries = p2p;
+    entries.append(&mut others);
+    if !rest.is_empty() {
+        let out = rest.iter().fold(0u64, |a, t| a.saturating_add(t.bytes_out));
+        let inb = rest.iter().fold(0u64, |a, t| a.saturating_add(t.bytes_in));
+        entries.push(Entry {
+            name: format!("other ({})", rest.len()),
+            category: "other".into(),
+            colour: OTHER,
+            share_out: frac(out, total_out),
+            share_in: frac(inb, total_in),
+        });
+    }
+    entries.extend(unknown);
+    ShareData { entries, total_out, total_in }
+}
+
+/// Bandwidth over time for the entries of a [`ShareData`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeSeries {
+    /// X values in [`TimeSeries::unit`]s since the first record.
+    pub x: Vec<f64>,
+    /// "s", "min" or "h".
+    pub unit: &'static str,
+    /// Per entry (same order as the share data), outbound bits/s at each x.
+    pub out: Vec<Vec<f64>>,
+    /// Per entry, inbound bits/s at each x.
+    pub inb: Vec<Vec<f64>>,
+}
+
+/// Per-record bits/s of each entry of `share` (a protocol not named there counts in "other",
+/// if there is one, else it is left out). X is wall-clock time since the first record, or uptime
+/// when the records carry no wall-clock time.
+pub fn time_series(records: &[IntervalRecord], share: &ShareData) -> TimeSeries {
+    let t0 = records.first().map_or(0.0, |r| clean(r.time_unix_s));
+    let secs: Vec<f64> =
+        records.iter().map(|r| if t0 > 0.0 { clean(r.time_unix_s - t0) } else { clean(r.uptime_s) }).collect();
+    let span = secs.iter().copied().fold(0.0, f64::max);
+    let (unit, div) = if span > 3.0 * 3600.0 {
+        ("h", 3600.0)
+    } else if span > 180.0 {
+        ("min", 60.0)
+    } else {
+        ("s", 1.0)
+    };
+    let other = share.entries.iter().position(|e| e.category == "other" && e.name.starts_with("other"));
+    let index = |name: &str| share.entries.iter().position(|e| e.name == name).or(other);
+    let n = share.entries.len();
+    let mut out = vec![vec![0.0; records.len()]; n];
+    let mut inb = vec![vec![0.0; records.len()]; n];
+    for (k, r) in records.iter().enumerate() {
+        for (name, p) in &r.protocols {
+            if let Some(i) = index(name) {
+                out[i][k] += clean(p.bps_out);
+                inb[i][k] += clean(p.bps_in);
+            }
+        }
+    }
+    TimeSeries { x: secs.iter().map(|s| s / div).collect(), unit, out, inb }
+}
+
+/// Write the share chart alone (`weir classify --report`). `source` names where the totals come
+/// from, for the subtitle.
+///
+/// # Errors
+/// [`ViewError::UnknownFormat`] for an extension other than `.svg`/`.png`, [`ViewError::NoFont`],
+/// [`ViewError::Draw`] when the file cannot be written.
+pub fn write_share_chart(path: &Path, source: &str, totals: &[ProtocolTotals]) -> Result<(), ViewError> {
+    let share = share_data(totals, 10);
+    let height = share_height(&share);
+    render(path, (WIDTH, height), &ShareOnly { source, share: &share })
+}
+
+/// Write the report: the share chart over the file's totals, then outbound and inbound bandwidth
+/// per protocol over time, with the `max_named` largest protocols named.
+///
+/// # Errors
+/// As [`write_share_chart`].
+pub fn write_report(path: &Path, source: &str, records: &[IntervalRecord], max_named: usize) -> Result<(), ViewError> {
+    let share = share_data(&totals_from_records(records), max_named);
+    let series = time_series(records, &share);
+    let start = records.first().map(|r| utc(r.time_unix_s)).unwrap_or_default();
+    let report = Report { source, share: &share, series: &series, start: &start };
+    render(path, (WIDTH, share_height(&share) + 2 * PANEL), &report)
+}
+
+/// Something drawn onto any backend.
+trait Paint {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+struct ShareOnly<'a> {
+    source: &'a str,
+    share: &'a ShareData,
+}
+
+impl Paint for ShareOnly<'_> {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw_share(root, self.source, self.share)
+    }
+}
+
+struct Report<'a> {
+    source: &'a str,
+    share: &'a ShareData,
+    series: &'a TimeSeries,
+    start: &'a str,
+}
+
+impl Paint for Report<'_> {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (upper, lower) = root.split_vertically(share_height(self.share));
+        draw_share(&upper, self.source, self.share)?;
+        let (out, inb) = lower.split_vertically(PANEL);
+        draw_series(&out, self.share, self.series, true, self.start)?;
+        draw_series(&inb, self.share, self.series, false, self.start)
+    }
+}
+
+const PANEL: u32 = 420;
+
+const WIDTH: u32 = 1400;
+const LEGEND_COLUMNS: usize = 3;
+
+fn share_height(share: &ShareData) -> u32 {
+    let rows = share.entries.len().div_ceil(LEGEND_COLUMNS) as u32;
+    340 + rows * 30 + 20
+}
+
+fn render(path: &Path, size: (u32, u32), chart: &impl Paint) -> Result<(), ViewError> {
+    let fail = |message: String| ViewError::Draw { path: path.to_path_buf(), message };
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("svg") | Some("png") => {}
+        _ => return Err(ViewError::UnknownFormat { path: path.to_path_buf() }),
+    }
+    font::ensure()?;
+    if ext.as_deref() == Some("svg") {
+        let root = SVGBackend::new(path, size).into_drawing_area();
+        root.fill(&WHITE).s().map_err(fail)?;
+        chart.paint(&root).map_err(fail)?;
+        root.present().s().map_err(fail)
+    } else {
+        let root = BitMapBackend::new(path, size).into_drawing_area();
+        root.fill(&WHITE).s().map_err(fail)?;
+        chart.paint(&root).map_err(fail)?;
+        root.present().s().map_err(fail)
+    }
+}
+
+/// Errors of any backend, as text.
+trait AsText<T> {
+    fn s(self) -> Result<T, String>;
+}
+
+impl<T, E: Display> AsText<T> for Result<T, E> {
+    fn s(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+fn rgb(c: (u8, u8, u8)) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+/// Black or white, whichever reads better on `c`.
+fn ink_on(c: (u8, u8, u8)) -> RGBColor {
+    let lum = 0.299 * f64::from(c.0) + 0.587 * f64::from(c.1) + 0.114 * f64::from(c.2);
+    if lum > 150.0 { BLACK } else { WHITE }
+}
+
+fn style(size: u32, bold: bool, colour: RGBColor) -> TextStyle<'static> {
+    let font = if bold { (FAMILY, size, FontStyle::Bold).into_font() } else { (FAMILY, size).into_font() };
+    font.color(&colour)
+}
+
+const GREY: RGBColor = RGBColor(90, 90, 90);
+const P2P_INK: RGBColor = RGBColor(170, 30, 30);
+
+fn draw_share<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    source: &str,
+    share: &ShareData,
+) -> Result<(), String> {
+    let (w, _) = root.dim_in_pixel();
+    let w = w as i32;
+    root.draw(&Text::new("Share of bytes by protocol", (30, 18), style(28, true, BLACK))).s()?;
+    let subtitle = format!(
+        "{source}  ·  outbound (inside → outside) {}  ·  inbound (outside → inside) {}",
+        format_bytes(share.total_out),
+        format_bytes(share.total_in)
+    );
+    root.draw(&Text::new(subtitle, (30, 58), style(17, false, GREY))).s()?;
+    let (x0, x1) = (190, w - 40);
+    let (p2p_out, p2p_in) = share.p2p();
+    let bars =
+        [("Outbound", "inside → outside", 130, true, p2p_out), ("Inbound", "outside → inside", 240, false, p2p_in)];
+    for (label, sub, y, outbound, p2p) in bars {
+        let h = 60;
+        root.draw(&Text::new(label, (30, y + 10), style(22, true, BLACK))).s()?;
+        root.draw(&Text::new(sub, (30, y + 38), style(14, false, GREY))).s()?;
+        let total = if outbound { share.total_out } else { share.total_in };
+        if total == 0 {
+            root.draw(&Rectangle::new([(x0, y), (x1, y + h)], RGBColor(240, 240, 240).filled())).s()?;
+            let s = style(16, false, GREY).pos(Pos::new(HPos::Center, VPos::Center));
+            root.draw(&Text::new("no bytes", ((x0 + x1) / 2, y + h / 2), s)).s()?;
+            continue;
+        }
+        let span = f64::from(x1 - x0);
+        let mut at = 0.0;
+        for e in &share.entries {
+            let part = if outbound { e.share_out } else { e.share_in };
+            if part <= 0.0 {
+                continue;
+            }
+            let left = x0 + (at * span).round() as i32;
+            at += part;
+            let right = x0 + (at.min(1.0) * span).round() as i32;
+            root.draw(&Rectangle::new([(left, y), (right, y + h)], rgb(e.colour).filled())).s()?;
+            root.draw(&PathElement::new(vec![(right, y), (right, y + h)], WHITE.stroke_width(2))).s()?;
+            let ink = style(15, false, ink_on(e.colour)).pos(Pos::new(HPos::Center, VPos::Center));
+            let width = right - left;
+            let mid = ((left + right) / 2, y + h / 2);
+            let long = format!("{} {}", e.name, format_share(part));
+            let short = format_share(part);
+            for (text, lines) in [(long, 1), (short, 1)] {
+                let (tw, _) = root.estimate_text_size(&text, &ink).s()?;
+                if (tw as i32) + 10 <= width && lines == 1 {
+                    root.draw(&Text::new(text, mid, ink.clone())).s()?;
+                    break;
+                }
+            }
+        }
+        if p2p > 0.0 {
+            let right = x0 + (p2p.min(1.0) * span).round() as i32;
+            let ty = y - 10;
+            root.draw(&PathElement::new(
+                vec![(x0, ty + 6), (x0, ty), (right, ty), (right, ty + 6)],
+                P2P_INK.stroke_width(2),
+            ))
+            .s()?;
+            let s = style(17, true, P2P_INK).pos(Pos::new(HPos::Center, VPos::Bottom));
+            let label = format!("P2P {}", format_share(p2p));
+            // Centred over the bracket, but never sticking out left of the bar into its name.
+            let (tw, _) = root.estimate_text_size(&label, &s).s()?;
+            let cx = ((x0 + right) / 2).max(x0 + tw as i32 / 2);
+            root.draw(&Text::new(label, (cx, ty - 4), s)).s()?;
+        }
+    }
+    // Legend: swatch, name, both shares.
+    let col_w = (w - 60) / LEGEND_COLUMNS as i32;
+    for (i, e) in share.entries.iter().enumerate() {
+        let col = (i % LEGEND_COLUMNS) as i32;
+        let row = (i / LEGEND_COLUMNS) as i32;
+        let (x, y) = (30 + col * col_w, 340 + row * 30);
+        root.draw(&Rectangle::new([(x, y), (x + 18, y + 18)], rgb(e.colour).filled())).s()?;
+        let ink = if e.is_p2p() { P2P_INK } else { BLACK };
+        let tag = if e.is_p2p() { " (P2P)" } else { "" };
+        root.draw(&Text::new(format!("{}{tag}", e.name), (x + 26, y + 1), style(16, e.is_p2p(), ink))).s()?;
+        let figures = format!("out {} · in {}", format_share(e.share_out), format_share(e.share_in));
+        root.draw(&Text::new(figures, (x + 210, y + 1), style(16, false, GREY))).s()?;
+    }
+    Ok(())
+}
+
+/// The unit for a panel whose largest value is `max` bits/s: (divisor, label).
+pub fn rate_unit(max: f64) -> (f64, &'static str) {
+    let max = clean(max);
+    if max >= 1e9 {
+        (1e9, "Gbit/s")
+    } else if max >= 1e6 {
+        (1e6, "Mbit/s")
+    } else if max >= 1e3 {
+        (1e3, "kbit/s")
+    } else {
+        (1.0, "bit/s")
+    }
+}
+
+/// Cumulative sums bottom-up: `stack[k][t]` is the sum of layers `0..=k` at `t`.
+pub fn stacked(layers: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let mut acc: Vec<Vec<f64>> = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let next: Vec<f64> = match acc.last() {
+            Some(prev) => prev.iter().zip(layer).map(|(a, b)| a + clean(*b)).collect(),
+            None => layer.iter().map(|v| clean(*v)).collect(),
+        };
+        acc.push(next);
+    }
+    acc
+}
+
+fn draw_series<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    share: &ShareData,
+    series: &TimeSeries,
+    outbound: bool,
+    start: &str,
+) -> Result<(), String> {
+    let layers = if outbound { &series.out } else { &series.inb };
+    let stack = stacked(layers);
+    let max = stack.last().map_or(0.0, |top| top.iter().copied().fold(0.0, f64::max));
+    let (div, unit) = rate_unit(max);
+    let ymax = (max / div * 1.08).max(1.0);
+    let xmax = series.x.last().copied().unwrap_or(0.0).max(f64::MIN_POSITIVE);
+    let (w, _) = area.dim_in_pixel();
+    let (plot, legend) = area.split_horizontally(w.saturating_sub(250));
+    let title = if outbound {
+        "Outbound bandwidth by protocol (inside → outside)"
+    } else {
+        "Inbound bandwidth by protocol (outside → inside)"
+    };
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(title, style(22, true, BLACK))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+        .s()?;
+    let x_desc = if start.is_empty() {
+        format!("time since start ({})", series.unit)
+    } else {
+        format!("time since {start} ({})", series.unit)
+    };
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(246, 246, 246))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .x_desc(x_desc)
+        .y_desc(unit)
+        .label_style(style(15, false, BLACK))
+        .axis_desc_style(style(16, false, GREY))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .s()?;
+    for (k, level) in stack.iter().enumerate().rev() {
+        let Some(e) = share.entries.get(k) else { continue };
+        let points = series.x.iter().copied().zip(level.iter().map(|v| v / div));
+        chart.draw_series(AreaSeries::new(points, 0.0, rgb(e.colour).filled())).s()?;
+    }
+    let averages: Vec<f64> = layers
+        .iter()
+        .map(|l| if l.is_empty() { 0.0 } else { l.iter().map(|v| clean(*v)).sum::<f64>() / l.len() as f64 })
+        .collect();
+    legend.draw(&Text::new("average", (10, 30), style(16, true, BLACK))).s()?;
+    for (i, e) in share.entries.iter().enumerate().rev() {
+        let y = 58 + (share.entries.len() - 1 - i) as i32 * 24;
+        legend.draw(&Rectangle::new([(10, y), (26, y + 16)], rgb(e.colour).filled())).s()?;
+        let ink = if e.is_p2p() { P2P_INK } else { BLACK };
+        legend.draw(&Text::new(e.name.clone(), (34, y), style(14, e.is_p2p(), ink))).s()?;
+        let avg = averages.get(i).copied().unwrap_or(0.0);
+        legend.draw(&Text::new(format_bps(avg), (150, y), style(14, false, GREY))).s()?;
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM UTC` for Unix seconds; empty for times before 1971 (records without a clock).
+pub fn utc(unix_s: f64) -> String {
+    if !(31_536_000.0..=1e11).contains(&unix_s) {
+        return String::new();
+    }
+    let secs = unix_s as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_stats::ProtocolStats;
+
+    fn t(name: &str, cat: &str, out: u64, inb: u64) -> ProtocolTotals {
+        ProtocolTotals { name: name.into(), category: cat.into(), bytes_out: out, bytes_in: inb }
+    }
+
+    fn rec(uptime: f64, protos: &[(&str, &str, u64, u64, f64)]) -> IntervalRecord {
+        let mut r = IntervalRecord { kind: "interval".into(), uptime_s: uptime, ..Default::default() };
+        for (n, c, o, i, bps) in protos {
+            r.protocols.insert(
+                (*n).into(),
+                ProtocolStats {
+                    category: (*c).into(),
+                    bytes_out: *o,
+                    bytes_in: *i,
+                    bps_out: *bps,
+                    bps_in: bps / 2.0,
+                    ..Default::default()
+                },
+            );
+        }
+        r
+    }
+
+    #[test]
+    fn p2p_comes_first_then_others_then_other_then_unknown() {
+        let totals = [
+            t("http", "web", 100, 600),
+            t("unknown", "unknown", 50, 50),
+            t("bittorrent", "p2p", 700, 300),
+            t("dns", "naming", 10, 10),
+            t("edonkey", "p2p", 140, 40),
+            t("ssh", "remote-access", 0, 0),
+        ];
+        let s = share_data(&totals, 10);
+        let names: Vec<&str> = s.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["bittorrent", "edonkey", "http", "dns", "unknown"]);
+        assert_eq!((s.total_out, s.total_in), (1000, 1000));
+        let (p_out, p_in) = s.p2p();
+        assert!((p_out - 0.84).abs() < 1e-12 && (p_in - 0.34).abs() < 1e-12, "{p_out} {p_in}");
+        let sum: f64 = s.entries.iter().map(|e| e.share_out).sum();
+        assert!((sum - 1.0).abs() < 1e-12);
+        assert_eq!(s.entries[0].colour, WARM[0]);
+        assert_eq!(s.entries[2].colour, COOL[0]);
+        assert_eq!(s.entries[4].colour, UNKNOWN);
+    }
+
+    #[test]
+    fn beyond_the_named_ones_the_rest_is_summed_as_other() {
+        let totals = [t("a", "p2p", 500, 0), t("b", "web", 300, 0), t("c", "web", 150, 0), t("d", "mail", 50, 0)];
+        let s = share_data(&totals, 2);
+        let names: Vec<&str> = s.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "other (2)"]);
+        assert_eq!(s.entries[2].share_out, 0.2);
+        assert_eq!(s.entries[2].share_in, 0.0);
+    }
+
+    #[test]
+    fn no_bytes_gives_no_entries_and_no_nan() {
+        let s = share_data(&[t("a", "p2p", 0, 0)], 10);
+        assert!(s.entries.is_empty());
+        assert_eq!(s.p2p(), (0.0, 0.0));
+    }
+
+    #[test]
+    fn totals_come_from_the_last_record_and_add_up_across_restarts() {
+        let records = [
+            rec(1.0, &[("bittorrent", "p2p", 10, 5, 0.0)]),
+            rec(2.0, &[("bittorrent", "p2p", 100, 50, 0.0)]),
+            rec(1.0, &[("bittorrent", "p2p", 7, 3, 0.0), ("http", "web", 1, 2, 0.0)]),
+            rec(2.0, &[("bittorrent", "p2p", 20, 30, 0.0), ("http", "web", 4, 8, 0.0)]),
+        ];
+        let totals = totals_from_records(&records);
+        assert_eq!(totals, [t("bittorrent", "p2p", 120, 80), t("http", "web", 4, 8)]);
+        assert!(totals_from_records(&[]).is_empty());
+    }
+
+    #[test]
+    fn time_series_follow_the_entries_and_fold_the_rest_into_other() {
+        let mut records: Vec<IntervalRecord> = (0..5)
+            .map(|k| {
+                rec(k as f64, &[("a", "p2p", 900, 900, 8e6), ("b", "web", 90, 90, 1e6), ("c", "web", 10, 10, 5e5)])
+            })
+            .collect();
+        for (k, r) in records.iter_mut().enumerate() {
+            r.time_unix_s = 1_100_000_000.0 + 60.0 * k as f64;
+        }
+        let share = share_data(&totals_from_records(&records), 2);
+        let ts = time_series(&records, &share);
+        assert_eq!(ts.unit, "min");
+        assert_eq!(ts.x, [0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(ts.out[0], [8e6; 5]);
+        assert_eq!(ts.out[2], [5e5; 5], "c is in other");
+        assert_eq!(ts.inb[1], [5e5; 5]);
+    }
+
+    #[test]
+    fn stacks_add_up_and_units_scale() {
+        let s = stacked(&[vec![1.0, 2.0], vec![3.0, f64::NAN], vec![-1.0, 1.0]]);
+        assert_eq!(s, [vec![1.0, 2.0], vec![4.0, 2.0], vec![4.0, 3.0]]);
+        assert_eq!(rate_unit(5e8), (1e6, "Mbit/s"));
+        assert_eq!(rate_unit(2e9), (1e9, "Gbit/s"));
+        assert_eq!(rate_unit(0.0), (1.0, "bit/s"));
+        assert_eq!(rate_unit(f64::NAN), (1.0, "bit/s"));
+    }
+
+    #[test]
+    fn utc_dates_are_civil() {
+        assert_eq!(utc(1_084_000_000.0), "2004-05-08 07:06 UTC");
+        assert_eq!(utc(951_782_400.0), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(0.0), "");
+        assert_eq!(utc(f64::NAN), "");
+    }
+
+    #[test]
+    fn charts_are_written_as_svg_and_png_and_other_names_are_refused() {
+        let dir = std::env::temp_dir().join(format!("weir-view-chart-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let records: Vec<IntervalRecord> = (0..30)
+            .map(|k| {
+                rec(k as f64, &[("bittorrent", "p2p", 900 * k, 400 * k, 8e6), ("http", "web", 100 * k, 600 * k, 3e6)])
+            })
+            .collect();
+        let svg = dir.join("r.svg");
+        write_report(&svg, "test", &records, 10).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("<svg") && text.contains("bittorrent") && text.contains("P2P 90.0%"), "{}", &text[..200]);
+        let png = dir.join("r.png");
+        write_share_chart(&png, "test", &totals_from_records(&records)).unwrap();
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let e = write_share_chart(&dir.join("r.gif"), "t", &[]).unwrap_err().to_string();
+        assert!(e.contains("r.gif: unknown chart format"), "{e}");
+        let e = write_share_chart(&dir.join("no/such/dir/r.png"), "t", &[]).unwrap_err().to_string();
+        assert!(e.contains("r.png: cannot write the chart"), "{e}");
+        // Empty data still draws (grey bars saying "no bytes").
+        write_report(&dir.join("empty.svg"), "t", &[IntervalRecord::default()], 10).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,293 @@
+//! What the views show, computed from a record: rows sorted by a key, shares, and units.
+//!
+//! Shares are fractions in `0.0..=1.0` of the sum over all protocols in one direction; a zero,
+//! negative or non-finite total gives shares of zero, never NaN.
+
+use weir_stats::IntervalRecord;
+
+/// How the protocol rows are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// Outbound bits/s, largest first (key `o`).
+    #[default]
+    Outbound,
+    /// Inbound bits/s, largest first (key `i`).
+    Inbound,
+    /// Protocol name, A to Z (key `n`).
+    Name,
+    /// Outbound plus inbound bits/s, largest first (key `t`).
+    Total,
+}
+
+impl SortKey {
+    /// The key for a pressed character, if it is one of `o`, `i`, `n`, `t`.
+    pub fn from_key(c: char) -> Option<SortKey> {
+        match c {
+            'o' | 'O' => Some(SortKey::Outbound),
+            'i' | 'I' => Some(SortKey::Inbound),
+            'n' | 'N' => Some(SortKey::Name),
+            't' | 'T' => Some(SortKey::Total),
+            _ => None,
+        }
+    }
+
+    /// A short word for the header.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Outbound => "outbound",
+            SortKey::Inbound => "inbound",
+            SortKey::Name => "name",
+            SortKey::Total => "total",
+        }
+    }
+}
+
+/// One protocol as shown in `weir top`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProtocolRow {
+    /// Protocol name.
+    pub name: String,
+    /// Its category.
+    pub category: String,
+    /// Outbound bits/s over the interval.
+    pub bps_out: f64,
+    /// Inbound bits/s over the interval.
+    pub bps_in: f64,
+    /// Share of all outbound bits/s, `0.0..=1.0`.
+    pub share_out: f64,
+    /// Share of all inbound bits/s, `0.0..=1.0`.
+    pub share_in: f64,
+    /// Outbound bytes since start.
+    pub bytes_out: u64,
+    /// Inbound bytes since start.
+    pub bytes_in: u64,
+    /// Flows labelled since start.
+    pub flows: u64,
+    /// Packets dropped by policy since start, both directions.
+    pub dropped: u64,
+}
+
+/// A rate as shown: finite and not negative.
+pub(crate) fn clean(v: f64) -> f64 {
+    if v.is_finite() && v > 0.0 { v } else { 0.0 }
+}
+
+/// `part / total` in `0.0..=1.0`; zero when the total is zero, negative or not finite.
+pub fn share(part: f64, total: f64) -> f64 {
+    let (part, total) = (clean(part), clean(total));
+    if total <= 0.0 { 0.0 } else { (part / total).clamp(0.0, 1.0) }
+}
+
+/// The record's protocols as rows, sorted by `sort` (ties by name, so the order is stable).
+pub fn protocol_rows(record: &IntervalRecord, sort: SortKey) -> Vec<ProtocolRow> {
+    let total_out: f64 = record.protocols.values().map(|p| clean(p.bps_out)).sum();
+    let total_in: f64 = record.protocols.values().map(|p| clean(p.bps_in)).sum();
+    let mut rows: Vec<ProtocolRow> = record
+        .protocols
+        .iter()
+        .map(|(name, p)| ProtocolRow {
+            name: name.clone(),
+            category: p.category.clone(),
+            bps_out: clean(p.bps_out),
+            bps_in: clean(p.bps_in),
+            share_out: share(p.bps_out, total_out),
+            share_in: share(p.bps_in, total_in),
+            bytes_out: p.bytes_out,
+            bytes_in: p.bytes_in,
+            flows: p.flows,
+            dropped: p.dropped_out.saturating_add(p.dropped_in),
+        })
+        .collect();
+    sort_rows(&mut rows, sort);
+    rows
+}
+
+/// Sort rows in place by `sort`; ties (and [`SortKey::Name`]) by name.
+pub fn sort_rows(rows: &mut [ProtocolRow], sort: SortKey) {
+    let key = |r: &ProtocolRow| match sort {
+        SortKey::Outbound => r.bps_out,
+        SortKey::Inbound => r.bps_in,
+        SortKey::Total => r.bps_out + r.bps_in,
+        SortKey::Name => 0.0,
+    };
+    rows.sort_by(|a, b| key(b).total_cmp(&key(a)).then_with(|| a.name.cmp(&b.name)));
+}
+
+/// A bar `width` cells wide filled to `share` (`0.0..=1.0`) with eighth-block precision.
+pub fn share_bar(share: f64, width: usize) -> String {
+    const PARTIAL: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+    let eighths_total = width.saturating_mul(8);
+    let filled = (clean(share).min(1.0) * eighths_total as f64).round() as usize;
+    let filled = filled.min(eighths_total);
+    let mut s = String::with_capacity(width * 3);
+    s.extend(std::iter::repeat_n('█', filled / 8));
+    let mut cells = filled / 8;
+    if filled % 8 != 0 {
+        s.push(PARTIAL[filled % 8]);
+        cells += 1;
+    }
+    s.extend(std::iter::repeat_n(' ', width - cells));
+    s
+}
+
+/// Bits per second with a decimal unit: `0 bit/s`, `950 bit/s`, `12.3 kbit/s`, `4.56 Mbit/s`.
+pub fn format_bps(bps: f64) -> String {
+    let v = clean(bps);
+    const UNITS: [&str; 5] = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"];
+    scaled(v, 1000.0, &UNITS)
+}
+
+/// A count of bytes with a decimal unit: `512 B`, `1.23 kB`, `4.5 MB`, `2.00 GB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    scaled(bytes as f64, 1000.0, &UNITS)
+}
+
+/// A large count made short: `999`, `12.3k`, `4.56M`.
+pub fn format_count(n: u64) -> String {
+    const UNITS: [&str; 5] = ["", "k", "M", "G", "T"];
+    let s = scaled(n as f64, 1000.0, &UNITS);
+    s.replace(' ', "")
+}
+
+/// Nanoseconds as `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`.
+pub fn format_ns(ns: u64) -> String {
+    const UNITS: [&str; 4] = ["ns", "µs", "ms", "s"];
+    scaled(ns as f64, 1000.0, &UNITS)
+}
+
+/// Seconds as `42s`, `3m07s`, `5h02m`, `3d04h`.
+pub fn format_duration(secs: f64) -> String {
+    let s = clean(secs).min(1e12) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// `v` scaled by `step` to the largest unit that keeps it at least 1, with three significant digits.
+fn scaled(v: f64, step: f64, units: &[&str]) -> String {
+    let mut v = v;
+    let mut i = 0;
+    while v >= step && i + 1 < units.len() {
+        v /= step;
+        i += 1;
+    }
+    let unit = units.get(i).copied().unwrap_or("");
+    if i == 0 {
+        format!("{v:.0} {unit}")
+    } else if v < 10.0 {
+        format!("{v:.2} {unit}")
+    } else if v < 100.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+/// A percentage with one decimal: `45.1%`.
+pub fn format_share(share: f64) -> String {
+    format!("{:.1}%", clean(share) * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weir_stats::ProtocolStats;
+
+    fn record(protos: &[(&str, f64, f64)]) -> IntervalRecord {
+        let mut r = IntervalRecord::default();
+        for (name, o, i) in protos {
+            r.protocols.insert((*name).into(), ProtocolStats { bps_out: *o, bps_in: *i, ..Default::default() });
+        }
+        r
+    }
+
+    fn names(rows: &[ProtocolRow]) -> Vec<&str> {
+        rows.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    #[test]
+    fn each_key_orders_the_rows() {
+        let r = record(&[("http", 10.0, 900.0), ("bittorrent", 800.0, 300.0), ("dns", 5.0, 5.0), ("ssh", 50.0, 0.0)]);
+        assert_eq!(names(&protocol_rows(&r, SortKey::Outbound)), ["bittorrent", "ssh", "http", "dns"]);
+        assert_eq!(names(&protocol_rows(&r, SortKey::Inbound)), ["http", "bittorrent", "dns", "ssh"]);
+        assert_eq!(names(&protocol_rows(&r, SortKey::Name)), ["bittorrent", "dns", "http", "ssh"]);
+        assert_eq!(names(&protocol_rows(&r, SortKey::Total)), ["bittorrent", "http", "ssh", "dns"]);
+    }
+
+    #[test]
+    fn ties_break_by_name_so_the_order_never_flickers() {
+        let r = record(&[("zeta", 0.0, 0.0), ("alpha", 0.0, 0.0), ("mid", 0.0, 0.0)]);
+        for key in [SortKey::Outbound, SortKey::Inbound, SortKey::Total, SortKey::Name] {
+            assert_eq!(names(&protocol_rows(&r, key)), ["alpha", "mid", "zeta"], "{key:?}");
+        }
+    }
+
+    #[test]
+    fn shares_are_fractions_of_each_direction_and_sum_to_one() {
+        let r = record(&[("a", 750.0, 100.0), ("b", 250.0, 300.0)]);
+        let rows = protocol_rows(&r, SortKey::Name);
+        assert_eq!((rows[0].share_out, rows[1].share_out), (0.75, 0.25));
+        assert_eq!((rows[0].share_in, rows[1].share_in), (0.25, 0.75));
+        let sum_in: f64 = rows.iter().map(|r| r.share_in).sum();
+        assert!((sum_in - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_rates_give_zero_shares_not_nan() {
+        let r = record(&[("a", -5.0, f64::INFINITY), ("b", 0.0, f64::NAN)]);
+        for row in protocol_rows(&r, SortKey::Total) {
+            assert_eq!((row.share_out, row.share_in, row.bps_out, row.bps_in), (0.0, 0.0, 0.0, 0.0), "{row:?}");
+        }
+        assert_eq!(share(1.0, 0.0), 0.0);
+        assert_eq!(share(5.0, 2.0), 1.0);
+    }
+
+    #[test]
+    fn share_bar_fills_by_eighths_and_keeps_its_width() {
+        assert_eq!(share_bar(0.0, 4), "    ");
+        assert_eq!(share_bar(1.0, 4), "████");
+        assert_eq!(share_bar(0.5, 4), "██  ");
+        assert_eq!(share_bar(1.0 / 32.0, 4), "▏   ");
+        assert_eq!(share_bar(7.0 / 8.0 / 4.0 + 0.5, 4), "██▉ ");
+        for s in [-1.0, 0.013, 0.5, 0.999, 2.0, f64::NAN] {
+            for w in [0, 1, 7, 20] {
+                assert_eq!(share_bar(s, w).chars().count(), w, "{s} {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn units_read_as_people_write_them() {
+        assert_eq!(format_bps(0.0), "0 bit/s");
+        assert_eq!(format_bps(950.0), "950 bit/s");
+        assert_eq!(format_bps(12_345.0), "12.3 kbit/s");
+        assert_eq!(format_bps(4_560_000.0), "4.56 Mbit/s");
+        assert_eq!(format_bps(987_000_000.0), "987 Mbit/s");
+        assert_eq!(format_bps(-3.0), "0 bit/s");
+        assert_eq!(format_bps(2e15), "2000 Tbit/s");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1_230), "1.23 kB");
+        assert_eq!(format_bytes(u64::MAX), "18447 PB");
+        assert_eq!(format_count(12_345), "12.3k");
+        assert_eq!(format_ns(850), "850 ns");
+        assert_eq!(format_ns(12_300), "12.3 µs");
+        assert_eq!(format_duration(3.2), "3s");
+        assert_eq!(format_duration(187.0), "3m07s");
+        assert_eq!(format_duration(18_120.0), "5h02m");
+        assert_eq!(format_duration(273_600.0), "3d04h");
+        assert_eq!(format_share(0.4512), "45.1%");
+    }
+
+    #[test]
+    fn keys_map_to_sorts() {
+        assert_eq!(SortKey::from_key('o'), Some(SortKey::Outbound));
+        assert_eq!(SortKey::from_key('i'), Some(SortKey::Inbound));
+        assert_eq!(SortKey::from_key('n'), Some(SortKey::Name));
+        assert_eq!(SortKey::from_key('t'), Some(SortKey::Total));
+        assert_eq!(SortKey::from_key('x'), None);
+    }
+}

@@ -1,0 +1,570 @@
+//! `weir top`: the live terminal view.
+//!
+//! [`draw`] is a pure function of a [`Screen`] (the last record, the sort key, the source and
+//! any polling problem) and the frame's size: no clock, no I/O, so it is tested with ratatui's
+//! `TestBackend`. [`run_top`] owns the terminal (raw mode, alternate screen, restored on exit and
+//! by ratatui's panic hook), reads keys, and takes records from a poller thread that fetches
+//! `/stats.json` each interval and keeps retrying while the endpoint is unreachable.
+
+use crate::fetch::Endpoint;
+use crate::model::{
+    SortKey, format_bps, format_bytes, format_count, format_duration, format_ns, format_share, protocol_rows, share_bar,
+};
+use crate::{TopArgs, ViewError};
+use ratatui::Frame;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use weir_stats::IntervalRecord;
+
+/// Everything [`draw`] shows.
+#[derive(Clone, Copy, Debug)]
+pub struct Screen<'a> {
+    /// The last record received, if any.
+    pub record: Option<&'a IntervalRecord>,
+    /// How the protocol rows are ordered.
+    pub sort: SortKey,
+    /// Where records come from (the URL), for the header.
+    pub source: &'a str,
+    /// Why the last poll failed, if it did; `None` when it succeeded.
+    pub problem: Option<&'a str>,
+}
+
+const P2P: Color = Color::LightRed;
+const HEAD: Style = Style::new().add_modifier(Modifier::BOLD);
+
+/// Draw the whole view into the frame. Never panics, whatever the record holds or the size is.
+pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
+    let area = frame.area();
+    let middle = if area.height >= 30 { 10 } else { 0 };
+    let bottom = if area.height >= 20 { 7 } else { 0 };
+    let [header, protocols, mid, low, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(middle),
+        Constraint::Length(bottom),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(header_line(screen)), header);
+    frame.render_widget(Paragraph::new(status_line(screen)), status);
+    let Some(record) = screen.record else {
+        let text = format!("waiting for the first record from {} ...", screen.source);
+        frame.render_widget(Paragraph::new(text).block(Block::bordered().title(" Protocols ")), protocols);
+        return;
+    };
+    draw_protocols(frame, protocols, record, screen.sort);
+    if middle > 0 {
+        let [flows, ifaces] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(mid);
+        draw_flows(frame, flows, record);
+        draw_interfaces(frame, ifaces, record);
+    }
+    if bottom > 0 {
+        let [drops, latency] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(low);
+        draw_drops(frame, drops, record);
+        draw_latency(frame, latency, record);
+    }
+}
+
+fn header_line(screen: &Screen<'_>) -> Line<'static> {
+    let mut spans = vec![Span::styled("weir top ", HEAD), Span::raw(format!(" {} ", screen.source))];
+    if let Some(r) = screen.record {
+        spans.push(Span::raw(format!(
+            " up {}  out {}  in {}  flows {}",
+            format_duration(r.uptime_s),
+            format_bps(r.total_bps(true)),
+            format_bps(r.total_bps(false)),
+            format_count(r.flow_table.active)
+        )));
+    }
+    spans.push(Span::styled(format!("  sort: {}", screen.sort.label()), Style::new().fg(Color::Cyan)));
+    Line::from(spans)
+}
+
+fn status_line(screen: &Screen<'_>) -> Line<'static> {
+    let keys = Span::styled("  keys: o outbound  i inbound  n name  t total  q quit", Style::new().fg(Color::DarkGray));
+    match screen.problem {
+        Some(p) => Line::from(vec![
+            Span::styled(format!("endpoint unreachable: {p}"), Style::new().fg(Color::Black).bg(Color::Yellow)),
+            keys,
+        ]),
+        None if screen.record.is_some() => Line::from(vec![Span::styled("live", Style::new().fg(Color::Green)), keys]),
+        None => Line::from(vec![Span::raw("connecting"), keys]),
+    }
+}
+
+fn draw_protocols(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord, sort: SortKey) {
+    let rows = protocol_rows(record, sort);
+    // protocol, category, out, bar, in, bar, bytes out, bytes in, flows, dropped
+    let fixed: u16 = 12 + 9 + 11 + 11 + 9 + 9 + 6 + 7;
+    let spacing = 9;
+    let inner = area.width.saturating_sub(2);
+    let bar_col = (inner.saturating_sub(fixed + spacing) / 2).max(8);
+    let bar_width = usize::from(bar_col.saturating_sub(7)).max(1);
+    let sorted = |k: SortKey, s: &'static str| {
+        if k == sort { Cell::from(format!("{s}▼")).style(HEAD.fg(Color::Cyan)) } else { Cell::from(s).style(HEAD) }
+    };
+    let header = Row::new(vec![
+        sorted(SortKey::Name, "protocol"),
+        Cell::from("category").style(HEAD),
+        sorted(SortKey::Outbound, "outbound"),
+        Cell::from("share of outbound").style(HEAD),
+        sorted(SortKey::Inbound, "inbound"),
+        Cell::from("share of inbound").style(HEAD),
+        Cell::from("bytes out").style(HEAD),
+        Cell::from("bytes in").style(HEAD),
+        Cell::from(" flows").style(HEAD),
+        Cell::from("dropped").style(HEAD),
+    ]);
+    let mut body: Vec<Row<'_>> = rows
+        .iter()
+        .map(|r| {
+            let colour = if r.category == "p2p" { P2P } else { Color::LightBlue };
+            Row::new(vec![
+                Cell::from(r.name.clone()).style(Style::new().fg(colour)),
+                Cell::from(r.category.clone()),
+                Cell::from(Line::from(format_bps(r.bps_out)).right_aligned()),
+                Cell::from(Line::from(vec![
+                    Span::styled(share_bar(r.share_out, bar_width), Style::new().fg(colour)),
+                    Span::raw(format!("{:>6}", format_share(r.share_out))),
+                ])),
+                Cell::from(Line::from(format_bps(r.bps_in)).right_aligned()),
+                Cell::from(Line::from(vec![
+                    Span::styled(share_bar(r.share_in, bar_width), Style::new().fg(colour)),
+                    Span::raw(format!("{:>6}", format_share(r.share_in))),
+                ])),
+                Cell::from(Line::from(format_bytes(r.bytes_out)).right_aligned()),
+                Cell::from(Line::from(format_bytes(r.bytes_in)).right_aligned()),
+                Cell::from(Line::from(format_count(r.flows)).right_aligned()),
+                Cell::from(Line::from(format_count(r.dropped)).right_aligned()),
+            ])
+        })
+        .collect();
+    let p2p_out: f64 = rows.iter().filter(|r| r.category == "p2p").map(|r| r.share_out).sum();
+    let p2p_in: f64 = rows.iter().filter(|r| r.category == "p2p").map(|r| r.share_in).sum();
+    body.push(
+        Row::new(vec![
+            Cell::from("all"),
+            Cell::from(""),
+            Cell::from(Line::from(format_bps(record.total_bps(true))).right_aligned()),
+            Cell::from(format!("p2p {}", format_share(p2p_out))).style(Style::new().fg(P2P)),
+            Cell::from(Line::from(format_bps(record.total_bps(false))).right_aligned()),
+            Cell::from(format!("p2p {}", format_share(p2p_in))).style(Style::new().fg(P2P)),
+            Cell::from(Line::from(format_bytes(rows.iter().map(|r| r.bytes_out).sum())).right_aligned()),
+            Cell::from(Line::from(format_bytes(rows.iter().map(|r| r.bytes_in).sum())).right_aligned()),
+            Cell::from(Line::from(format_count(rows.iter().map(|r| r.flows).sum())).right_aligned()),
+            Cell::from(Line::from(format_count(rows.iter().map(|r| r.dropped).sum())).right_aligned()),
+        ])
+        .style(HEAD),
+    );
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(9),
+        Constraint::Length(11),
+        Constraint::Length(bar_col),
+        Constraint::Length(11),
+        Constraint::Length(bar_col),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(6),
+        Constraint::Length(7),
+    ];
+    let title = format!(" Protocols ({}) — bandwidth over the last {:.0} s ", rows.len(), record.interval_s.max(0.0));
+    frame.render_widget(Table::new(body, widths).header(header).block(Block::bordered().title(title)), area);
+}
+
+fn draw_flows(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
+    let header = Row::new(["l4", "from", "to", "protocol", "bytes", "packets"]).style(HEAD);
+    let rows = record.top_flows.iter().map(|f| {
+        let colour = if f.protocol == "pending" { Color::DarkGray } else { Color::Reset };
+        Row::new(vec![
+            Cell::from(f.l4.clone()),
+            Cell::from(f.src.clone()),
+            Cell::from(f.dst.clone()),
+            Cell::from(f.protocol.clone()),
+            Cell::from(Line::from(format_bytes(f.bytes)).right_aligned()),
+            Cell::from(Line::from(format_count(f.packets)).right_aligned()),
+        ])
+        .style(Style::new().fg(colour))
+    });
+    let widths = [
+        Constraint::Length(4),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(12),
+        Constraint::Length(9),
+        Constraint::Length(7),
+    ];
+    frame.render_widget(Table::new(rows, widths).header(header).block(Block::bordered().title(" Top flows ")), area);
+}
+
+fn draw_interfaces(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
+    let header = Row::new(["nic", "rx", "rx rate", "fwd", "drop"]).style(HEAD);
+    let mut rows: Vec<Row<'_>> = record
+        .interfaces
+        .iter()
+        .map(|(name, i)| {
+            let dropped = i.dropped_policy.saturating_add(i.dropped_malformed).saturating_add(i.lost_tx_full);
+            Row::new(vec![
+                Cell::from(name.clone()),
+                Cell::from(Line::from(format_count(i.received)).right_aligned()),
+                Cell::from(Line::from(format_bps(i.rx_bps)).right_aligned()),
+                Cell::from(Line::from(format_count(i.forwarded)).right_aligned()),
+                Cell::from(Line::from(format_count(dropped)).right_aligned()),
+            ])
+        })
+        .collect();
+    let t = &record.flow_table;
+    rows.push(Row::new(vec![
+        Cell::from("flows"),
+        Cell::from(Line::from(format_count(t.active)).right_aligned()),
+        Cell::from(format!("of {}", format_count(t.capacity))),
+        Cell::from("evicted"),
+        Cell::from(Line::from(format_count(t.evicted)).right_aligned()),
+    ]));
+    rows.push(Row::new(vec![
+        Cell::from("umem"),
+        Cell::from(Line::from(format_count(record.umem.frames_in_use)).right_aligned()),
+        Cell::from(format!("of {}", format_count(record.umem.frames_total))),
+        Cell::from("frames"),
+    ]));
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(7),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths).header(header).block(Block::bordered().title(" Interfaces (since start) ")),
+        area,
+    );
+}
+
+/// Packet drops by reason, largest first: policy per protocol, malformed per reason, TX ring full.
+pub fn drops_by_reason(record: &IntervalRecord) -> Vec<(String, u64)> {
+    let mut drops: Vec<(String, u64)> = record
+        .protocols
+        .iter()
+        .map(|(name, p)| (format!("policy: {name}"), p.dropped_out.saturating_add(p.dropped_in)))
+        .chain(record.malformed.iter().map(|(reason, n)| (format!("malformed: {reason}"), *n)))
+        .chain(std::iter::once((
+            "tx ring full".to_string(),
+            record.interfaces.values().fold(0u64, |a, i| a.saturating_add(i.lost_tx_full)),
+        )))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    drops.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    drops
+}
+
+fn draw_drops(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
+    let drops = drops_by_reason(record);
+    let block = Block::bordered().title(" Drops by reason (since start) ");
+    if drops.is_empty() {
+        frame.render_widget(Paragraph::new("no drops").block(block), area);
+        return;
+    }
+    let rows = drops
+        .into_iter()
+        .map(|(reason, n)| Row::new(vec![Cell::from(reason), Cell::from(Line::from(format_count(n)).right_aligned())]));
+    frame.render_widget(Table::new(rows, [Constraint::Fill(1), Constraint::Length(8)]).block(block), area);
+}
+
+fn draw_latency(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
+    let header = Row::new(["", "p50", "p99", "p99.9", "max"]).style(HEAD);
+    let time = |name: &'static str, p: &weir_stats::Percentiles| {
+        Row::new(vec![
+            Cell::from(name),
+            Cell::from(format_ns(p.p50)),
+            Cell::from(format_ns(p.p99)),
+            Cell::from(format_ns(p.p999)),
+            Cell::from(format_ns(p.max)),
+        ])
+    };
+    let b = &record.batch_size;
+    let rows = vec![
+        time("per packet", &record.packet_ns),
+        time("per batch", &record.batch_ns),
+        Row::new(vec![
+            Cell::from("batch size"),
+            Cell::from(b.p50.to_string()),
+            Cell::from(b.p99.to_string()),
+            Cell::from(b.p999.to_string()),
+            Cell::from(b.max.to_string()),
+        ]),
+    ];
+    let widths = [
+        Constraint::Length(11),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ];
+    frame.render_widget(
+        Table::new(rows, widths).header(header).block(Block::bordered().title(" Worker latency (last interval) ")),
+        area,
+    );
+}
+
+/// What the poller thread sends: a record or why the poll failed.
+type Poll = Result<IntervalRecord, String>;
+
+/// `weir top`: poll the endpoint each interval and draw until `q`, Ctrl-C, SIGTERM or SIGHUP.
+/// The terminal is restored on every way out, a panic included.
+///
+/// # Errors
+/// [`ViewError::BadUrl`] before the terminal is touched; [`ViewError::Terminal`] when the
+/// terminal cannot be set up or read. An unreachable endpoint is never an error: it is shown and
+/// retried.
+pub fn run_top(args: &TopArgs) -> Result<(), ViewError> {
+    let endpoint = Endpoint::parse(&args.url)?;
+    let interval = Duration::from_secs_f64(args.interval);
+    let quit = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&quit)).map_err(ViewError::Terminal)?;
+    }
+    let (tx, rx) = mpsc::channel::<Poll>();
+    let poller = endpoint.clone();
+    let stop = Arc::clone(&quit);
+    std::thread::Builder::new()
+        .name("weir-top-poll".into())
+        .spawn(move || poll_loop(&poller, interval, &tx, &stop))
+        .map_err(ViewError::Terminal)?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(ViewError::Terminal(e));
+        }
+    };
+    let result = event_loop(&mut terminal, &endpoint.url(), &rx, &quit);
+    quit.store(true, Ordering::Relaxed);
+    ratatui::restore();
+    result
+}
+
+fn poll_loop(endpoint: &Endpoint, interval: Duration, tx: &mpsc::Sender<Poll>, quit: &AtomicBool) {
+    let timeout = interval.clamp(Duration::from_millis(500), Duration::from_secs(3));
+    let mut next = Instant::now();
+    while !quit.load(Ordering::Relaxed) {
+        if tx.send(endpoint.fetch_record(timeout)).is_err() {
+            return;
+        }
+        next += interval;
+        let now = Instant::now();
+        if next < now {
+            next = now;
+        }
+        while Instant::now() < next {
+            if quit.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
+        }
+    }
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    source: &str,
+    rx: &mpsc::Receiver<Poll>,
+    quit: &AtomicBool,
+) -> Result<(), ViewError> {
+    let mut record: Option<IntervalRecord> = None;
+    let mut sort = SortKey::default();
+    let mut failure: Option<(String, Instant)> = None;
+    let mut last_ok: Option<Instant> = None;
+    while !quit.load(Ordering::Relaxed) {
+        while let Ok(poll) = rx.try_recv() {
+            match poll {
+                Ok(r) => {
+                    record = Some(r);
+                    failure = None;
+                    last_ok = Some(Instant::now());
+                }
+                Err(e) => failure = Some((e, Instant::now())),
+            }
+        }
+        let problem = failure.as_ref().map(|(e, _)| match last_ok {
+            Some(t) => format!("{e}; retrying; figures are from {} ago", format_duration(t.elapsed().as_secs_f64())),
+            None => format!("{e}; retrying"),
+        });
+        let screen = Screen { record: record.as_ref(), sort, source, problem: problem.as_deref() };
+        terminal.draw(|f| draw(f, &screen)).map_err(ViewError::Terminal)?;
+        if !event::poll(Duration::from_millis(100)).map_err(ViewError::Terminal)? {
+            continue;
+        }
+        if let Event::Key(key) = event::read().map_err(ViewError::Terminal)? {
+            if key.kind != KeyEventKind::Press {
+                continue;
+            }
+            match key.code {
+                KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
+                KeyCode::Char(c) => {
+                    if let Some(s) = SortKey::from_key(c) {
+                        sort = s;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use weir_stats::{InterfaceStats, Percentiles, ProtocolStats, TopFlow};
+
+    fn record() -> IntervalRecord {
+        let mut r = IntervalRecord { kind: "interval".into(), uptime_s: 3725.0, interval_s: 1.0, ..Default::default() };
+        let mut proto = |name: &str, cat: &str, out: f64, inb: f64, dropped: u64| {
+            r.protocols.insert(
+                name.into(),
+                ProtocolStats {
+                    category: cat.into(),
+                    bps_out: out,
+                    bps_in: inb,
+                    bytes_out: (out * 100.0) as u64,
+                    bytes_in: (inb * 100.0) as u64,
+                    flows: 42,
+                    dropped_out: dropped,
+                    ..Default::default()
+                },
+            );
+        };
+        proto("bittorrent", "p2p", 60e6, 20e6, 0);
+        proto("http", "web", 10e6, 70e6, 0);
+        proto("edonkey", "p2p", 25e6, 5e6, 1234);
+        proto("dns", "naming", 5e6, 5e6, 0);
+        r.interfaces.insert(
+            "inside".into(),
+            InterfaceStats { received: 1_000_000, forwarded: 990_000, rx_bps: 9e7, ..Default::default() },
+        );
+        r.interfaces
+            .insert("outside".into(), InterfaceStats { received: 2_000_000, lost_tx_full: 77, ..Default::default() });
+        r.malformed.insert("truncated".into(), 5);
+        r.flow_table.active = 1500;
+        r.flow_table.capacity = 1 << 20;
+        r.packet_ns =
+            Percentiles { count: 10, p50: 850, p99: 12_300, p999: 40_000, max: 1_000_000, ..Default::default() };
+        r.batch_size = Percentiles { count: 10, p50: 32, p99: 64, p999: 64, max: 64, ..Default::default() };
+        r.top_flows.push(TopFlow {
+            l4: "TCP".into(),
+            src: "198.18.0.10:51413".into(),
+            dst: "198.18.1.20:6881".into(),
+            protocol: "bittorrent".into(),
+            bytes: 123_456_789,
+            packets: 90_000,
+        });
+        r
+    }
+
+    fn render(screen: &Screen<'_>, w: u16, h: u16) -> Vec<String> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| draw(f, screen)).unwrap();
+        let buf = t.backend().buffer();
+        (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>()).collect()
+    }
+
+    fn row_of(lines: &[String], word: &str) -> usize {
+        lines.iter().position(|l| l.contains(&format!("│{word} ")) || l.contains(&format!(" {word} "))).unwrap()
+    }
+
+    #[test]
+    fn the_full_view_shows_rates_shares_flows_drops_and_latency() {
+        let r = record();
+        let lines =
+            render(&Screen { record: Some(&r), sort: SortKey::Outbound, source: "http://x", problem: None }, 120, 40);
+        let text = lines.join("\n");
+        for needle in [
+            "60.0 Mbit/s",
+            "60.0%",
+            "70.0 Mbit/s",
+            "70.0%",
+            "p2p 85.0%",
+            "p2p 25.0%",
+            "198.18.0.10:51413",
+            "policy: edonkey",
+            "1.23k",
+            "tx ring full",
+            "malformed: truncated",
+            "850 ns",
+            "12.3 µs",
+            "up 1h02m",
+            "sort: outbound",
+            "inside",
+            "outside",
+            "live",
+            "90.0 Mbit/s",
+            "of 1.05M",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from\n{text}");
+        }
+        let order: Vec<usize> = ["bittorrent", "edonkey", "http", "dns"].iter().map(|p| row_of(&lines, p)).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{text}");
+    }
+
+    #[test]
+    fn sorting_by_inbound_reorders_the_rows() {
+        let r = record();
+        let lines = render(&Screen { record: Some(&r), sort: SortKey::Inbound, source: "x", problem: None }, 120, 40);
+        let order: Vec<usize> = ["http", "bittorrent", "dns", "edonkey"].iter().map(|p| row_of(&lines, p)).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{}", lines.join("\n"));
+        assert!(lines.join("\n").contains("inbound▼"));
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_shows_a_status_line_and_keeps_the_last_figures() {
+        let r = record();
+        let screen =
+            Screen { record: Some(&r), sort: SortKey::Name, source: "x", problem: Some("cannot connect: refused") };
+        let lines = render(&screen, 120, 40);
+        assert!(lines[39].starts_with("endpoint unreachable: cannot connect: refused"), "{}", lines[39]);
+        assert!(lines.join("\n").contains("60.0 Mbit/s"));
+        let waiting =
+            render(&Screen { record: None, sort: SortKey::Name, source: "http://h:1", problem: Some("no") }, 80, 10);
+        assert!(waiting.join("\n").contains("waiting for the first record from http://h:1"));
+    }
+
+    #[test]
+    fn any_size_and_any_record_draws_without_panicking() {
+        let mut odd = record();
+        odd.protocols.insert("x".repeat(300), ProtocolStats { bps_out: f64::MAX, bps_in: -1.0, ..Default::default() });
+        odd.uptime_s = f64::NAN;
+        odd.interval_s = f64::INFINITY;
+        let empty = IntervalRecord::default();
+        for r in [&odd, &empty] {
+            for (w, h) in [(1, 1), (10, 3), (40, 12), (80, 24), (120, 40), (250, 80), (0, 0)] {
+                for sort in [SortKey::Outbound, SortKey::Inbound, SortKey::Name, SortKey::Total] {
+                    render(&Screen { record: Some(r), sort, source: "x", problem: Some("p") }, w, h);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn drops_are_listed_by_reason_largest_first() {
+        let d = drops_by_reason(&record());
+        assert_eq!(
+            d,
+            [
+                ("policy: edonkey".to_string(), 1234),
+                ("tx ring full".to_string(), 77),
+                ("malformed: truncated".to_string(), 5)
+            ]
+        );
+        assert!(drops_by_reason(&IntervalRecord::default()).is_empty());
+    }
+}
