@@ -41,6 +41,10 @@ enum Command {
     Top(weir_view::TopArgs),
     /// Charts from a --stats-json file: share of bytes by protocol, and bandwidth over time (SVG or PNG).
     Report(weir_view::ReportArgs),
+    /// Generate traffic from a profile (or replay a capture): send over AF_XDP or write a pcapng.
+    Gen(weir_gen::cli::GenArgs),
+    /// Receive generated traffic over AF_XDP and report loss, reordering and latency per protocol.
+    Sink(weir_gen::cli::SinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify(args) => classify::run(&args),
         Command::CheckConfig { file } => bridge::check_config(&file),
+        Command::Gen(args) => weir_gen::cli::run_gen(&args).map_err(anyhow::Error::from),
+        Command::Sink(args) => weir_gen::cli::run_sink(&args).map_err(anyhow::Error::from),
         Command::Run { config, summary_json, stats_json } => {
             bridge::run(&config, summary_json.as_deref(), stats_json.as_deref())
         }

@@ -86,6 +86,7 @@ mod engine;
 mod error;
 mod iface;
 mod pair;
+mod port;
 mod sys;
 
 pub use census::{FrameAction, FrameCensus, KernelStats, PairCounters, PollResult, Side, SideCounters};
@@ -93,4 +94,5 @@ pub use config::{BindMode, BusyPoll, XdpConfig, XdpMode};
 pub use error::XdpError;
 pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info, set_rx_vlan_stripping};
 pub use pair::{QueuePair, detach_xdp, xdp_program};
+pub use port::{XskPort, in_netns, monotonic_ns};
 pub use sys::XdpAttachment;
