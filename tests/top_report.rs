@@ -209,31 +209,46 @@ fn top_shows_protocols_sorts_on_keys_survives_an_outage_and_quits_on_q() {
     if !tmux_available() {
         return;
     }
+    // A bridge serves an empty body until its first interval ends.
     let endpoint = FakeEndpoint::start(&live_record());
+    endpoint.set(Some(String::new()));
     let command = format!(
         "{} top --url http://127.0.0.1:{}; echo weir-exited-with=$?; sleep 60",
         env!("CARGO_BIN_EXE_weir"),
         endpoint.port
     );
     let tmux = Tmux::start(&command);
-    let s = tmux.wait_for("the protocol rows", |s| s.contains("bittorrent") && s.contains("60.0 Mbit/s"));
-    for needle in
-        ["70.0 Mbit/s", "p2p 88.5%", "p2p 25.0%", "198.18.0.7:51413", "policy: edonkey", "420 ns", "sort: outbound"]
-    {
-        assert!(s.contains(needle), "{needle} missing:\n{s}");
-    }
+    let s = tmux.wait_for("the waiting status", |s| s.contains("waiting for the first record"));
+    assert!(!s.contains("endpoint unreachable") && !s.contains("bad answer"), "{s}");
+    endpoint.set(Some(serde_json::to_string(&live_record()).unwrap()));
+    // The screen is read while tmux may be mid-redraw: wait until every figure is there.
+    let needles = [
+        "60.0 Mbit/s",
+        "70.0 Mbit/s",
+        "p2p 88.5%",
+        "p2p 25.0%",
+        "198.18.0.7:51413",
+        "policy: edonkey",
+        "420 ns",
+        "sort: outbound",
+        "live",
+    ];
+    let s = tmux.wait_for("the protocol rows and figures", |s| needles.iter().all(|n| s.contains(n)));
     assert!(line_of(&s, "bittorrent") < line_of(&s, "edonkey") && line_of(&s, "edonkey") < line_of(&s, "http"), "{s}");
 
     tmux.keys("i");
-    let s = tmux.wait_for("the inbound order", |s| s.contains("sort: inbound"));
-    assert!(
-        line_of(&s, "http") < line_of(&s, "bittorrent") && line_of(&s, "bittorrent") < line_of(&s, "edonkey"),
-        "{s}"
-    );
+    tmux.wait_for("the inbound order: http, bittorrent, edonkey", |s| {
+        s.contains("sort: inbound")
+            && line_of(s, "http") < line_of(s, "bittorrent")
+            && line_of(s, "bittorrent") < line_of(s, "edonkey")
+    });
 
     tmux.keys("o");
-    let s = tmux.wait_for("the outbound order", |s| s.contains("sort: outbound"));
-    assert!(line_of(&s, "bittorrent") < line_of(&s, "http"), "{s}");
+    tmux.wait_for("the outbound order again: bittorrent, edonkey, http", |s| {
+        s.contains("sort: outbound")
+            && line_of(s, "bittorrent") < line_of(s, "edonkey")
+            && line_of(s, "edonkey") < line_of(s, "http")
+    });
 
     endpoint.set(None);
     let s = tmux.wait_for("the unreachable status", |s| s.contains("endpoint unreachable"));
@@ -247,6 +262,28 @@ fn top_shows_protocols_sorts_on_keys_survives_an_outage_and_quits_on_q() {
     let s = tmux.wait_for("the exit", |s| s.contains("weir-exited-with="));
     assert!(s.contains("weir-exited-with=0"), "{s}");
     assert!(!s.contains("Protocols"), "the alternate screen was left:\n{s}");
+}
+
+#[test]
+fn top_reads_the_stats_endpoint_that_weir_run_serves() {
+    if !tmux_available() {
+        return;
+    }
+    // The bridge's own endpoint (weir_stats::http), before and after its first interval.
+    let published = Arc::new(parking_lot::Mutex::new(weir_stats::http::Published::default()));
+    let server = weir_stats::http::Server::start("127.0.0.1:0".parse().unwrap(), Arc::clone(&published)).unwrap();
+    let command = format!(
+        "{} top --url http://{}; echo weir-exited-with=$?; sleep 60",
+        env!("CARGO_BIN_EXE_weir"),
+        server.addr()
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the waiting status", |s| s.contains("waiting for the first record"));
+    published.lock().json = serde_json::to_string(&live_record()).unwrap();
+    tmux.wait_for("the protocol rows", |s| s.contains("60.0 Mbit/s") && s.contains("p2p 88.5%") && s.contains("live"));
+    tmux.keys("q");
+    let s = tmux.wait_for("the exit", |s| s.contains("weir-exited-with="));
+    assert!(s.contains("weir-exited-with=0"), "{s}");
 }
 
 #[test]

@@ -67,23 +67,23 @@ impl Endpoint {
         }
     }
 
-    /// GET the path and parse the body as an [`IntervalRecord`].
+    /// GET the path and parse the body as an [`IntervalRecord`]; `Ok(None)` for an empty body
+    /// (a bridge that has not finished its first interval yet).
     ///
     /// # Errors
-    /// A one-line description of what failed (connect, status, framing, JSON), for the status line.
-    pub fn fetch_record(&self, timeout: Duration) -> Result<IntervalRecord, String> {
-        let body = self.get(timeout)?;
-        serde_json::from_slice(&body).map_err(|e| format!("the response is not a stats record: {e}"))
+    /// [`FetchError`] with a one-line description, for the status line.
+    pub fn fetch_record(&self, timeout: Duration) -> Result<Option<IntervalRecord>, FetchError> {
+        record_from_body(&self.get(timeout)?)
     }
 
     /// GET the path; the body of a `200` response.
     ///
     /// # Errors
-    /// A one-line description of what failed.
-    pub fn get(&self, timeout: Duration) -> Result<Vec<u8>, String> {
+    /// [`FetchError::Unreachable`] when no answer came, [`FetchError::BadResponse`] for a bad one.
+    pub fn get(&self, timeout: Duration) -> Result<Vec<u8>, FetchError> {
         let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", self.host))?
+            .map_err(|e| FetchError::Unreachable(format!("cannot resolve {}: {e}", self.host)))?
             .collect();
         let mut last = format!("{} resolves to no address", self.host);
         let mut stream = None;
@@ -96,8 +96,8 @@ impl Endpoint {
                 Err(e) => last = format!("cannot connect to {a}: {e}"),
             }
         }
-        let mut stream = stream.ok_or(last)?;
-        let io = |e: std::io::Error| format!("{}: {e}", self.url());
+        let mut stream = stream.ok_or(FetchError::Unreachable(last))?;
+        let io = |e: std::io::Error| FetchError::Unreachable(format!("{}: {e}", self.url()));
         stream.set_read_timeout(Some(timeout)).map_err(io)?;
         stream.set_write_timeout(Some(timeout)).map_err(io)?;
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
@@ -108,11 +108,47 @@ impl Endpoint {
         stream.write_all(request.as_bytes()).map_err(io)?;
         let mut raw = Vec::new();
         stream.take(MAX_RESPONSE + 1).read_to_end(&mut raw).map_err(io)?;
-        if raw.len() as u64 > MAX_RESPONSE {
-            return Err(format!("{}: response larger than {MAX_RESPONSE} bytes", self.url()));
+        if raw.is_empty() {
+            return Err(FetchError::Unreachable(format!("{}: the connection closed without an answer", self.url())));
         }
-        parse_response(&raw).map_err(|e| format!("{}: {e}", self.url()))
+        if raw.len() as u64 > MAX_RESPONSE {
+            return Err(FetchError::BadResponse(format!("{}: response larger than {MAX_RESPONSE} bytes", self.url())));
+        }
+        parse_response(&raw).map_err(|e| FetchError::BadResponse(format!("{}: {e}", self.url())))
     }
+}
+
+/// Why a poll failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchError {
+    /// No answer: the name did not resolve, the connection was refused or timed out, or it broke.
+    Unreachable(String),
+    /// An answer that is not a stats record: a bad status, bad framing, or not a record.
+    BadResponse(String),
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FetchError::Unreachable(m) => write!(f, "endpoint unreachable: {m}"),
+            FetchError::BadResponse(m) => write!(f, "bad answer from the endpoint: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// A record from a `/stats.json` body; `Ok(None)` for an empty body.
+///
+/// # Errors
+/// [`FetchError::BadResponse`] when the body is not a stats record.
+pub fn record_from_body(body: &[u8]) -> Result<Option<IntervalRecord>, FetchError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| FetchError::BadResponse(format!("the response is not a stats record: {e}")))
 }
 
 /// The body of a complete HTTP/1.x response held in `raw`, if its status is 200.
@@ -242,6 +278,17 @@ mod tests {
         drop(l);
         let e = Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap();
         let err = e.fetch_record(Duration::from_millis(500)).unwrap_err();
-        assert!(err.contains("cannot connect"), "{err}");
+        assert!(matches!(&err, FetchError::Unreachable(m) if m.contains("cannot connect")), "{err:?}");
+        assert!(err.to_string().starts_with("endpoint unreachable: cannot connect to 127.0.0.1:"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_body_is_no_record_yet_and_a_wrong_one_is_a_bad_answer() {
+        assert_eq!(record_from_body(b""), Ok(None));
+        assert_eq!(record_from_body(b" \n"), Ok(None));
+        let r = IntervalRecord { kind: "interval".into(), uptime_s: 2.0, ..Default::default() };
+        assert_eq!(record_from_body(serde_json::to_string(&r).unwrap().as_bytes()), Ok(Some(r)));
+        let e = record_from_body(b"{}").unwrap_err();
+        assert!(e.to_string().starts_with("bad answer from the endpoint: the response is not a stats record"), "{e}");
     }
 }

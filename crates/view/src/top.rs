@@ -6,7 +6,7 @@
 //! by ratatui's panic hook), reads keys, and takes records from a poller thread that fetches
 //! `/stats.json` each interval and keeps retrying while the endpoint is unreachable.
 
-use crate::fetch::Endpoint;
+use crate::fetch::{Endpoint, FetchError};
 use crate::model::{
     SortKey, format_bps, format_bytes, format_count, format_duration, format_ns, format_share, protocol_rows, share_bar,
 };
@@ -32,7 +32,7 @@ pub struct Screen<'a> {
     pub sort: SortKey,
     /// Where records come from (the URL), for the header.
     pub source: &'a str,
-    /// Why the last poll failed, if it did; `None` when it succeeded.
+    /// Why the last poll failed, as shown on the status line; `None` when it succeeded.
     pub problem: Option<&'a str>,
 }
 
@@ -90,12 +90,9 @@ fn header_line(screen: &Screen<'_>) -> Line<'static> {
 fn status_line(screen: &Screen<'_>) -> Line<'static> {
     let keys = Span::styled("  keys: o outbound  i inbound  n name  t total  q quit", Style::new().fg(Color::DarkGray));
     match screen.problem {
-        Some(p) => Line::from(vec![
-            Span::styled(format!("endpoint unreachable: {p}"), Style::new().fg(Color::Black).bg(Color::Yellow)),
-            keys,
-        ]),
+        Some(p) => Line::from(vec![Span::styled(p.to_string(), Style::new().fg(Color::Black).bg(Color::Yellow)), keys]),
         None if screen.record.is_some() => Line::from(vec![Span::styled("live", Style::new().fg(Color::Green)), keys]),
-        None => Line::from(vec![Span::raw("connecting"), keys]),
+        None => Line::from(vec![Span::raw("waiting for the first record"), keys]),
     }
 }
 
@@ -313,8 +310,8 @@ fn draw_latency(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
     );
 }
 
-/// What the poller thread sends: a record or why the poll failed.
-type Poll = Result<IntervalRecord, String>;
+/// What the poller thread sends: a record, none yet, or why the poll failed.
+type Poll = Result<Option<IntervalRecord>, FetchError>;
 
 /// `weir top`: poll the endpoint each interval and draw until `q`, Ctrl-C, SIGTERM or SIGHUP.
 /// The terminal is restored on every way out, a panic included.
@@ -379,20 +376,22 @@ fn event_loop(
 ) -> Result<(), ViewError> {
     let mut record: Option<IntervalRecord> = None;
     let mut sort = SortKey::default();
-    let mut failure: Option<(String, Instant)> = None;
+    let mut failure: Option<FetchError> = None;
     let mut last_ok: Option<Instant> = None;
     while !quit.load(Ordering::Relaxed) {
         while let Ok(poll) = rx.try_recv() {
             match poll {
                 Ok(r) => {
-                    record = Some(r);
+                    if r.is_some() {
+                        record = r;
+                    }
                     failure = None;
                     last_ok = Some(Instant::now());
                 }
-                Err(e) => failure = Some((e, Instant::now())),
+                Err(e) => failure = Some(e),
             }
         }
-        let problem = failure.as_ref().map(|(e, _)| match last_ok {
+        let problem = failure.as_ref().map(|e| match last_ok {
             Some(t) => format!("{e}; retrying; figures are from {} ago", format_duration(t.elapsed().as_secs_f64())),
             None => format!("{e}; retrying"),
         });
@@ -528,8 +527,12 @@ mod tests {
     #[test]
     fn an_unreachable_endpoint_shows_a_status_line_and_keeps_the_last_figures() {
         let r = record();
-        let screen =
-            Screen { record: Some(&r), sort: SortKey::Name, source: "x", problem: Some("cannot connect: refused") };
+        let screen = Screen {
+            record: Some(&r),
+            sort: SortKey::Name,
+            source: "x",
+            problem: Some("endpoint unreachable: cannot connect: refused"),
+        };
         let lines = render(&screen, 120, 40);
         assert!(lines[39].starts_with("endpoint unreachable: cannot connect: refused"), "{}", lines[39]);
         assert!(lines.join("\n").contains("60.0 Mbit/s"));
