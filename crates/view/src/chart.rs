@@ -210,7 +210,32 @@ pub fn time_series(records: &[IntervalRecord], share: &ShareData) -> TimeSeries 
             }
         }
     }
-    TimeSeries { x: secs.iter().map(|s| s / div).collect(), unit, out, inb }
+    let x: Vec<f64> = secs.iter().map(|s| s / div).collect();
+    TimeSeries {
+        x: downsample(&x, MAX_POINTS),
+        unit,
+        out: out.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
+        inb: inb.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
+    }
+}
+
+/// Most points drawn per series: a day of 1 s records becomes 1500 averages of ~58 s, which is
+/// more than a 1400-pixel chart can show and keeps the SVG small.
+pub const MAX_POINTS: usize = 1500;
+
+/// `values` averaged over consecutive buckets so that at most `max` remain (unchanged if fewer).
+/// Averaging keeps the area under a rate curve, so the drawn volume stays true.
+pub fn downsample(values: &[f64], max: usize) -> Vec<f64> {
+    if values.len() <= max || max == 0 {
+        return values.to_vec();
+    }
+    (0..max)
+        .map(|b| {
+            let (lo, hi) = (b * values.len() / max, (b + 1) * values.len() / max);
+            let bucket = &values[lo..hi.max(lo + 1)];
+            bucket.iter().sum::<f64>() / bucket.len() as f64
+        })
+        .collect()
 }
 
 /// Write the share chart alone (`weir classify --report`). `source` names where the totals come
@@ -627,6 +652,22 @@ mod tests {
         assert_eq!(ts.out[0], [8e6; 5]);
         assert_eq!(ts.out[2], [5e5; 5], "c is in other");
         assert_eq!(ts.inb[1], [5e5; 5]);
+    }
+
+    #[test]
+    fn long_files_are_averaged_down_keeping_the_mean() {
+        let v: Vec<f64> = (0..10_000).map(|k| (k % 7) as f64).collect();
+        let d = downsample(&v, MAX_POINTS);
+        assert_eq!(d.len(), MAX_POINTS);
+        let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+        assert!((mean(&d) - mean(&v)).abs() < 0.01, "{} {}", mean(&d), mean(&v));
+        assert_eq!(downsample(&[1.0, 2.0], 5), [1.0, 2.0]);
+        assert_eq!(downsample(&[1.0, 3.0, 5.0, 7.0], 2), [2.0, 6.0]);
+        let records: Vec<IntervalRecord> =
+            (0..4000).map(|k| rec(k as f64 * 10.0, &[("a", "p2p", 1, 1, 8e6)])).collect();
+        let ts = time_series(&records, &share_data(&totals_from_records(&records), 10));
+        assert_eq!((ts.x.len(), ts.out[0].len(), ts.inb[0].len()), (MAX_POINTS, MAX_POINTS, MAX_POINTS));
+        assert_eq!(ts.unit, "h");
     }
 
     #[test]
