@@ -140,6 +140,14 @@ impl Tmux {
     }
 }
 
+/// Whether a process whose command line contains `needle` is running.
+fn running(needle: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+    })
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().args(["kill-session", "-t", &self.session]).status();
@@ -281,9 +289,15 @@ fn top_reads_the_stats_endpoint_that_weir_run_serves() {
     tmux.wait_for("the waiting status", |s| s.contains("waiting for the first record"));
     published.lock().json = serde_json::to_string(&live_record()).unwrap();
     tmux.wait_for("the protocol rows", |s| s.contains("60.0 Mbit/s") && s.contains("p2p 88.5%") && s.contains("live"));
-    tmux.keys("q");
-    let s = tmux.wait_for("the exit", |s| s.contains("weir-exited-with="));
-    assert!(s.contains("weir-exited-with=0"), "{s}");
+    // A terminal that goes away (ssh dropped, tmux killed) ends weir top; it does not linger.
+    let needle = format!("top --url http://{}", server.addr());
+    assert!(running(&needle));
+    drop(tmux);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(&needle) {
+        assert!(Instant::now() < deadline, "weir top still runs after its terminal went away");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]

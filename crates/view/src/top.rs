@@ -334,6 +334,20 @@ pub fn run_top(args: &TopArgs) -> Result<(), ViewError> {
         .name("weir-top-poll".into())
         .spawn(move || poll_loop(&poller, interval, &tx, &stop))
         .map_err(ViewError::Terminal)?;
+    // crossterm spins reading a terminal that hung up (ssh dropped, tmux killed) and never
+    // returns to our loop, which would leave weir top burning a core, deaf to SIGTERM. So once a
+    // quit is asked for, give the loop a moment to restore the terminal, then end the process.
+    let watch = Arc::clone(&quit);
+    std::thread::Builder::new()
+        .name("weir-top-watchdog".into())
+        .spawn(move || {
+            while !watch.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+            std::process::exit(0);
+        })
+        .map_err(ViewError::Terminal)?;
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
