@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# Forwarding speed: weir against the Linux kernel bridge, in the same run, in the veth lab.
+#
+#   (a) bridge    the kernel bridge (lab --kernel-bridge, bridge-nf-call-iptables=0)
+#   (b) bridge+ipt the kernel bridge with 20 iptables string-match DROP rules on FORWARD, bridged
+#                 frames sent through iptables (br_netfilter, bridge-nf-call-iptables=1); before
+#                 measuring, one frame with a banned string is shown to be dropped
+#   (c) weir      `weir run` with the full signature set, default policy (forward everything)
+#
+# trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, two loads: 64-byte
+# frames and the simple IMIX (7:4:1 of 64/594/1518 bytes); configs/trafgen/*.cfg. Runs are
+# interleaved a,b,c,a,b,c,...; each measures SECONDS of steady state after a 1 s warm-up.
+# Offered = in0 tx_packets, delivered = out0 rx_packets (kernel counters, no XDP at either end).
+#
+# Cores (2 here): trafgen on core 0 (GEN_CORE). The forwarding work gets core 1 (FWD_CORE):
+#   - weir's worker is pinned there by its config; its XDP receive half (veth NAPI: the redirect
+#     program and the copy into the UMEM) runs in softirq on core 0 after trafgen's transmit,
+#     and its transmit half (copy-mode sendto, the veth hop to out0, out0's receive) on core 1;
+#   - the kernel bridge normally runs in softirq on the sending core (core 0, with trafgen). To
+#     give it a core of its own like weir's, the bridge's `inside` port gets veth NAPI (GRO on,
+#     which does not merge these UDP frames) in threaded mode, and the NAPI thread is pinned to
+#     core 1: bridging, netfilter, the veth hop to out0 and out0's receive then run on core 1.
+# out0 receives in the same way in every setup: an iptables raw-table DROP for the test frames.
+#
+# Usage: scripts/bench-bridge.sh [SECONDS] [RUNS]     (default 10 s, 5 runs per setup and load)
+# Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix"), KEEP_LOGS=1 keeps the scratch directory.
+# Exits non-zero only if setting up fails, never because a goal was missed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SECS=${1:-10}
+RUNS=${2:-5}
+GEN_CORE=${GEN_CORE:-0}
+FWD_CORE=${FWD_CORE:-1}
+LOADS=${LOADS:-"udp64 imix"}
+[[ $SECS =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [SECONDS] [RUNS]" >&2; exit 2; }
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [SECONDS] [RUNS]" >&2; exit 2; }
+
+die() { echo "bench-bridge: setup failed: $*" >&2; exit 2; }
+log() { echo "bench-bridge: $*" >&2; }
+
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, XDP)"
+for tool in trafgen iptables ethtool ip python3 taskset; do
+    command -v "$tool" >/dev/null || die "$tool not found (scripts/setup.sh installs the lab tools)"
+done
+ncpu=$(nproc)
+[ "$GEN_CORE" -lt "$ncpu" ] && [ "$FWD_CORE" -lt "$ncpu" ] || die "GEN_CORE/FWD_CORE must be below $ncpu"
+[ "$GEN_CORE" != "$FWD_CORE" ] || log "warning: GEN_CORE = FWD_CORE: generator and bridge share a core"
+
+log "building weir (release)"
+cargo build --release --locked -q || die "cargo build --release failed"
+WEIR=$ROOT/target/release/weir
+
+# ---- state and cleanup ---------------------------------------------------------------------
+TAG=bb$$
+[ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
+LABS=("${TAG}a" "${TAG}b" "${TAG}c")
+declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c)
+TMP=$(mktemp -d /tmp/weir-bench-bridge.XXXXXX)
+PIDS=() # every process we started in the background and that may still run
+
+stop_pid() { # pid signal: signal it, wait up to 5 s, then SIGKILL; only our own children.
+    # "g:PID" names a process group we made with setsid (trafgen forks a worker per CPU it uses
+    # and its parent does not pass signals on): the whole group is signalled.
+    local pid=${1#g:} sig=$2 target=$1 _
+    [ "${target:0:2}" = g: ] && target=-$pid || target=$pid
+    if kill -0 -- "$target" 2>/dev/null; then
+        kill "-$sig" -- "$target" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 -- "$target" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 -- "$target" 2>/dev/null; then kill -KILL -- "$target" 2>/dev/null || true; fi
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$? pid lab
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do stop_pid "$pid" TERM; done
+    for lab in "${LABS[@]}"; do "$ROOT/scripts/lab.sh" down "$lab" >/dev/null 2>&1 || true; done
+    if [ "${KEEP_LOGS:-0}" = 1 ]; then log "scratch kept in $TMP"; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+forget_pid() { # pid: drop from PIDS once it has been stopped
+    local p keep=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+ns() { echo "weir-$2-${LAB[$1]}"; } # setup in|br|out -> namespace
+nsx() { local n; n=$(ns "$1" "$2"); shift 2; ip netns exec "$n" "$@"; }
+counter() { nsx "$1" "$2" cat "/sys/class/net/$3/statistics/$4"; } # setup side dev counter
+now() { date +%s.%N; }
+
+# ---- the labs --------------------------------------------------------------------------------
+napi_threads() { ps -eo pid=,comm= | awk '$2 ~ /^napi\/inside-/ {print $1}' | sort; }
+
+pin_bridge_napi() { # setup: threaded veth NAPI on `inside`, its thread pinned to FWD_CORE
+    local before after new
+    nsx "$1" br ethtool -K inside gro on >/dev/null || die "$1: cannot enable GRO (veth NAPI) on inside"
+    before=$(napi_threads)
+    nsx "$1" br sh -c 'echo 1 > /sys/class/net/inside/threaded' || die "$1: cannot make inside's NAPI threaded"
+    for _ in $(seq 20); do
+        after=$(napi_threads)
+        new=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
+        [ -n "$new" ] && break
+        sleep 0.1
+    done
+    [ "$(echo "$new" | grep -c .)" = 1 ] ||
+        die "$1: expected one new napi/inside-* thread, found '${new//$'\n'/ }' (another lab starting at the same time?)"
+    taskset -pc "$FWD_CORE" "$new" >/dev/null || die "$1: cannot pin NAPI thread $new to core $FWD_CORE"
+    log "$1: bridge runs in NAPI thread $new ($(ps -o comm= -p "$new")) pinned to core $FWD_CORE"
+}
+
+# The classic P2P blocking rules: payload strings of BitTorrent (handshake, tracker, DHT, magnet),
+# Direct Connect (NMDC commands), Gnutella, KaZaA/FastTrack, eDonkey/eMule (ed2k links; the
+# protocol byte 0xe3/0xc5 at the start of a UDP payload: a bare one-byte match anywhere would drop
+# most traffic), Shareaza. Boyer-Moore over the whole packet, as such setups use.
+IPT_STRINGS=(
+    "BitTorrent protocol" "peer_id=" "info_hash=" ".torrent" "announce"
+    "d1:ad2:id20:" "d1:rd2:id20:" "magnet:?xt=urn:btih:"
+    '$MyNick' '$Lock ' '$Supports' '$Key '
+    "GNUTELLA" "X-Gnutella" "X-Kazaa" "GET /.hash=" "ed2k://" "User-Agent: Shareaza"
+)
+ipt_rules() { # setup: load the 20 rules; prove they match
+    local s n=0
+    nsx "$1" br sysctl -qw net.bridge.bridge-nf-call-iptables=1 ||
+        die "$1: net.bridge.bridge-nf-call-iptables not settable (kernel without br_netfilter?)"
+    for s in "${IPT_STRINGS[@]}"; do
+        nsx "$1" br iptables -A FORWARD -m string --algo bm --string "$s" -j DROP ||
+            die "$1: iptables string match rule failed (xt_string / nft_compat missing?)"
+        n=$((n + 1))
+    done
+    # Offsets count from the IP header: 20 (IPv4, no options) + 8 (UDP) = the first payload byte.
+    nsx "$1" br iptables -A FORWARD -p udp -m string --algo bm --hex-string '|e3|' --from 28 --to 29 -j DROP
+    nsx "$1" br iptables -A FORWARD -p udp -m string --algo bm --hex-string '|c5|' --from 28 --to 29 -j DROP
+    n=$((n + 2))
+    [ "$n" = 20 ] || die "internal: $n rules, want 20"
+    log "$1: $(nsx "$1" br iptables -V) with $n string-match DROP rules on FORWARD"
+}
+
+ipt_hits() { # setup: packets matched by all FORWARD rules
+    nsx "$1" br iptables -L FORWARD -v -x -n | awk 'NR > 2 {s += $1} END {print s + 0}'
+}
+
+sink_hits() { # setup: test frames (UDP port 9) that reached out0's stack and its DROP rule
+    nsx "$1" out iptables -t raw -L PREROUTING -v -x -n | awk 'NR > 2 {s += $1} END {print s + 0}'
+}
+
+one_frame() { # setup payload-expression: send one UDP frame in0 -> out0; echo how many out0 got
+    local r0 r1
+    r0=$(sink_hits "$1")
+    nsx "$1" in trafgen -o in0 -P 1 -Q -C -n 1 \
+        "{ eth(da=$(mac "$1" out out0), sa=$(mac "$1" in in0)), ipv4(saddr=198.18.0.1, daddr=198.18.0.2, ttl=64, df), udp(sp=4000, dp=9), $2 }" \
+        >/dev/null 2>&1 || die "$1: trafgen could not send one frame"
+    sleep 0.5
+    r1=$(sink_hits "$1")
+    echo $((r1 - r0))
+}
+
+prove_ipt() { # setup: a clean frame passes, a banned string and an eDonkey header are dropped
+    local h0 h1 got
+    h0=$(ipt_hits "$1")
+    got=$(one_frame "$1" '0x00, fill(0x41, 30)')
+    [ "$got" -ge 1 ] || die "$1: a clean frame did not cross the bridge"
+    got=$(one_frame "$1" '"GET /announce?info_hash=x HTTP/1.0", 0x0d, 0x0a')
+    [ "$got" = 0 ] || die "$1: a frame with 'announce'/'info_hash=' was not dropped"
+    got=$(one_frame "$1" '0x13, "BitTorrent protocol", fill(0x00, 8)')
+    [ "$got" = 0 ] || die "$1: a frame with 'BitTorrent protocol' was not dropped"
+    got=$(one_frame "$1" '0xe3, 0x96, fill(0x00, 20)')
+    [ "$got" = 0 ] || die "$1: a UDP frame starting 0xe3 (eDonkey) was not dropped"
+    h1=$(ipt_hits "$1")
+    [ $((h1 - h0)) -ge 3 ] || die "$1: the rules counted $((h1 - h0)) matches for 3 banned frames"
+    log "$1: proven: clean frame delivered; 3 banned frames (strings, 0xe3 header) dropped by the rules ($((h1 - h0)) hits)"
+}
+
+mac() { nsx "$1" "$2" cat "/sys/class/net/$3/address"; }
+
+setup_lab() { # setup
+    local s=$1 name=${LAB[$1]} opt=()
+    [ "$s" = weir ] || opt=(--kernel-bridge)
+    "$ROOT/scripts/lab.sh" up "$name" "${opt[@]}" >"$TMP/lab-$name.log" 2>&1 ||
+        { cat "$TMP/lab-$name.log" >&2; die "lab $name did not come up"; }
+    # The receiver: out0 drops the test frames (UDP to port 9) at its first netfilter hook, the
+    # same cheap way in every setup, so its stack (route lookups, ICMP port-unreachable) does
+    # not eat the forwarding core. out0's rx_packets counts them before that.
+    nsx "$s" out iptables -t raw -A PREROUTING -p udp --dport 9 -j DROP ||
+        die "$s: cannot add the receiver's DROP rule in $(ns "$s" out)"
+    case $s in
+    bridge)
+        nsx "$s" br sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+            net.bridge.bridge-nf-call-arptables=0 || die "$s: cannot turn br_netfilter off"
+        pin_bridge_napi "$s"
+        ;;
+    ipt)
+        nsx "$s" br sysctl -qw net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0 || true
+        pin_bridge_napi "$s"
+        ipt_rules "$s"
+        ;;
+    weir)
+        cat >"$TMP/weir.toml" <<EOF
+# bench-bridge: weir between the lab's NICs, full signature set, default policy (forward all).
+[interfaces]
+inside = "inside"
+outside = "outside"
+[workers]
+cores = [$FWD_CORE]
+stats_core = $GEN_CORE
+EOF
+        nsx "$s" br "$WEIR" check-config "$TMP/weir.toml" >/dev/null || die "weir check-config failed"
+        ;;
+    esac
+    local load
+    for load in $LOADS; do
+        [ -f "$ROOT/configs/trafgen/$load.cfg" ] || die "no configs/trafgen/$load.cfg"
+        sed -e "s/@SRC_MAC@/$(mac "$s" in in0)/g; s/@DST_MAC@/$(mac "$s" out out0)/g" \
+            "$ROOT/configs/trafgen/$load.cfg" >"$TMP/$s-$load.cfg"
+    done
+    # The kernel bridges learn out0's MAC from its first frame; check that a frame gets through.
+    if [ "$s" = bridge ]; then
+        [ "$(one_frame "$s" 'fill(0x00, 18)')" -ge 1 ] || die "$s: a frame did not cross the bridge"
+    fi
+}
+
+# ---- one measurement -------------------------------------------------------------------------
+start_weir() { # run-id -> sets WEIR_PID; waits until the sockets are bound
+    local id=$1 i
+    ip netns exec "$(ns weir br)" "$WEIR" run --config "$TMP/weir.toml" --summary-json "$TMP/$id.json" \
+        2>"$TMP/$id.weir.log" &
+    WEIR_PID=$!
+    PIDS+=("$WEIR_PID")
+    for i in $(seq 100); do
+        grep -qs 'bound in' "$TMP/$id.weir.log" && return 0
+        kill -0 "$WEIR_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$TMP/$id.weir.log" >&2
+    die "weir run did not bind its sockets"
+}
+
+stop_weir() { # run-id
+    stop_pid "$WEIR_PID" TERM
+    forget_pid "$WEIR_PID"
+    [ -s "$TMP/$1.json" ] || { cat "$TMP/$1.weir.log" >&2; die "weir run wrote no summary"; }
+}
+
+measure() { # setup load run -> appends a result line to $TMP/results
+    local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
+    [ "$s" = weir ] && start_weir "$id"
+    O0=$(counter "$s" in in0 tx_packets)
+    D0=$(counter "$s" out out0 rx_packets)
+    # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
+    # consumer runs on another core (trafgen cannot raise wmem in a namespace), and trafgen dies
+    # on the first EAGAIN. setsid: its own process group, so stopping it reaches its worker.
+    setsid ip netns exec "$(ns "$s" in)" taskset -c "$GEN_CORE" \
+        trafgen -o in0 -i "$TMP/$s-$load.cfg" -P 1 -Q -C -E 1 -S 64KiB >"$TMP/$id.trafgen.log" 2>&1 &
+    gen=$!
+    PIDS+=("g:$gen")
+    sleep 1
+    kill -0 "$gen" 2>/dev/null || { cat "$TMP/$id.trafgen.log" >&2; die "trafgen exited during warm-up"; }
+    [ "$(ps -o pgid= -p "$gen" | tr -d ' ')" = "$gen" ] || die "trafgen did not get its own process group"
+    t0=$(now); o0=$(counter "$s" in in0 tx_packets); d0=$(counter "$s" out out0 rx_packets)
+    sleep "$SECS"
+    t1=$(now); o1=$(counter "$s" in in0 tx_packets); d1=$(counter "$s" out out0 rx_packets)
+    if ! kill -0 "$gen" 2>/dev/null; then
+        cat "$TMP/$id.trafgen.log" >&2
+        die "trafgen stopped before the end of the run"
+    fi
+    stop_pid "g:$gen" INT
+    forget_pid "g:$gen"
+    sleep 0.3 # let the last frames drain before the totals
+    O1=$(counter "$s" in in0 tx_packets)
+    D1=$(counter "$s" out out0 rx_packets)
+    local wrx=- wfwd=- wtx=- wdrop=-
+    if [ "$s" = weir ]; then
+        stop_weir "$id"
+        read -r wrx wfwd wtx wdrop < <(python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))["interfaces"]["inside"]
+print(i["received"], i["forwarded"], i["lost_tx_full"], i["dropped_policy"] + i["dropped_malformed"])' "$TMP/$id.json")
+    fi
+    sec=$(python3 -c "print($t1 - $t0)")
+    # offered_pps delivered_pps, then totals over the whole run (warm-up and drain included)
+    # for weir's loss: offered, delivered, weir received/forwarded/lost-tx-full/dropped.
+    echo "$s $load $run $(python3 -c "print(round(($o1-$o0)/$sec), round(($d1-$d0)/$sec))") \
+$((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop" >>"$TMP/results"
+    tail -n 1 "$TMP/results" | awk '{printf "  %-6s %-5s run %-2s offered %9d pps  delivered %9d pps\n", $1, $2, $3, $4, $5}' >&2
+}
+
+# ---- main ------------------------------------------------------------------------------------
+log "labs ${LABS[*]}: trafgen on core $GEN_CORE, forwarding on core $FWD_CORE; $RUNS x $SECS s per setup and load"
+for s in bridge ipt weir; do setup_lab "$s"; done
+prove_ipt ipt
+: >"$TMP/results"
+for load in $LOADS; do
+    log "load $load"
+    for run in $(seq 1 "$RUNS"); do
+        for s in bridge ipt weir; do measure "$s" "$load" "$run"; done
+    done
+done
+
+python3 - "$TMP/results" "$SECS" "$RUNS" "$GEN_CORE" "$FWD_CORE" <<'EOF'
+import statistics, sys
+path, secs, runs, gen, fwd = sys.argv[1:]
+rows = [l.split() for l in open(path) if l.strip()]
+names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir"}
+loads = list(dict.fromkeys(r[1] for r in rows))
+med = {}
+print()
+print(f"delivered packets/s at out0 (in0 -> out0), {runs} runs x {secs} s, interleaved a,b,c; "
+      f"trafgen on core {gen}, forwarding on core {fwd}")
+for load in loads:
+    print()
+    print(f"load {load}")
+    print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
+    for s in ("bridge", "ipt", "weir"):
+        rs = [r for r in rows if r[0] == s and r[1] == load]
+        if not rs:
+            continue
+        d = [int(r[4]) for r in rs]
+        o = [int(r[3]) for r in rs]
+        md, mo = statistics.median(d), statistics.median(o)
+        med[(s, load)] = md
+        loss = 100.0 * (1 - sum(d) / sum(o)) if sum(o) else 0.0
+        runs_txt = " ".join(f"{x:>8d}" for x in d)
+        print(f"  {names[s]:34} {runs_txt:>44}  {md:>9.0f} {mo:>9.0f} {loss:>5.1f}%")
+    a, b, c = (med.get((s, load)) for s in ("bridge", "ipt", "weir"))
+    if a and b and c:
+        print(f"  ratio c/a = {c / a:.2f} (goal >= 1.00: {'met' if c >= a else 'MISSED'})   "
+              f"c/b = {c / b:.2f} (goal >= 1.50: {'met' if c >= 1.5 * b else 'MISSED'})")
+    ws = [r for r in rows if r[0] == "weir" and r[1] == load]
+    if ws:
+        tot = lambda i: sum(int(r[i]) for r in ws)
+        off, dlv, rx, fwd_, txf, drp = tot(5), tot(6), tot(7), tot(8), tot(9), tot(10)
+        print(f"  weir, all runs (warm-up and drain included): offered {off}, delivered {dlv} "
+              f"(loss {off - dlv}, {100.0 * (off - dlv) / off if off else 0:.1f}%)")
+        print(f"    never reached weir (veth ring / XSK RX ring full): {off - rx}; weir received {rx}, "
+              f"forwarded {fwd_}, lost to a full TX ring {txf}, dropped by policy/malformed {drp}")
+print()
+print("offered = in0 tx_packets, delivered = out0 rx_packets (per-second over the measured window);")
+print("loss = 1 - delivered/offered over the measured windows. Ratios use the medians.")
+EOF
