@@ -541,19 +541,24 @@ impl Generator {
     }
 
     /// After the stop: the rest of the opening exchange of flows already started (so every
-    /// generated flow can be classified), oldest slot first, then nothing.
+    /// generated flow can be classified), then FIN both ways for TCP flows, template by
+    /// template and slot by slot, then nothing.
     fn drain(&mut self, buf: &mut [u8], now: u64, trailer: bool) -> Option<Packet> {
         for (ti, ts) in self.templates.iter_mut().enumerate() {
             let t = &self.profile.templates[ti];
             for slot in &mut ts.slots {
                 let Some(flow) = slot.flow.as_mut() else { continue };
-                if !matches!(flow.phase, Phase::Syn | Phase::SynAck | Phase::Ack | Phase::Opening) {
+                if flow.phase == Phase::Bulk {
+                    // No more bulk: close (TCP FIN both ways) so the flow ends in the bridge.
+                    flow.phase = if flow.udp { Phase::Done } else { Phase::Fin1 };
+                }
+                if flow.phase == Phase::Done {
+                    slot.flow = None;
                     continue;
                 }
-                // Bulk would follow: end here instead (no FIN: the run is over).
                 let out = flow.emit(buf, now, t, trailer);
                 let (protocol, id, client_inside) = (flow.protocol, flow.id, flow.client_inside);
-                if !matches!(flow.phase, Phase::Syn | Phase::SynAck | Phase::Ack | Phase::Opening) {
+                if flow.phase == Phase::Done {
                     slot.flow = None;
                 }
                 let Some((len, from_client, trailer_at)) = out else { continue };
@@ -698,7 +703,7 @@ mod tests {
             n += 1;
         }
         // 2000 packets in 2 s, plus the opening packets of flows cut by the stop.
-        assert!((2000..2012).contains(&n), "{n}");
+        assert!((2000..2013).contains(&n), "{n}");
         assert_eq!(g.packets(), n);
         let t: u64 = g.truth().values().map(|t| t.packets_in + t.packets_out).sum();
         assert_eq!(t, n);
