@@ -7,151 +7,16 @@
 //! fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use weir_testkit::bridge::{TempDir, Weir, check_accounting};
 use weir_testkit::lab::{IN_V4, IN_V6, Lab, LabOptions, Ns, OUT_V4, OUT_V6, lab_available};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
 
-/// A temp dir removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("weir-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `weir run` in a lab's bridge namespace.
-struct Weir {
-    child: Option<Child>,
-    stderr: mpsc::Receiver<String>,
-    lines: Vec<String>,
-    summary: PathBuf,
-}
-
 const MINIMAL: &str = "[interfaces]\ninside = \"inside\"\noutside = \"outside\"\n\
     [rings]\nframes = 12288\nrx = 512\ntx = 512\nfill = 1024\ncompletion = 1024\n";
-
-impl Weir {
-    /// Start weir with `config` (TOML) and wait until it has bound its sockets.
-    fn start(lab: &Lab, dir: &TempDir, config: &str) -> Weir {
-        let cfg = dir.path("weir.toml");
-        std::fs::write(&cfg, config).unwrap();
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let summary = dir.path(&format!("summary-{n}.json"));
-        let mut child = lab
-            .cmd(Ns::Br, WEIR)
-            .args(["run", "--config", cfg.to_str().unwrap(), "--summary-json", summary.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut w = Weir { child: Some(child), stderr: rx, lines: Vec::new(), summary };
-        w.wait_for("bound", Duration::from_secs(30));
-        w
-    }
-
-    fn wait_for(&mut self, needle: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            match self.stderr.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    let hit = line.contains(needle);
-                    self.lines.push(line);
-                    if hit {
-                        return;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        panic!("weir never printed {needle:?}; stderr:\n{}", self.lines.join("\n"));
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    /// SIGTERM, wait, and return the exit code, stderr and the summary JSON.
-    fn stop(mut self) -> (i32, String, Value) {
-        let mut child = self.child.take().unwrap();
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("weir did not stop within 20 s of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_millis(200)) {
-            self.lines.push(line);
-        }
-        let stderr = self.lines.join("\n");
-        let summary =
-            std::fs::read_to_string(&self.summary).unwrap_or_else(|e| panic!("no summary ({e}); stderr:\n{stderr}"));
-        (status.code().unwrap_or(-1), stderr, serde_json::from_str(&summary).unwrap())
-    }
-}
-
-impl Drop for Weir {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// The invariants every run must keep: per interface, received = forwarded + dropped, and every
-/// worker's frames accounted for.
-fn check_accounting(summary: &Value) {
-    for side in ["inside", "outside"] {
-        let s = &summary["interfaces"][side];
-        let n = |k: &str| s[k].as_u64().unwrap();
-        assert_eq!(
-            n("received"),
-            n("forwarded") + n("dropped_policy") + n("dropped_malformed") + n("lost_tx_full"),
-            "{side}: {s}"
-        );
-    }
-    let frames = summary["frames"].as_array().unwrap();
-    assert!(!frames.is_empty());
-    for f in frames {
-        assert_eq!(f["accounted"], Value::Bool(true), "{f}");
-        assert_eq!(f["in_batch"].as_u64(), Some(0), "{f}");
-    }
-}
 
 fn ping(lab: &Lab, from: Ns, to: &str, count: u32) -> bool {
     lab.run(from, "ping", &["-c", &count.to_string(), "-i", "0.2", "-W", "2", to]).unwrap().status.success()
@@ -203,7 +68,7 @@ fn ping_and_tcp_cross_the_bridge_both_ways_byte_identical() {
     }
     let lab = Lab::up(LabOptions::default()).unwrap();
     let dir = TempDir::new("basic");
-    let weir = Weir::start(&lab, &dir, MINIMAL);
+    let weir = Weir::start(WEIR, &lab, &dir, MINIMAL);
     assert!(ping(&lab, Ns::In, OUT_V4, 3), "IPv4 ping inside -> outside");
     assert!(ping(&lab, Ns::Out, IN_V4, 3), "IPv4 ping outside -> inside");
     assert!(ping(&lab, Ns::In, OUT_V6, 3), "IPv6 ping inside -> outside");
@@ -285,7 +150,7 @@ fn non_ip_and_vlan_tagged_frames_pass_unchanged() {
     }
     let lab = Lab::up(LabOptions::default()).unwrap();
     let dir = TempDir::new("vlan");
-    let weir = Weir::start(&lab, &dir, MINIMAL);
+    let weir = Weir::start(WEIR, &lab, &dir, MINIMAL);
     let b = weir_testkit::packet::Builder::default();
     let tagged = weir_testkit::packet::Builder { vlans: vec![100, 200] };
     let frames: Vec<Vec<u8>> = vec![
@@ -331,7 +196,7 @@ fn frames_stay_accounted_for_after_a_long_run() {
     }
     let lab = Lab::up(LabOptions::default()).unwrap();
     let dir = TempDir::new("long");
-    let weir = Weir::start(&lab, &dir, MINIMAL);
+    let weir = Weir::start(WEIR, &lab, &dir, MINIMAL);
     // Far more frames than the UMEM holds (12288), so every frame is recycled many times.
     let flood = lab.run(Ns::In, "ping", &["-f", "-c", "30000", "-s", "1000", "-W", "1", OUT_V4]).unwrap();
     assert!(flood.status.success() || !flood.stdout.is_empty(), "{}", String::from_utf8_lossy(&flood.stderr));
@@ -354,7 +219,7 @@ fn restart_right_after_stop_works() {
     let lab = Lab::up(LabOptions::default()).unwrap();
     let dir = TempDir::new("restart");
     for round in 0..3 {
-        let weir = Weir::start(&lab, &dir, MINIMAL);
+        let weir = Weir::start(WEIR, &lab, &dir, MINIMAL);
         assert!(ping(&lab, Ns::In, OUT_V4, 2), "round {round}: no ping");
         let (code, stderr, summary) = weir.stop();
         assert_eq!(code, 0, "round {round}: {stderr}");
@@ -370,7 +235,7 @@ fn killed_weir_fails_open_over_a_kernel_bridge_and_the_next_start_cleans_up() {
     let lab = Lab::up(LabOptions { kernel_bridge: true, ..LabOptions::default() }).unwrap();
     let dir = TempDir::new("failopen");
     // While weir runs, the kernel bridge sees nothing: everything goes through AF_XDP.
-    let weir = Weir::start(&lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
+    let weir = Weir::start(WEIR, &lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
     assert!(!ping(&lab, Ns::In, OUT_V4, 2), "weir drops ICMP by policy, so the bridge must not see it");
     // Kill it hard: its XDP program stays, redirecting to no socket, so frames go to the kernel
     // stack, where br0 forwards them.
@@ -381,7 +246,7 @@ fn killed_weir_fails_open_over_a_kernel_bridge_and_the_next_start_cleans_up() {
     let link = lab.run(Ns::Br, "ip", &["-d", "link", "show", "inside"]).unwrap();
     assert!(String::from_utf8_lossy(&link.stdout).contains("xdp"), "the killed weir's program is still attached");
     // The next start removes the leftover program and takes over again.
-    let weir = Weir::start(&lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
+    let weir = Weir::start(WEIR, &lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
     assert!(!ping(&lab, Ns::In, OUT_V4, 2), "weir is back in the path");
     let (code, stderr, summary) = weir.stop();
     assert_eq!(code, 0, "{stderr}");
