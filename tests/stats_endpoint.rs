@@ -105,7 +105,8 @@ fn metrics_pass_promtool_and_match_the_kernels_counts() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
-    let http_in = sample(&metrics, "weir_protocol_bytes_total{protocol=\"http\",category=\"web\",direction=\"inbound\"}");
+    let http_in =
+        sample(&metrics, "weir_protocol_bytes_total{protocol=\"http\",category=\"web\",direction=\"inbound\"}");
     assert!(http_in > 0.0, "{metrics}");
 
     let json: Value = serde_json::from_str(&scrape(&lab, "/stats.json")).unwrap();

@@ -54,7 +54,10 @@ impl StatsState {
             cumulative: [(0, 0); 3],
             flow_capacity,
             frames_total,
-            protocol_names: reg.iter().map(|id| (reg.name(id).to_string(), reg.category(id).name().to_string())).collect(),
+            protocol_names: reg
+                .iter()
+                .map(|id| (reg.name(id).to_string(), reg.category(id).name().to_string()))
+                .collect(),
         })
     }
 

@@ -12,9 +12,7 @@ pub mod http;
 pub mod prometheus;
 pub mod record;
 
-pub use record::{
-    FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats,
-};
+pub use record::{FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

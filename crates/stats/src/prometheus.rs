@@ -78,13 +78,19 @@ pub fn render(r: &IntervalRecord) -> String {
     for (nic, i) in &r.interfaces {
         o.sample("weir_interface_received_bytes_total", &[("interface", nic)], i.received_bytes as f64);
     }
-    o.family("weir_interface_forwarded_packets_total", "counter", "Frames forwarded to the other NIC, per receiving NIC.");
+    o.family(
+        "weir_interface_forwarded_packets_total",
+        "counter",
+        "Frames forwarded to the other NIC, per receiving NIC.",
+    );
     for (nic, i) in &r.interfaces {
         o.sample("weir_interface_forwarded_packets_total", &[("interface", nic)], i.forwarded as f64);
     }
     o.family("weir_interface_dropped_packets_total", "counter", "Frames dropped per receiving NIC and reason.");
     for (nic, i) in &r.interfaces {
-        for (reason, v) in [("policy", i.dropped_policy), ("malformed", i.dropped_malformed), ("tx_full", i.lost_tx_full)] {
+        for (reason, v) in
+            [("policy", i.dropped_policy), ("malformed", i.dropped_malformed), ("tx_full", i.lost_tx_full)]
+        {
             o.sample("weir_interface_dropped_packets_total", &[("interface", nic), ("reason", reason)], v as f64);
         }
     }

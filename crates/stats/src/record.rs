@@ -176,7 +176,8 @@ mod tests {
     #[test]
     fn record_round_trips_through_json_with_stable_names() {
         let mut r = IntervalRecord { kind: "interval".into(), uptime_s: 3.0, ..IntervalRecord::default() };
-        r.protocols.insert("bittorrent".into(), ProtocolStats { category: "p2p".into(), bps_out: 8e6, ..Default::default() });
+        r.protocols
+            .insert("bittorrent".into(), ProtocolStats { category: "p2p".into(), bps_out: 8e6, ..Default::default() });
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("\"type\":\"interval\"") && text.contains("\"bps_out\":8000000.0"), "{text}");
         let back: IntervalRecord = serde_json::from_str(&text).unwrap();

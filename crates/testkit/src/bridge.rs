@@ -132,7 +132,6 @@ impl Drop for Weir {
     }
 }
 
-
 /// The invariants every run must keep: per interface, received = forwarded + dropped, and every
 /// worker's frames accounted for.
 pub fn check_accounting(summary: &Value) {
@@ -152,4 +151,3 @@ pub fn check_accounting(summary: &Value) {
         assert_eq!(f["in_batch"].as_u64(), Some(0), "{f}");
     }
 }
-
