@@ -311,9 +311,13 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
     stop.store(true, Ordering::Relaxed);
     let mut failed = false;
     let mut censuses = Vec::new();
+    let mut engines = Vec::new();
     for (w, (q, _, _)) in workers.into_iter().zip(&views) {
         match w.join() {
-            Ok(Ok(census)) => censuses.push((*q, census)),
+            Ok(Ok((census, engine))) => {
+                censuses.push((*q, census));
+                engines.push(engine);
+            }
             Ok(Err(e)) => {
                 eprintln!("weir: error: {e:#}");
                 failed = true;
@@ -323,6 +327,12 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
                 failed = true;
             }
         }
+    }
+    // Every worker has stopped: end the flows still in the table, so those whose inspection was
+    // pending get their best label and their packets are counted under a protocol. (One flush
+    // covers every shard; its counts go to that engine's counters, which the totals include.)
+    if let Some(engine) = engines.first_mut() {
+        engine.flush();
     }
     let t = Totals::read(&views, &p.classifier);
     eprint!("{}", t.final_report(&p.classifier));
@@ -355,7 +365,7 @@ fn worker(
     mut hist: Option<weir_stats::histo::WorkerSide>,
     stop: &AtomicBool,
     epoch: Instant,
-) -> Result<FrameCensus> {
+) -> Result<(FrameCensus, Engine)> {
     pin(core);
     while !stop.load(Ordering::Relaxed) {
         // The clock is read at the start and end of a batch, never per packet.
@@ -420,7 +430,7 @@ fn worker(
     if census.sum() != census.total {
         bail!("queue {queue}: frame accounting broke: {census:?}");
     }
-    Ok(census)
+    Ok((census, engine))
 }
 
 /// One side's figures, summed over workers.

@@ -80,6 +80,10 @@ pub(crate) trait Backend {
     fn prepare_tx(desc: &mut Self::Desc);
 }
 
+/// Most `sendto` kicks per side per pass (see `kick`): enough for two full batches at 32 frames
+/// per kick.
+const MAX_TX_KICKS: usize = 5;
+
 /// Sizing the engine needs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EngineConfig {
@@ -306,13 +310,26 @@ impl<D: Copy + Default> Engine<D> {
 
     fn kick<B: Backend<Desc = D>>(&mut self, b: &mut B, side: Side, sent_now: bool) {
         let s = side.idx();
-        // TX: frames on the ring need a sendto in copy mode (and whenever the ring asks).
+        // TX: frames on the ring need a sendto in copy mode (and whenever the ring asks). In copy
+        // mode one sendto sends at most 32 frames (the kernel's TX_BATCH_SIZE) while a pass can
+        // queue a whole batch from each side: kick again while frames are still queued, so the
+        // ring drains at the rate it fills instead of overflowing (bounded: the kernel may be
+        // busy, and the next pass kicks again).
         if self.tx_out[s] > 0 {
             let size = b.tx_size(side);
-            let queued = b.tx_free(side, size) < size;
-            let ask = if self.cfg.need_wakeup { b.tx_needs_wakeup(side) } else { true };
-            if (queued || sent_now) && ask && b.kick_tx(side).is_err() {
-                self.counters.side_mut(side).wakeup_errors += 1;
+            for _ in 0..MAX_TX_KICKS {
+                let queued = b.tx_free(side, size) < size;
+                let ask = if self.cfg.need_wakeup { b.tx_needs_wakeup(side) } else { true };
+                if !((queued || sent_now) && ask) {
+                    break;
+                }
+                if b.kick_tx(side).is_err() {
+                    self.counters.side_mut(side).wakeup_errors += 1;
+                    break;
+                }
+                if !queued {
+                    break;
+                }
             }
         }
         // RX: the fill ring asks (need_wakeup) or busy polling drives receive from here.
