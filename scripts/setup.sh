@@ -12,6 +12,8 @@ PACKAGES=(
   libndpi-bin netsniff-ng tcpreplay iptables
   # real clients and servers that make lab traffic
   nginx-light curl python3 tmux
+  # chart fonts for weir report
+  fonts-dejavu-core
   transmission-daemon opentracker aria2 mktorrent uhub ncdc
   # metrics check
   prometheus
