@@ -55,7 +55,9 @@ WEIR=$ROOT/target/release/weir
 TAG=bb$$
 [ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
 LABS=("${TAG}a" "${TAG}b" "${TAG}c")
-declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c)
+# (d) weir with its stats thread, histograms and endpoint off, in weir's lab: the cost of the stats.
+declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c)
+SETUPS=${SETUPS:-"bridge ipt weir weiroff"}
 TMP=$(mktemp -d /tmp/weir-bench-bridge.XXXXXX)
 PIDS=() # every process we started in the background and that may still run
 
@@ -213,6 +215,7 @@ cores = [$FWD_CORE]
 stats_core = $GEN_CORE
 EOF
         nsx "$s" br "$WEIR" check-config "$TMP/weir.toml" >/dev/null || die "weir check-config failed"
+        { cat "$TMP/weir.toml"; printf '[stats]\nenabled = false\n'; } >"$TMP/weiroff.toml"
         ;;
     esac
     local load
@@ -228,9 +231,9 @@ EOF
 }
 
 # ---- one measurement -------------------------------------------------------------------------
-start_weir() { # run-id -> sets WEIR_PID; waits until the sockets are bound
-    local id=$1 i
-    ip netns exec "$(ns weir br)" "$WEIR" run --config "$TMP/weir.toml" --summary-json "$TMP/$id.json" \
+start_weir() { # setup run-id -> sets WEIR_PID; waits until the sockets are bound
+    local s=$1 id=$2 i
+    ip netns exec "$(ns "$s" br)" "$WEIR" run --config "$TMP/$s.toml" --summary-json "$TMP/$id.json" \
         2>"$TMP/$id.weir.log" &
     WEIR_PID=$!
     PIDS+=("$WEIR_PID")
@@ -251,7 +254,7 @@ stop_weir() { # run-id
 
 measure() { # setup load run -> appends a result line to $TMP/results
     local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
-    [ "$s" = weir ] && start_weir "$id"
+    case $s in weir | weiroff) start_weir "$s" "$id" ;; esac
     O0=$(counter "$s" in in0 tx_packets)
     D0=$(counter "$s" out out0 rx_packets)
     # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
@@ -277,7 +280,7 @@ measure() { # setup load run -> appends a result line to $TMP/results
     O1=$(counter "$s" in in0 tx_packets)
     D1=$(counter "$s" out out0 rx_packets)
     local wrx=- wfwd=- wtx=- wdrop=-
-    if [ "$s" = weir ]; then
+    if [ "$s" = weir ] || [ "$s" = weiroff ]; then
         stop_weir "$id"
         read -r wrx wfwd wtx wdrop < <(python3 -c '
 import json, sys
@@ -294,13 +297,13 @@ $((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop" >>"$TMP/results"
 
 # ---- main ------------------------------------------------------------------------------------
 log "labs ${LABS[*]}: trafgen on core $GEN_CORE, forwarding on core $FWD_CORE; $RUNS x $SECS s per setup and load"
-for s in bridge ipt weir; do setup_lab "$s"; done
+for s in bridge ipt weir; do setup_lab "$s"; done # weiroff shares weir's lab
 prove_ipt ipt
 : >"$TMP/results"
 for load in $LOADS; do
     log "load $load"
     for run in $(seq 1 "$RUNS"); do
-        for s in bridge ipt weir; do measure "$s" "$load" "$run"; done
+        for s in $SETUPS; do measure "$s" "$load" "$run"; done
     done
 done
 
@@ -308,7 +311,8 @@ python3 - "$TMP/results" "$SECS" "$RUNS" "$GEN_CORE" "$FWD_CORE" <<'EOF'
 import statistics, sys
 path, secs, runs, gen, fwd = sys.argv[1:]
 rows = [l.split() for l in open(path) if l.strip()]
-names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir"}
+names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir",
+         "weiroff": "(d) weir, stats off"}
 loads = list(dict.fromkeys(r[1] for r in rows))
 med = {}
 print()
@@ -318,7 +322,7 @@ for load in loads:
     print()
     print(f"load {load}")
     print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
-    for s in ("bridge", "ipt", "weir"):
+    for s in ("bridge", "ipt", "weir", "weiroff"):
         rs = [r for r in rows if r[0] == s and r[1] == load]
         if not rs:
             continue
@@ -333,6 +337,9 @@ for load in loads:
     if a and b and c:
         print(f"  ratio c/a = {c / a:.2f} (goal >= 1.00: {'met' if c >= a else 'MISSED'})   "
               f"c/b = {c / b:.2f} (goal >= 1.50: {'met' if c >= 1.5 * b else 'MISSED'})")
+    d = med.get(("weiroff", load))
+    if c and d:
+        print(f"  stats cost: (c)/(d) = {c / d:.3f}, i.e. {100 * (1 - c / d):+.1f}% of packets/s (goal: under 2%)")
     ws = [r for r in rows if r[0] == "weir" and r[1] == load]
     if ws:
         tot = lambda i: sum(int(r[i]) for r in ws)
