@@ -96,6 +96,11 @@ fn short_load_test_accounts_for_every_frame() {
             "{name}: weir counted {wp} packets, the generator made {gp}; weir: {}",
             summary["protocols"]
         );
+        // And exactly the bytes (whole frames, trailer included: weir counts frames as they are on
+        // the wire). This run sends both directions into in0, so compare the two directions' sum.
+        let gb = n(&g["bytes_out"]) + n(&g["bytes_in"]);
+        let wb = w.map_or(0, |w| n(&w["bytes_out"]) + n(&w["bytes_in"]));
+        assert_eq!(wb, gb, "{name}: weir counted {wb} bytes, the generator made {gb}");
         let gf = n(&g["flows"]);
         let wf = w.map_or(0, |w| n(&w["flows"]));
         assert_eq!(wf, gf, "{name}: weir saw {wf} flows, the generator made {gf}");
