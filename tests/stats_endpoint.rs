@@ -142,17 +142,39 @@ fn stats_can_be_turned_off_and_a_busy_port_is_a_start_up_error() {
     assert!(!stderr.contains("inside: rx"), "no interval lines with stats off: {stderr}");
     check_accounting(&summary);
 
-    // Something already listens on the port: weir says so and attaches nothing.
-    let blocker = lab
+    // Something already listens on the port: weir says so and attaches nothing. Wait until the
+    // blocker really holds the port, and give weir a deadline: if it started anyway, it is
+    // stopped and the test fails instead of hanging.
+    let mut blocker = lab
         .cmd(Ns::Br, "python3")
-        .args(["-c", "import socket,time;s=socket.socket();s.bind(('127.0.0.1',9754));s.listen();time.sleep(30)"])
+        .args(["-c", "import socket,time;s=socket.socket();s.bind(('127.0.0.1',9754));s.listen();print('ready',flush=True);time.sleep(60)"])
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(blocker.stdout.take().unwrap()), &mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready", "the port blocker did not start");
     let cfg = dir.path("busy.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
-    let out = lab.cmd(Ns::Br, WEIR).args(["run", "--config", cfg.to_str().unwrap()]).output().unwrap();
-    let mut blocker = blocker;
+    let mut child = lab
+        .cmd(Ns::Br, WEIR)
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = blocker.kill();
+            let _ = blocker.wait();
+            panic!("weir started although its stats port was taken");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
     let _ = blocker.kill();
     let _ = blocker.wait();
     let stderr = String::from_utf8_lossy(&out.stderr);
