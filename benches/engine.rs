@@ -44,12 +44,11 @@ fn bench_parse(c: &mut Criterion) {
     let parse_all = |frames: &[Vec<u8>]| {
         let mut tcp = 0usize;
         for f in frames {
-            if let Ok(p) = parse_frame(f, LinkType::Ethernet) {
-                if let Network::Ip(ip) = p.network {
-                    if matches!(ip.transport, Transport::Tcp { .. }) {
-                        tcp += 1;
-                    }
-                }
+            if let Ok(p) = parse_frame(f, LinkType::Ethernet)
+                && let Network::Ip(ip) = p.network
+                && matches!(ip.transport, Transport::Tcp { .. })
+            {
+                tcp += 1;
             }
         }
         tcp

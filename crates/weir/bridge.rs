@@ -344,10 +344,10 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
 }
 
 fn pin(core: usize) {
-    if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().find(|c| c.id == core)) {
-        if !core_affinity::set_for_current(id) {
-            eprintln!("weir: warning: could not pin to core {core}");
-        }
+    if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().find(|c| c.id == core))
+        && !core_affinity::set_for_current(id)
+    {
+        eprintln!("weir: warning: could not pin to core {core}");
     }
 }
 

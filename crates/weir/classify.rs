@@ -99,7 +99,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
                 };
                 engine.process(record.data, record.orig_len, link, Ingress::Unknown, record.ts_nanos);
                 packets += 1;
-                if packets % DRAIN_EVERY == 0 {
+                if packets.is_multiple_of(DRAIN_EVERY) {
                     progress.advance(reader.offset());
                     if args.flows {
                         write_records(&mut out, &mut engine, args.json)?;

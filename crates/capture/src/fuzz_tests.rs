@@ -43,7 +43,7 @@ fn check_any(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 /// A valid capture of `n` packets in one of six shapes (pcap LE/BE micro/nano, pcapng LE/BE).
 fn valid_capture(shape: u8, sizes: &[u16]) -> Vec<u8> {
-    let order = if shape % 2 == 0 { ByteOrder::LittleEndian } else { ByteOrder::BigEndian };
+    let order = if shape.is_multiple_of(2) { ByteOrder::LittleEndian } else { ByteOrder::BigEndian };
     let packet = |i: usize, size: u16| (i as u64 * 1_000_123, vec![i as u8; usize::from(size)], u32::from(size) + 4);
     if shape < 4 {
         let mut w = PcapWriter::with_byte_order(Vec::new(), 1, shape >= 2, order).unwrap();

@@ -503,7 +503,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn check_block_len(&self, start: u64, len: u32, min: u32) -> Result<(), CaptureError> {
-        if len % 4 != 0 {
+        if !len.is_multiple_of(4) {
             Err(self.bad_record(start, "block length is not a multiple of 4"))
         } else if len < min {
             Err(self.bad_record(start, "block length is smaller than the block's fixed fields"))

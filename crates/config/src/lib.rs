@@ -267,10 +267,11 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
         let mut config = Config::parse(&text, &file)?;
         // A relative signatures path is relative to the config file.
-        if let (Some(sig), Some(dir)) = (&config.inspect.signatures, path.parent()) {
-            if sig.is_relative() && !sig.exists() {
-                config.inspect.signatures = Some(dir.join(sig));
-            }
+        if let (Some(sig), Some(dir)) = (&config.inspect.signatures, path.parent())
+            && sig.is_relative()
+            && !sig.exists()
+        {
+            config.inspect.signatures = Some(dir.join(sig));
         }
         Ok(config)
     }
@@ -365,23 +366,23 @@ impl raw::RawConfig {
                 ));
             }
         }
-        if let (Some(q), false) = (&queues, w.cores.is_empty()) {
-            if q.len() != w.cores.len() {
-                return Err(e(
-                    "workers.cores",
-                    format!("lists {} cores for {} queues", w.cores.len(), q.len()),
-                    "give one core per queue in interfaces.queues, or leave cores empty",
-                ));
-            }
+        if let (Some(q), false) = (&queues, w.cores.is_empty())
+            && q.len() != w.cores.len()
+        {
+            return Err(e(
+                "workers.cores",
+                format!("lists {} cores for {} queues", w.cores.len(), q.len()),
+                "give one core per queue in interfaces.queues, or leave cores empty",
+            ));
         }
-        if let Some(core) = w.stats_core {
-            if core >= ncores {
-                return Err(e(
-                    "workers.stats_core",
-                    format!("core {core} does not exist (this machine has cores 0..={})", ncores - 1),
-                    "pick a core from that range or remove the key",
-                ));
-            }
+        if let Some(core) = w.stats_core
+            && core >= ncores
+        {
+            return Err(e(
+                "workers.stats_core",
+                format!("core {core} does not exist (this machine has cores 0..={})", ncores - 1),
+                "pick a core from that range or remove the key",
+            ));
         }
         if w.batch == 0 || w.batch > 1024 {
             return Err(e("workers.batch", format!("{} is out of range", w.batch), "use 1..=1024 (64 is usual)"));

@@ -644,15 +644,14 @@ impl Classifier {
 
     /// The label for a content decision; signatures naming several protocols are settled by port.
     fn resolve(&self, c: Decision, l4: L4, orig: Endpoint, resp: Endpoint) -> Label {
-        if let Decision::Signature(s) = c {
-            if let Some(sig) = self.set.sigs.get(usize::from(s.0)) {
-                if sig.protocols.len() > 1 {
-                    return match port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
-                        Some(p) => Label { protocol: p, decision: Decision::PortGuess },
-                        None => Label::NO_MATCH,
-                    };
-                }
-            }
+        if let Decision::Signature(s) = c
+            && let Some(sig) = self.set.sigs.get(usize::from(s.0))
+            && sig.protocols.len() > 1
+        {
+            return match port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
+                Some(p) => Label { protocol: p, decision: Decision::PortGuess },
+                None => Label::NO_MATCH,
+            };
         }
         Label { protocol: self.protocol_of(c), decision: c }
     }

@@ -466,10 +466,10 @@ pub fn run_sink(args: &SinkArgs) -> Result<ExitCode, GenError> {
         if deadline.is_some_and(|d| now >= d) {
             break;
         }
-        if let (Some(idle), Some(last)) = (idle, last_rx) {
-            if now.duration_since(last) >= idle {
-                break;
-            }
+        if let (Some(idle), Some(last)) = (idle, last_rx)
+            && now.duration_since(last) >= idle
+        {
+            break;
         }
         let mut got = 0;
         let t = monotonic_ns();

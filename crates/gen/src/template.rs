@@ -148,7 +148,7 @@ fn tracker(ctx: &Ctx, rng: &mut Rng, step: u32) -> Msg {
     let tx = ctx.id32.wrapping_add(step);
     let conn = u64::from(ctx.id32) << 16 | 0x5a5a;
     let mut v = Vec::with_capacity(98);
-    let from_client = step % 2 == 0;
+    let from_client = step.is_multiple_of(2);
     match step {
         0 => {
             v.extend_from_slice(&UDP_TRACKER_MAGIC.to_be_bytes());
@@ -659,7 +659,7 @@ pub fn is_message_protocol(protocol: Protocol, variant: Variant) -> bool {
 /// Bulk message `k` (0, 1, ...) of a message protocol (see [`is_message_protocol`]): requests
 /// from the client on even `k`, answers on odd `k`.
 pub fn repeat(protocol: Protocol, variant: Variant, k: u32, ctx: &Ctx, rng: &mut Rng) -> Msg {
-    let query = k % 2 == 0;
+    let query = k.is_multiple_of(2);
     let n = (k / 2 + 1) as u16;
     let data = match (protocol, variant) {
         (_, Variant::Dht) => dht(ctx, rng, query, n),

@@ -122,7 +122,7 @@ pub fn share_bar(share: f64, width: usize) -> String {
     let mut s = String::with_capacity(width * 3);
     s.extend(std::iter::repeat_n('█', filled / 8));
     let mut cells = filled / 8;
-    if filled % 8 != 0 {
+    if !filled.is_multiple_of(8) {
         s.push(PARTIAL[filled % 8]);
         cells += 1;
     }

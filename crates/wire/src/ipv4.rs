@@ -365,7 +365,7 @@ impl Repr {
             return Err(WireError::Truncated);
         }
         let total = u16::try_from(HEADER_LEN + self.payload_len).map_err(|_| WireError::BadIpTotalLength)?;
-        if self.frag_offset % 8 != 0 {
+        if !self.frag_offset.is_multiple_of(8) {
             return Err(WireError::BadFragment);
         }
         let data = packet.data_mut();

@@ -515,7 +515,7 @@ impl FragRepr {
     /// for an offset that is not a multiple of 8.
     pub fn emit(&self, buffer: &mut [u8]) -> Result<(), WireError> {
         let out = buffer.get_mut(..FRAG_HEADER_LEN).ok_or(WireError::BadExtensionHeader)?;
-        if self.frag_offset % 8 != 0 {
+        if !self.frag_offset.is_multiple_of(8) {
             return Err(WireError::BadFragment);
         }
         out[field::EXT_NXT_HDR] = self.next_header.into();

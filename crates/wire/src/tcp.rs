@@ -333,7 +333,7 @@ impl<'a> Repr<'a> {
     /// 40; [`WireError::Truncated`] if the buffer is shorter than the header.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>) -> Result<(), WireError> {
         let header_len = self.header_len();
-        if self.options.len() % 4 != 0 || header_len > MAX_HEADER_LEN {
+        if !self.options.len().is_multiple_of(4) || header_len > MAX_HEADER_LEN {
             return Err(WireError::BadTcpHeaderLength);
         }
         if packet.buffer.as_ref().len() < header_len {

@@ -733,10 +733,10 @@ mod tests {
         let mut fwd = 0u64;
         for round in 0..3000 {
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            if x % 3 == 0 {
+            if x.is_multiple_of(3) {
                 k.wire[(x as usize >> 8) % 2].push_back(pkt(round));
             }
-            if x % 5 != 0 {
+            if !x.is_multiple_of(5) {
                 k.step();
             }
             k.tx_per_step = (x as usize >> 4) % 4;

@@ -237,7 +237,7 @@ pub(crate) fn tracker_peers(p: &[u8], mut learn: impl FnMut(IpAddr, u16)) -> boo
                 len = len.saturating_mul(10).saturating_add(usize::from(d - b'0'));
                 i += 1;
             }
-            if i == pos || p.get(i) != Some(&b':') || len % entry != 0 {
+            if i == pos || p.get(i) != Some(&b':') || !len.is_multiple_of(entry) {
                 continue;
             }
             let start = i + 1;
@@ -272,7 +272,7 @@ pub(crate) fn is_udp_tracker_request(p: &[u8]) -> bool {
             let opts_ok = p.len() == 98 || p.get(98).is_some_and(|&t| t <= 2);
             p.len() >= 98 && event_ok && opts_ok && conn != UDP_TRACKER_MAGIC
         }
-        2 => p.len() >= 36 && (p.len() - 16) % 20 == 0 && p.len() <= 16 + 20 * 74 && conn != UDP_TRACKER_MAGIC,
+        2 => p.len() >= 36 && (p.len() - 16).is_multiple_of(20) && p.len() <= 16 + 20 * 74 && conn != UDP_TRACKER_MAGIC,
         _ => false,
     }
 }

@@ -109,9 +109,9 @@ pub(crate) fn is_udp(p: &[u8]) -> bool {
     let challenge = || p.get(4) == Some(&0xAA) && p.get(5) == Some(&0x55);
     match (marker, op) {
         // GLOBGETSOURCES: n file hashes.
-        (EDONKEY, 0x9A) => n >= 18 && (n - 2) % 16 == 0 && n <= 2 + 16 * 32,
+        (EDONKEY, 0x9A) => n >= 18 && (n - 2).is_multiple_of(16) && n <= 2 + 16 * 32,
         // GLOBGETSOURCES2: n (hash, size) pairs.
-        (EDONKEY, 0x94) => n >= 22 && (n - 2) % 20 == 0 && n <= 2 + 20 * 32,
+        (EDONKEY, 0x94) => n >= 22 && (n - 2).is_multiple_of(20) && n <= 2 + 20 * 32,
         // SERVERSTATREQ / SERVERDESCREQ with challenge.
         (EDONKEY, 0x96 | 0xA2) => n == 6 && challenge(),
         // SERVERSTATRES: challenge, users, files (and optional fields).

@@ -38,10 +38,10 @@ pub(crate) fn probe(p: &[u8], from_originator: bool) -> Probe {
             return Probe::NotMine;
         }
     }
-    if let Some(v) = p.get(9..11) {
-        if v[0] != 0x03 || v[1] > 0x04 {
-            return Probe::NotMine;
-        }
+    if let Some(v) = p.get(9..11)
+        && (v[0] != 0x03 || v[1] > 0x04)
+    {
+        return Probe::NotMine;
     }
     Probe::Certain
 }
