@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use weir_testkit::bridge::{TempDir, Weir, check_accounting};
+use weir_testkit::bridge::{TempDir, Weir, check_accounting, random_bytes, sha256};
 use weir_testkit::lab::{IN_V4, IN_V6, Lab, LabOptions, Ns, OUT_V4, OUT_V6, lab_available};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
@@ -20,11 +20,6 @@ const MINIMAL: &str = "[interfaces]\ninside = \"inside\"\noutside = \"outside\"\
 
 fn ping(lab: &Lab, from: Ns, to: &str, count: u32) -> bool {
     lab.run(from, "ping", &["-c", &count.to_string(), "-i", "0.2", "-W", "2", to]).unwrap().status.success()
-}
-
-fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }
 
 /// Serve `dir` over HTTP from namespace `ns` on `port`; returns the server process.
@@ -46,15 +41,7 @@ fn kill(mut c: Child) {
 }
 
 fn random_file(path: &Path, bytes: usize) {
-    let mut data = vec![0u8; bytes];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ bytes as u64;
-    for b in &mut data {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    std::fs::write(path, data).unwrap();
+    std::fs::write(path, random_bytes(bytes, bytes as u64)).unwrap();
 }
 
 fn curl(lab: &Lab, ns: Ns, url: &str, out: &Path) -> bool {
