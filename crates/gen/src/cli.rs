@@ -205,6 +205,8 @@ fn send_loop(src: &mut dyn Source, schedule: Schedule, ports: &mut [XskPort], st
     let mut pacer = Pacer::new(schedule);
     let mut scratch = vec![0u8; BATCH * SLOT];
     let mut meta: Vec<(usize, usize, Option<usize>)> = Vec::with_capacity(BATCH);
+    // Indices of one port's frames in the batch; reused, so the loop never allocates.
+    let mut mine: Vec<usize> = Vec::with_capacity(BATCH);
     let (mut packets, mut bytes) = (0u64, 0u64);
     let start = monotonic_ns();
     let mut next_progress = start + 1_000_000_000;
@@ -252,7 +254,8 @@ fn send_loop(src: &mut dyn Source, schedule: Schedule, ports: &mut [XskPort], st
         // Send each port's frames, in order, waiting for room if a ring is full.
         let stamp = monotonic_ns();
         for (pi, port) in ports.iter_mut().enumerate() {
-            let mine: Vec<usize> = (0..meta.len()).filter(|&i| meta[i].1 == pi).collect();
+            mine.clear();
+            mine.extend((0..meta.len()).filter(|&i| meta[i].1 == pi));
             let mut k = 0;
             while k < mine.len() {
                 let n = port.send(mine.len() - k, |buf| {
