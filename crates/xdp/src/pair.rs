@@ -26,13 +26,13 @@ const BUSY_SLEEP: Duration = Duration::from_millis(20);
 const CLOSE_DRAIN: Duration = Duration::from_secs(1);
 
 /// One socket's rings.
-struct Port {
-    tx: TxQueue,
-    rx: RxQueue,
-    fq: FillQueue,
-    cq: CompQueue,
-    tx_size: u32,
-    fd: RawFd,
+pub(crate) struct Port {
+    pub(crate) tx: TxQueue,
+    pub(crate) rx: RxQueue,
+    pub(crate) fq: FillQueue,
+    pub(crate) cq: CompQueue,
+    pub(crate) tx_size: u32,
+    pub(crate) fd: RawFd,
 }
 
 /// The real [`Backend`]: xsk-rs rings over one or two UMEMs.
@@ -178,7 +178,7 @@ fn is_hard(e: &XdpError) -> bool {
     matches!(e, XdpError::PermissionDenied { .. } | XdpError::Busy { .. } | XdpError::NoSuchInterface { .. })
 }
 
-fn new_umem(cfg: &XdpConfig) -> Result<(Umem, Vec<FrameDesc>), XdpError> {
+pub(crate) fn new_umem(cfg: &XdpConfig) -> Result<(Umem, Vec<FrameDesc>), XdpError> {
     let bad = |key: &'static str, e: &dyn std::fmt::Display| XdpError::Config { key, reason: e.to_string() };
     let frame_size = FrameSize::new(cfg.frame_size).map_err(|e| bad("frame_size", &e))?;
     let fill = QueueSize::new(cfg.fill_ring).map_err(|e| bad("fill_ring", &e))?;
@@ -260,7 +260,7 @@ fn create_socket(sc: SocketConfig, umem: &Umem, name: &str, queue: u32) -> Resul
 /// Binds `name`/`queue` on `umem`, trying the allowed bind and XDP modes in order (zero-copy
 /// before copy, native before generic). `joining` means the UMEM already has a socket: the
 /// kernel then takes the bind mode from the UMEM, so only XDP modes are tried.
-fn bind_port(name: &str, queue: u32, umem: &Umem, cfg: &XdpConfig, joining: bool) -> Result<Port, XdpError> {
+pub(crate) fn bind_port(name: &str, queue: u32, umem: &Umem, cfg: &XdpConfig, joining: bool) -> Result<Port, XdpError> {
     let binds: &[BindFlags] = match (joining, cfg.bind_mode) {
         (true, _) => &[BindFlags::empty()],
         (false, BindMode::ZeroCopy) => &[BindFlags::XDP_ZEROCOPY],

@@ -11,23 +11,18 @@
 //! to the fill ring at once. Every frame is always on the free list, the fill ring, the RX ring,
 //! the TX ring or the completion ring; `free + outstanding + in_fill` is checked in the tests.
 
-use std::error::Error as _;
 use std::io;
-use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use xsk_rs::config::{BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig, XdpFlags};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, TxQueue, Umem};
 
 use crate::census::KernelStats;
-use crate::config::{BindMode, XdpConfig, XdpMode};
+use crate::config::XdpConfig;
 use crate::error::XdpError;
 use crate::iface::interface_info;
+use crate::pair::{Port, bind_port, new_umem};
 use crate::sys;
-
-const BUSY_RETRY: Duration = Duration::from_secs(2);
-const BUSY_SLEEP: Duration = Duration::from_millis(20);
 
 /// One AF_XDP socket over its own UMEM. `Send`, driven by one thread.
 pub struct XskPort {
@@ -58,12 +53,6 @@ impl std::fmt::Debug for XskPort {
     }
 }
 
-fn os_err(what: String, e: &dyn std::error::Error) -> XdpError {
-    let errno = e.source().and_then(|s| s.downcast_ref::<io::Error>()).and_then(io::Error::raw_os_error);
-    let source = errno.map_or_else(|| io::Error::other(e.to_string()), io::Error::from_raw_os_error);
-    XdpError::Os { what, source }
-}
-
 impl XskPort {
     /// Opens one socket on `name` queue `queue` (in this thread's network namespace) over a
     /// new UMEM sized by `cfg`, binding in the modes `cfg` allows (zero-copy before copy,
@@ -84,111 +73,27 @@ impl XskPort {
                 reason: format!("{queue} is not below the queue count of `{name}`"),
             });
         }
-        let bad = |key: &'static str, e: &dyn std::fmt::Display| XdpError::Config { key, reason: e.to_string() };
-        let ucfg = UmemConfig::builder()
-            .frame_size(FrameSize::new(cfg.frame_size).map_err(|e| bad("frame_size", &e))?)
-            .fill_queue_size(QueueSize::new(cfg.fill_ring).map_err(|e| bad("fill_ring", &e))?)
-            .comp_queue_size(QueueSize::new(cfg.completion_ring).map_err(|e| bad("completion_ring", &e))?)
-            .frame_headroom(0)
-            .build()
-            .map_err(|e| bad("frame_size", &e))?;
-        let count = NonZeroU32::new(cfg.frame_count).ok_or_else(|| bad("frame_count", &"0"))?;
-        let (umem, free) = Umem::new(ucfg, count, false)
-            .map_err(|e| os_err(format!("creating a UMEM of {} frames for `{name}`", cfg.frame_count), &e))?;
-        let binds: &[BindFlags] = match cfg.bind_mode {
-            BindMode::ZeroCopy => &[BindFlags::XDP_ZEROCOPY],
-            BindMode::Copy => &[BindFlags::XDP_COPY],
-            BindMode::Auto => &[BindFlags::XDP_ZEROCOPY, BindFlags::XDP_COPY],
+        // The same UMEM set-up and bind (modes tried in order, EBUSY retried) as a queue pair's.
+        let (umem, free) = new_umem(cfg)?;
+        let Port { tx, rx, fq, cq, fd, .. } = bind_port(name, queue, &umem, cfg, false)?;
+        let mut port = XskPort {
+            tx,
+            rx,
+            fq,
+            cq,
+            umem,
+            fd,
+            free,
+            batch: vec![FrameDesc::default(); cfg.batch.max(1) as usize],
+            outstanding: 0,
+            in_fill: 0,
+            max_frame: cfg.max_frame_len() as usize,
+            name: name.to_owned(),
+            queue,
+            need_wakeup: cfg.need_wakeup,
         };
-        let xdps: &[XdpFlags] = match cfg.xdp_mode {
-            XdpMode::Native => &[XdpFlags::XDP_FLAGS_DRV_MODE],
-            XdpMode::Generic => &[XdpFlags::XDP_FLAGS_SKB_MODE],
-            XdpMode::Auto => &[XdpFlags::XDP_FLAGS_DRV_MODE, XdpFlags::XDP_FLAGS_SKB_MODE],
-        };
-        let rxq = QueueSize::new(cfg.rx_ring).map_err(|e| bad("rx_ring", &e))?;
-        let txq = QueueSize::new(cfg.tx_ring).map_err(|e| bad("tx_ring", &e))?;
-        let iface: Interface = name.parse().map_err(|_| XdpError::NoSuchInterface { name: name.to_owned() })?;
-        let mut last = None;
-        for &bind in binds {
-            let bind = if cfg.need_wakeup { bind | BindFlags::XDP_USE_NEED_WAKEUP } else { bind };
-            for &xdp in xdps {
-                let sc = SocketConfig::builder()
-                    .rx_queue_size(rxq)
-                    .tx_queue_size(txq)
-                    .libxdp_flags(LibxdpFlags::empty())
-                    .xdp_flags(xdp)
-                    .bind_flags(bind)
-                    .build();
-                let start = Instant::now();
-                loop {
-                    // SAFETY: this UMEM is new and bound once, so the socket never joins an
-                    // existing context and the INHIBIT_PROG_LOAD rule of xsk-rs does not apply.
-                    match unsafe { xsk_rs::Socket::new(sc, &umem, &iface, queue) } {
-                        Ok((tx, rx, Some((fq, cq)))) => {
-                            let fd = rx.fd().as_raw_fd();
-                            let mut port = XskPort {
-                                tx,
-                                rx,
-                                fq,
-                                cq,
-                                umem,
-                                fd,
-                                free,
-                                batch: vec![FrameDesc::default(); cfg.batch.max(1) as usize],
-                                outstanding: 0,
-                                in_fill: 0,
-                                max_frame: cfg.max_frame_len() as usize,
-                                name: name.to_owned(),
-                                queue,
-                                need_wakeup: cfg.need_wakeup,
-                            };
-                            port.refill(cfg.fill_ring.min(cfg.frame_count / 2));
-                            return Ok(port);
-                        }
-                        Ok((_, _, None)) => {
-                            return Err(XdpError::Os {
-                                what: format!("binding `{name}` queue {queue}: libxdp reused an existing context"),
-                                source: io::Error::from_raw_os_error(libc::EEXIST),
-                            });
-                        }
-                        Err(e) => {
-                            let errno = e
-                                .source()
-                                .and_then(|s| s.downcast_ref::<io::Error>())
-                                .and_then(io::Error::raw_os_error);
-                            match errno {
-                                Some(libc::EBUSY) if start.elapsed() < BUSY_RETRY => std::thread::sleep(BUSY_SLEEP),
-                                Some(libc::EBUSY) => {
-                                    return Err(XdpError::Busy {
-                                        name: name.to_owned(),
-                                        queue,
-                                        waited_ms: start.elapsed().as_millis() as u64,
-                                    });
-                                }
-                                Some(n) => {
-                                    let err = XdpError::from_os(
-                                        name,
-                                        queue,
-                                        "binding AF_XDP socket",
-                                        io::Error::from_raw_os_error(n),
-                                    );
-                                    if matches!(err, XdpError::PermissionDenied { .. }) {
-                                        return Err(err);
-                                    }
-                                    last = Some(err);
-                                    break;
-                                }
-                                None => {
-                                    last = Some(os_err(format!("binding AF_XDP socket on `{name}` queue {queue}"), &e));
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Err(last.unwrap_or(XdpError::NotSupported { name: name.to_owned(), queue, what: "no bind mode left to try" }))
+        port.refill(cfg.fill_ring.min(cfg.frame_count / 2));
+        Ok(port)
     }
 
     /// The interface name.
