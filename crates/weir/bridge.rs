@@ -286,7 +286,6 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         pin(core);
     }
     let mut state = crate::stats::StatsState::new(&p.classifier, c.flows.capacity as u64, frames_total)?;
-    let mut last = Totals::default();
     let mut next = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) && !workers.iter().any(|w| w.is_finished()) {
         std::thread::sleep(Duration::from_millis(50).min(interval));
@@ -294,7 +293,7 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
             next += interval;
             let t = Totals::read(&views, &p.classifier);
             let record = state.record(&t, &mut collector, &shared, &p.classifier, epoch);
-            eprintln!("{}", t.line(&last, interval, &p.classifier));
+            eprintln!("{}", crate::stats::line(&record));
             if let Some(w) = stats_json.as_mut() {
                 let line = serde_json::to_string(&record).unwrap_or_default();
                 if writeln!(w, "{line}").and_then(|()| w.flush()).is_err() {
@@ -305,7 +304,6 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
             let metrics = weir_stats::prometheus::render(&record);
             let json = serde_json::to_string(&record).unwrap_or_default();
             *published.lock() = weir_stats::http::Published { metrics, json };
-            last = t;
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -503,38 +501,6 @@ impl Totals {
             t.flows += ec.flows_created.get();
         }
         t
-    }
-
-    fn line(&self, last: &Totals, interval: Duration, classifier: &Classifier) -> String {
-        let secs = interval.as_secs_f64();
-        let mut s = String::new();
-        for (i, name) in ["inside", "outside"].iter().enumerate() {
-            let (now, before) = (&self.sides[i], &last.sides[i]);
-            s.push_str(&format!(
-                "{name}: rx {:.0} pps {:.1} Mbit/s fwd {} drop {}  ",
-                (now.received - before.received) as f64 / secs,
-                (now.received_bytes - before.received_bytes) as f64 * 8.0 / secs / 1e6,
-                now.forwarded() - before.forwarded(),
-                (now.dropped_policy + now.dropped_malformed) - (before.dropped_policy + before.dropped_malformed),
-            ));
-        }
-        let reg = classifier.registry();
-        let mut top: Vec<(u64, &str)> = self
-            .protocols
-            .iter()
-            .zip(last.protocols.iter().chain(std::iter::repeat(&ProtoTotals::default())))
-            .enumerate()
-            .map(|(id, (now, before))| {
-                let bytes = now.bytes[0] + now.bytes[1] - before.bytes[0] - before.bytes[1];
-                (bytes, reg.name(weir_dpi::ProtocolId(id as u16)))
-            })
-            .filter(|(b, _)| *b > 0)
-            .collect();
-        top.sort_by(|a, b| b.cmp(a));
-        let top: Vec<String> =
-            top.iter().take(4).map(|(b, n)| format!("{n} {:.1} Mbit/s", *b as f64 * 8.0 / secs / 1e6)).collect();
-        s.push_str(&format!("| {}", if top.is_empty() { "-".to_string() } else { top.join(", ") }));
-        s
     }
 
     fn final_report(&self, classifier: &Classifier) -> String {

@@ -186,3 +186,24 @@ impl StatsState {
         record
     }
 }
+
+/// The one-line summary of a record printed on stderr each interval: per NIC the receive rate
+/// and the totals forwarded and dropped, then the four protocols with the most bandwidth.
+pub(crate) fn line(r: &IntervalRecord) -> String {
+    let mut s = String::new();
+    for (name, i) in &r.interfaces {
+        s.push_str(&format!(
+            "{name}: rx {:.0} pps {:.1} Mbit/s fwd {} drop {}  ",
+            i.rx_pps,
+            i.rx_bps / 1e6,
+            i.forwarded,
+            i.dropped_policy + i.dropped_malformed + i.lost_tx_full
+        ));
+    }
+    let mut top: Vec<(f64, &str)> =
+        r.protocols.iter().map(|(n, p)| (p.bps_out + p.bps_in, n.as_str())).filter(|(b, _)| *b > 0.0).collect();
+    top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let top: Vec<String> = top.iter().take(4).map(|(b, n)| format!("{n} {:.1} Mbit/s", b / 1e6)).collect();
+    s.push_str(&format!("| {}", if top.is_empty() { "-".to_string() } else { top.join(", ") }));
+    s
+}
