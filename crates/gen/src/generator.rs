@@ -145,7 +145,10 @@ pub struct Generator {
     schedule: Schedule,
     units: f64,
     packets: u64,
-    next_flow: u64,
+    /// Flows started; the next flow's id is `id_base + flows * id_step`.
+    started: u64,
+    id_base: u64,
+    id_step: u64,
     templates: Vec<TState>,
     truth: BTreeMap<Protocol, ProtoTruth>,
     records: Option<Vec<FlowTruth>>,
@@ -154,7 +157,7 @@ pub struct Generator {
 
 impl std::fmt::Debug for Generator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Generator").field("packets", &self.packets).field("flows", &self.next_flow).finish()
+        f.debug_struct("Generator").field("packets", &self.packets).field("flows", &self.started).finish()
     }
 }
 
@@ -420,12 +423,25 @@ impl Generator {
             schedule,
             units: 0.0,
             packets: 0,
-            next_flow: 0,
+            started: 0,
+            id_base: 0,
+            id_step: 1,
             templates,
             truth: BTreeMap::new(),
             records: None,
             done: false,
         }
+    }
+
+    /// Numbers this generator's flows `base`, `base + step`, `base + 2 step`, ... instead of 0,
+    /// 1, 2, ...: with [`Profile::share`], generator `i` of `n` takes `(i, n)`, so parallel
+    /// generators never make the same flow number, and so never the same 5-tuple (a flow's
+    /// addresses, ports and random choices all derive from its number and the seed).
+    #[must_use]
+    pub fn with_flow_ids(mut self, base: u64, step: u64) -> Generator {
+        self.id_base = base;
+        self.id_step = step.max(1);
+        self
     }
 
     /// Also keep a [`FlowTruth`] per flow (for tests and small runs: it grows with the flows).
@@ -459,7 +475,7 @@ impl Generator {
 
     /// Flows started so far.
     pub fn flows(&self) -> u64 {
-        self.next_flow
+        self.started
     }
 
     /// Ground truth per protocol so far.
@@ -496,8 +512,8 @@ impl Generator {
         // new flow always has a first packet.
         for _ in 0..2 {
             if slot.flow.is_none() {
-                let id = self.next_flow;
-                self.next_flow += 1;
+                let id = self.id_base + self.started * self.id_step;
+                self.started += 1;
                 let f = Flow::new(id, t, self.profile.seed, now, slot.fresh, trailer);
                 slot.fresh = false;
                 let truth = self.truth.entry(t.protocol).or_default();
@@ -629,6 +645,53 @@ mod tests {
         assert!(a == b, "two runs of one profile and seed differ");
         p.seed += 1;
         assert!(pcap_bytes(p) != a, "another seed made the same traffic");
+    }
+
+    #[test]
+    fn parallel_shares_make_disjoint_flows_with_the_whole_mix() {
+        let mut p = shipped("campus-2004.toml");
+        p.stop.packets = Some(90_001);
+        let n = 3;
+        let mut buf = vec![0u8; 2048];
+        let mut tuples = std::collections::HashSet::new();
+        let (mut packets, mut flows, mut p2p_out, mut all_out) = (0u64, 0u64, 0u64, 0u64);
+        for i in 0..n {
+            let share = p.share(i, n);
+            assert_eq!(
+                share.rate,
+                crate::profile::Rate::Pps(match p.rate {
+                    crate::profile::Rate::Pps(r) | crate::profile::Rate::Bps(r) => r / 3.0,
+                })
+            );
+            let mut g = Generator::new(share).with_flow_ids(u64::from(i), u64::from(n));
+            g.record_flows();
+            while g.next_packet(&mut buf).is_some() {}
+            packets += g.packets();
+            flows += g.flows();
+            for f in g.flow_records() {
+                assert_eq!(f.flow % u64::from(n), u64::from(i), "share {i} made flow {}", f.flow);
+                let key = (f.udp, f.client.min(f.server), f.client.max(f.server));
+                assert!(tuples.insert(key), "two shares made the same 5-tuple {key:?}");
+            }
+            for (proto, t) in g.truth() {
+                all_out += t.bytes_out;
+                if proto.is_p2p() {
+                    p2p_out += t.bytes_out;
+                }
+            }
+        }
+        // The packet count is split exactly (90,001 = 30,001 + 30,000 + 30,000), plus each
+        // share's closing FINs after its stop.
+        assert!((90_001..95_000).contains(&packets), "{packets} packets");
+        assert_eq!(tuples.len() as u64, flows);
+        let share = p2p_out as f64 / all_out as f64;
+        assert!((0.82..=0.88).contains(&share), "P2P share of outgoing bytes over the shares {share}");
+        // One share is the whole profile, with the usual flow numbers.
+        assert_eq!(p.share(0, 1), p);
+        assert_eq!(p.share(1, 3).stop.packets, Some(30_000));
+        assert_eq!(p.share(0, 3).stop.packets, Some(30_001));
+        // A template with fewer flows than shares gets one in each.
+        assert!(p.share(2, 8).templates.iter().all(|t| t.flows >= 1));
     }
 
     #[test]

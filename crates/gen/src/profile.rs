@@ -282,6 +282,29 @@ pub fn default_port(protocol: Protocol, variant: Variant) -> u16 {
 }
 
 impl Profile {
+    /// Share `i` of `n` (`i < n`) for `n` parallel senders. Every share keeps every template
+    /// and its weight, so each share has the profile's byte mix and the shares together have
+    /// it too; the total rate and packet count are divided between them (the remainder of a
+    /// packet count goes to the first shares) and each template's concurrent flows are split
+    /// the same way, at least one per share. Give the share's generator
+    /// [`Generator::with_flow_ids`](crate::Generator::with_flow_ids)`(i, n)` so that the
+    /// shares' flows never share a 5-tuple.
+    pub fn share(&self, i: u32, n: u32) -> Profile {
+        let n = n.max(1);
+        let i = i.min(n - 1);
+        let split = |total: u64| total / u64::from(n) + u64::from(u64::from(i) < total % u64::from(n));
+        let mut p = self.clone();
+        p.rate = match self.rate {
+            Rate::Pps(r) => Rate::Pps(r / f64::from(n)),
+            Rate::Bps(r) => Rate::Bps(r / f64::from(n)),
+        };
+        p.stop.packets = self.stop.packets.map(split);
+        for t in &mut p.templates {
+            t.flows = (split(u64::from(t.flows)) as u32).max(1);
+        }
+        p
+    }
+
     /// Reads and validates a profile file.
     ///
     /// # Errors
