@@ -6,9 +6,15 @@
 # absolute figures say little; the ratio on one machine in one run is the point.
 #
 # usage: scripts/bench-gen.sh [SECONDS_PER_RUN] [RUNS]     (root; WEIR=path/to/weir)
+#        THREADS=N: a veth with N queues, weir gen --threads N and trafgen --cpus N, on CPUs
+#        0..N-1 (default 1: one sender each, on CPU 1)
 set -euo pipefail
 secs=${1:-5}
 runs=${2:-3}
+threads=${THREADS:-1}
+[[ $threads =~ ^[1-9][0-9]?$ ]] || { echo "bench-gen.sh: THREADS must be 1..99" >&2; exit 2; }
+if [ "$threads" = 1 ]; then cpus=1; else cpus=0-$((threads - 1)); fi
+cores=$(seq -s, 0 $((threads - 1)))
 here=$(cd "$(dirname "$0")/.." && pwd)
 weir=${WEIR:-}
 for c in "$here/target/release/weir" "$here/target-gen/release/weir"; do
@@ -23,7 +29,7 @@ cleanup() { ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 ip netns add "$ns"
-ip -n "$ns" link add bg0 type veth peer name bg1
+ip -n "$ns" link add bg0 numtxqueues "$threads" numrxqueues "$threads" type veth peer name bg1 numtxqueues "$threads" numrxqueues "$threads"
 ip -n "$ns" link set bg0 up
 ip -n "$ns" link set bg1 up
 ip netns exec "$ns" ethtool -K bg0 tso off gso off gro off tx off >/dev/null 2>&1 || true
@@ -47,16 +53,18 @@ rx() { ip netns exec "$ns" cat /sys/class/net/bg1/statistics/rx_packets; }
 measure() { # command...
     local a b
     a=$(rx)
-    ip netns exec "$ns" timeout -s INT "$secs" taskset -c 1 "$@" >/dev/null 2>&1 || true
+    ip netns exec "$ns" timeout -s INT "$secs" taskset -c "$cpus" "$@" >/dev/null 2>&1 || true
     b=$(rx)
     echo $(((b - a) / secs))
 }
 
 declare -a w t
+echo "64-byte UDP, $threads sender(s) each, ${secs} s per run"
 printf '%-4s %14s %14s\n' run "weir gen pps" "trafgen pps"
 for i in $(seq "$runs"); do
-    w[i]=$(measure "$weir" gen --profile "$tmp/udp64.toml" --iface bg0 --quiet --duration "$((secs + 5))")
-    t[i]=$(measure trafgen --dev bg0 --conf "$tmp/udp64.trafgen" --cpus 1)
+    w[i]=$(measure "$weir" gen --profile "$tmp/udp64.toml" --iface bg0 --quiet --duration "$((secs + 5))" \
+        --threads "$threads" $([ "$threads" -gt 1 ] && echo --cores "$cores"))
+    t[i]=$(measure trafgen --dev bg0 --conf "$tmp/udp64.trafgen" --cpus "$threads")
     printf '%-4s %14s %14s\n' "$i" "${w[i]}" "${t[i]}"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }

@@ -1,12 +1,16 @@
-//! A short load test through the real bridge: `weir gen` sends a small campus mix into the
-//! inside veth for a few seconds at a modest rate, `weir sink` receives behind the bridge, and
-//! the accounting must close: every generated frame is delivered to the sink, dropped by
-//! weir's policy (or as malformed), or counted as lost by weir (TX full) or the kernel (frames
-//! weir never received). The per-protocol packet counts weir reports must equal the
-//! generator's ground truth for every protocol.
+//! Short load tests through the real bridge, checking that the accounting closes: every
+//! generated frame is delivered, dropped by weir's policy (or as malformed), or counted as lost
+//! by weir (TX full) or the kernel (frames weir never received); and that weir's per-protocol
+//! flows, packets and bytes equal the generator's ground truth.
 //!
-//! Runs in its own uniquely named lab; where the lab cannot run (not root, no AF_XDP) it says so
-//! loudly and returns, and under `CI=true` it fails instead.
+//! - Two-sided, as `scripts/loadtest.sh` runs it: `weir gen` sends each frame from its host's
+//!   side (in0 or out0) and measures what arrives with the same sockets (`--sink-report`), so
+//!   the comparison holds direction by direction.
+//! - Two queues: a lab whose veths have two queues, so weir runs two workers; `weir gen
+//!   --threads 2` sends from both queues of in0, and `weir sink` receives on both of out0.
+//!
+//! Each runs in its own uniquely named lab; where the lab cannot run (not root, no AF_XDP) it
+//! says so loudly and returns, and under `CI=true` it fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::process::Stdio;
@@ -17,18 +21,109 @@ use weir_testkit::bridge::{TempDir, Weir};
 use weir_testkit::lab::{Lab, LabOptions, Ns, lab_available};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
+const PROFILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/profiles/campus-2004.toml");
 
 const CONFIG: &str = "[interfaces]\ninside = \"inside\"\noutside = \"outside\"\n\
     [rings]\nframes = 12288\nrx = 512\ntx = 512\nfill = 1024\ncompletion = 1024\n\
     [flows]\nclosed_linger_s = 1\n";
 
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Checks weir's summary and the sink's report against the generator's: every frame accounted
+/// for, and per protocol the same flows, packets and bytes. With `by_direction`, each
+/// direction on its own (inside hosts' frames entered on `inside`); otherwise the sum of both
+/// (everything was sent into in0).
+fn check(offered: &Value, sink: &Value, summary: &Value, by_direction: bool) {
+    let sent = n(&offered["packets"]);
+    assert!(sent > 10_000, "only {sent} frames generated");
+    let delivered = n(&sink["received"]);
+    let ifs = &summary["interfaces"];
+    let both = |key: &str| n(&ifs["inside"][key]) + n(&ifs["outside"][key]);
+    let dropped = both("dropped_policy") + both("dropped_malformed");
+    let lost_weir = both("lost_tx_full");
+    let protos = offered["protocols"].as_array().unwrap();
+    let from = |key: &str| protos.iter().map(|p| n(&p[key])).sum::<u64>();
+    // The lab's own frames (IPv6 neighbour discovery and the like) also cross: weir may have
+    // received a few more frames than were generated, never fewer unless the kernel lost them.
+    let lost_kernel = if by_direction {
+        from("packets_out").saturating_sub(n(&ifs["inside"]["received"]))
+            + from("packets_in").saturating_sub(n(&ifs["outside"]["received"]))
+    } else {
+        sent.saturating_sub(n(&ifs["inside"]["received"]))
+    };
+    assert_eq!(
+        sent,
+        delivered + dropped + lost_weir + lost_kernel,
+        "generated {sent} != delivered {delivered} + dropped {dropped} + lost by weir {lost_weir} + lost before weir {lost_kernel}"
+    );
+    let weir_protocols = summary["protocols"].as_array().unwrap();
+    let sink_protocols = sink["protocols"].as_array().unwrap();
+    for g in protos {
+        let name = g["protocol"].as_str().unwrap();
+        let w = weir_protocols.iter().find(|w| w["protocol"] == name).unwrap_or(&Value::Null);
+        let s = sink_protocols.iter().find(|s| s["protocol"] == name).unwrap_or(&Value::Null);
+        let keys: &[&[&str]] = if by_direction {
+            &[&["flows"], &["packets_out"], &["packets_in"], &["bytes_out"], &["bytes_in"]]
+        } else {
+            &[&["flows"], &["packets_out", "packets_in"], &["bytes_out", "bytes_in"]]
+        };
+        for k in keys {
+            let sum = |v: &Value| k.iter().map(|k| n(&v[*k])).sum::<u64>();
+            let (gv, wv) = (sum(g), sum(w));
+            assert_eq!(
+                wv, gv,
+                "{name} {k:?}: weir counted {wv}, the generator made {gv}; weir: {}",
+                summary["protocols"]
+            );
+            // Nothing was lost here (the rates are modest), so the sink saw it all too.
+            if lost_kernel + lost_weir + dropped == 0 {
+                let sv = sum(s);
+                assert_eq!(sv, gv, "{name} {k:?}: the sink received {sv}, the generator made {gv}");
+            }
+        }
+    }
+    assert_eq!(n(&sink["lost_in_stream"]), 0, "the sink saw gaps in streams: {sink}");
+}
+
 #[test]
-fn short_load_test_accounts_for_every_frame() {
-    if !lab_available("short_load_test_accounts_for_every_frame") {
+fn two_sided_load_test_matches_the_ground_truth_by_direction() {
+    if !lab_available("two_sided_load_test_matches_the_ground_truth_by_direction") {
         return;
     }
     let lab = Lab::up(LabOptions::default()).unwrap();
-    let dir = TempDir::new("loadtest");
+    let dir = TempDir::new("loadtest2");
+    let weir = Weir::start(WEIR, &lab, &dir, CONFIG);
+    let (gen_report, sink_report) = (dir.path("gen.json"), dir.path("sink.json"));
+    let out_ns = lab.ns(Ns::Out);
+    let out = lab
+        .cmd(Ns::In, WEIR)
+        .args(["gen", "--profile", PROFILE, "--iface", "in0", "--peer-iface", "out0", "--peer-netns", &out_ns])
+        .args(["--duration", "3", "--rate-pps", "5000", "--quiet"])
+        .args(["--report", gen_report.to_str().unwrap(), "--sink-report", sink_report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "weir gen: {}", String::from_utf8_lossy(&out.stderr));
+    // Every generated TCP flow ends with FIN both ways; with a 1 s linger weir ends them and
+    // books each flow's packets under its label before it stops.
+    std::thread::sleep(Duration::from_millis(2000));
+    let (code, _log, summary) = weir.stop();
+    assert_eq!(code, 0, "weir run exit code");
+    check(&read_json(&gen_report), &read_json(&sink_report), &summary, true);
+}
+
+#[test]
+fn two_generator_threads_on_two_queues_keep_the_ground_truth_exact() {
+    if !lab_available("two_generator_threads_on_two_queues_keep_the_ground_truth_exact") {
+        return;
+    }
+    let lab = Lab::up(LabOptions { queues: 2, ..LabOptions::default() }).unwrap();
+    let dir = TempDir::new("loadtestq2");
     let weir = Weir::start(WEIR, &lab, &dir, CONFIG);
 
     let (sink_report, ready) = (dir.path("sink.json"), dir.path("ready"));
@@ -45,64 +140,50 @@ fn short_load_test_accounts_for_every_frame() {
         assert!(t0.elapsed() < Duration::from_secs(10), "weir sink did not bind");
         std::thread::sleep(Duration::from_millis(50));
     }
-
-    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/profiles/campus-2004.toml");
     let gen_report = dir.path("gen.json");
     let out = lab
         .cmd(Ns::In, WEIR)
-        .args(["gen", "--profile", profile, "--iface", "in0", "--duration", "3", "--rate-pps", "5000", "--quiet"])
-        .args(["--report", gen_report.to_str().unwrap()])
+        .args(["gen", "--profile", PROFILE, "--iface", "in0", "--threads", "2", "--duration", "3"])
+        .args(["--rate-pps", "6000", "--quiet", "--report", gen_report.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "weir gen: {}", String::from_utf8_lossy(&out.stderr));
-
-    // Every generated TCP flow ends with FIN both ways; with a 1 s linger weir ends them and
-    // books each flow's packets under its label before it stops.
-    std::thread::sleep(Duration::from_millis(3000));
+    std::thread::sleep(Duration::from_millis(2000));
     // SIGTERM: the sink writes its report and exits.
     let _ = lab.run(Ns::Out, "kill", &["-TERM", &sink.id().to_string()]);
     let status = sink.wait().unwrap();
     assert!(status.success(), "weir sink exited with {status}");
-    let (code, _log, summary) = weir.stop();
+    let (code, log, summary) = weir.stop();
     assert_eq!(code, 0, "weir run exit code");
+    // Both weir workers were started, and the two senders' frames arrived on both queues.
+    assert!(log.contains("queue 0:") && log.contains("queue 1:"), "weir did not start a worker per queue: {log}");
+    let offered = read_json(&gen_report);
+    assert_eq!(n(&offered["threads"]), 2);
+    let sink = read_json(&sink_report);
+    check(&offered, &sink, &summary, false);
+}
 
-    let offered: Value = serde_json::from_str(&std::fs::read_to_string(&gen_report).unwrap()).unwrap();
-    let sink: Value = serde_json::from_str(&std::fs::read_to_string(&sink_report).unwrap()).unwrap();
-    let sent = offered["packets"].as_u64().unwrap();
-    assert!(sent > 10_000, "only {sent} frames generated");
-    let delivered = sink["received"].as_u64().unwrap();
-    let inside = &summary["interfaces"]["inside"];
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
-    let weir_received = n(&inside["received"]);
-    let dropped = n(&inside["dropped_policy"]) + n(&inside["dropped_malformed"]);
-    let lost_weir = n(&inside["lost_tx_full"]);
-    // The lab's own frames (IPv6 neighbour discovery and the like) also cross: weir may have
-    // received a few more frames than were generated, never fewer unless the kernel lost them.
-    let lost_kernel = sent.saturating_sub(weir_received);
-    assert_eq!(
-        sent,
-        delivered + dropped + lost_weir + lost_kernel,
-        "generated {sent} != delivered {delivered} + dropped {dropped} + lost by weir {lost_weir} + lost before weir {lost_kernel}"
-    );
-    // Per protocol: weir counted exactly the packets the generator made of each.
-    let weir_protocols: Vec<&Value> = summary["protocols"].as_array().unwrap().iter().collect();
-    for g in offered["protocols"].as_array().unwrap() {
-        let name = g["protocol"].as_str().unwrap();
-        let w = weir_protocols.iter().find(|w| w["protocol"] == name);
-        let gp = n(&g["packets_out"]) + n(&g["packets_in"]);
-        let wp = w.map_or(0, |w| n(&w["packets_out"]) + n(&w["packets_in"]));
-        assert_eq!(
-            wp, gp,
-            "{name}: weir counted {wp} packets, the generator made {gp}; weir: {}",
-            summary["protocols"]
-        );
-        // And exactly the bytes (whole frames, trailer included: weir counts frames as they are on
-        // the wire). This run sends both directions into in0, so compare the two directions' sum.
-        let gb = n(&g["bytes_out"]) + n(&g["bytes_in"]);
-        let wb = w.map_or(0, |w| n(&w["bytes_out"]) + n(&w["bytes_in"]));
-        assert_eq!(wb, gb, "{name}: weir counted {wb} bytes, the generator made {gb}");
-        let gf = n(&g["flows"]);
-        let wf = w.map_or(0, |w| n(&w["flows"]));
-        assert_eq!(wf, gf, "{name}: weir saw {wf} flows, the generator made {gf}");
+#[test]
+fn gen_thread_errors_name_the_fix() {
+    if !lab_available("gen_thread_errors_name_the_fix") {
+        return;
     }
+    let lab = Lab::up(LabOptions::default()).unwrap();
+    let run = |args: &[&str]| {
+        let out = lab
+            .cmd(Ns::In, WEIR)
+            .arg("gen")
+            .args(["--profile", PROFILE, "--iface", "in0"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "weir gen {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = run(&["--threads", "2"]);
+    assert!(e.contains("--threads 2") && e.contains("in0") && e.contains("has 1"), "{e}");
+    let e = run(&["--threads", "1", "--cores", "0,1"]);
+    assert!(e.contains("--cores") && e.contains("one core per thread"), "{e}");
+    let e = run(&["--cores", "4096"]);
+    assert!(e.contains("core 4096"), "{e}");
 }
