@@ -6,6 +6,16 @@
 #                 frames sent through iptables (br_netfilter, bridge-nf-call-iptables=1); before
 #                 measuring, one frame with a banned string is shown to be dropped
 #   (c) weir      `weir run` with the full signature set, default policy (forward everything)
+#   (d) weiroff   the same with [stats] enabled = false (the cost of the stats thread)
+# and two reference points that are not weir, to show where the time goes on veth:
+#   (e) xdp       a bare XDP program redirecting every frame from inside to outside in the kernel
+#                 (configs/bench/xdp-redirect.c, built here with clang): no parsing, no
+#                 inspection, no user space: the ceiling of any XDP data path on this lab. Its
+#                 NAPI is placed like the bridge's; out0 gets GRO on, since a veth only accepts
+#                 redirected frames with NAPI enabled
+#   (f) afxdp     weir's AF_XDP rings with no inspection at all (crates/xdp/examples/xdp-fwd):
+#                 the ceiling of the AF_XDP copy-mode path weir uses; (c)/(f) is the share of
+#                 that ceiling weir keeps while classifying every flow
 #
 # trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, two loads: 64-byte
 # frames and the simple IMIX (7:4:1 of 64/594/1518 bytes); configs/trafgen/*.cfg. Runs are
@@ -23,7 +33,10 @@
 # out0 receives in the same way in every setup: an iptables raw-table DROP for the test frames.
 #
 # Usage: scripts/bench-bridge.sh [SECONDS] [RUNS]     (default 10 s, 5 runs per setup and load)
-# Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix"), KEEP_LOGS=1 keeps the scratch directory.
+# Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix"), SETUPS ("bridge ipt weir weiroff xdp
+# afxdp"), KEEP_LOGS=1 keeps the scratch directory; WEIR_NAPI=fwd gives weir's `inside` the
+# bridge's placement (threaded NAPI on FWD_CORE, so the receive copy shares weir's core instead
+# of trafgen's); WEIR_WORKERS='tx_drain_us = 20' adds lines to weir's [workers].
 # Exits non-zero only if setting up fails, never because a goal was missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,15 +63,17 @@ ncpu=$(nproc)
 log "building weir (release)"
 cargo build --release --locked -q || die "cargo build --release failed"
 WEIR=$ROOT/target/release/weir
+cargo build --release --locked -q -p weir-xdp --example xdp-fwd || die "cargo build --example xdp-fwd failed"
+XDP_FWD=$ROOT/target/release/examples/xdp-fwd
 
 # ---- state and cleanup ---------------------------------------------------------------------
 TAG=bb$$
 [ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
-LABS=("${TAG}a" "${TAG}b" "${TAG}c")
-# (d) weir with its stats thread, histograms and endpoint off, in weir's lab: the cost of the stats.
-declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c)
-SETUPS=${SETUPS:-"bridge ipt weir weiroff"}
-declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir) # whose lab files a setup uses
+LABS=("${TAG}a" "${TAG}b" "${TAG}c" "${TAG}d")
+declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c [afxdp]=${TAG}c [xdp]=${TAG}d)
+SETUPS=${SETUPS:-"bridge ipt weir weiroff xdp afxdp"}
+declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir [afxdp]=weir [xdp]=xdp) # whose lab a setup uses
+for s in $SETUPS; do [ -n "${LAB_SETUP[$s]:-}" ] || die "unknown setup '$s' in SETUPS"; done
 TMP=$(mktemp -d /tmp/weir-bench-bridge.XXXXXX)
 PIDS=() # every process we started in the background and that may still run
 
@@ -186,7 +201,7 @@ mac() { nsx "$1" "$2" cat "/sys/class/net/$3/address"; }
 
 setup_lab() { # setup
     local s=$1 name=${LAB[$1]} opt=()
-    [ "$s" = weir ] || opt=(--kernel-bridge)
+    case $s in weir | xdp) ;; *) opt=(--kernel-bridge) ;; esac
     "$ROOT/scripts/lab.sh" up "$name" "${opt[@]}" >"$TMP/lab-$name.log" 2>&1 ||
         { cat "$TMP/lab-$name.log" >&2; die "lab $name did not come up"; }
     # The receiver: out0 drops the test frames (UDP to port 9) at its first netfilter hook, the
@@ -205,7 +220,22 @@ setup_lab() { # setup
         pin_bridge_napi "$s"
         ipt_rules "$s"
         ;;
+    xdp)
+        pin_bridge_napi "$s"
+        nsx "$s" out ethtool -K out0 gro on >/dev/null || die "$s: cannot enable GRO (veth NAPI) on out0"
+        local idx
+        idx=$(nsx "$s" br cat /sys/class/net/outside/ifindex)
+        clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -DOUT_IFINDEX="$idx" \
+            -c "$ROOT/configs/bench/xdp-redirect.c" -o "$TMP/xdp-redirect.o" ||
+            die "$s: clang could not build configs/bench/xdp-redirect.c (scripts/setup.sh installs clang)"
+        nsx "$s" br ip link set dev inside xdpdrv obj "$TMP/xdp-redirect.o" sec xdp ||
+            die "$s: cannot attach the XDP redirect program to inside"
+        log "$s: bare XDP redirect inside -> outside (native), out0 with NAPI (GRO on)"
+        ;;
     weir)
+        # WEIR_NAPI=fwd: the bridges' placement, inside's NAPI (where weir's XDP program runs
+        # and copies each frame into the UMEM) on the forwarding core instead of trafgen's.
+        if [ "${WEIR_NAPI:-softirq}" = fwd ]; then pin_bridge_napi "$s"; fi
         cat >"$TMP/weir.toml" <<EOF
 # bench-bridge: weir between the lab's NICs, full signature set, default policy (forward all).
 [interfaces]
@@ -214,6 +244,7 @@ outside = "outside"
 [workers]
 cores = [$FWD_CORE]
 stats_core = $GEN_CORE
+${WEIR_WORKERS:-}
 EOF
         nsx "$s" br "$WEIR" check-config "$TMP/weir.toml" >/dev/null || die "weir check-config failed"
         { cat "$TMP/weir.toml"; printf '[stats]\nenabled = false\n'; } >"$TMP/weiroff.toml"
@@ -226,8 +257,8 @@ EOF
             "$ROOT/configs/trafgen/$load.cfg" >"$TMP/$s-$load.cfg"
     done
     # The kernel bridges learn out0's MAC from its first frame; check that a frame gets through.
-    if [ "$s" = bridge ]; then
-        [ "$(one_frame "$s" 'fill(0x00, 18)')" -ge 1 ] || die "$s: a frame did not cross the bridge"
+    if [ "$s" = bridge ] || [ "$s" = xdp ]; then
+        [ "$(one_frame "$s" 'fill(0x00, 18)')" -ge 1 ] || die "$s: a frame did not cross"
     fi
 }
 
@@ -247,6 +278,20 @@ start_weir() { # setup run-id -> sets WEIR_PID; waits until the sockets are boun
     die "weir run did not bind its sockets"
 }
 
+start_afxdp() { # setup run-id -> sets WEIR_PID (the forwarder's); waits until it forwards
+    local s=$1 id=$2 i
+    ip netns exec "$(ns "$s" br)" taskset -c "$FWD_CORE" "$XDP_FWD" inside outside >"$TMP/$id.fwd.log" 2>&1 &
+    WEIR_PID=$!
+    PIDS+=("$WEIR_PID")
+    for i in $(seq 100); do
+        grep -qs '^forwarding' "$TMP/$id.fwd.log" && return 0
+        kill -0 "$WEIR_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$TMP/$id.fwd.log" >&2
+    die "xdp-fwd did not start"
+}
+
 stop_weir() { # run-id
     stop_pid "$WEIR_PID" TERM
     forget_pid "$WEIR_PID"
@@ -255,7 +300,7 @@ stop_weir() { # run-id
 
 measure() { # setup load run -> appends a result line to $TMP/results
     local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
-    case $s in weir | weiroff) start_weir "$s" "$id" ;; esac
+    case $s in weir | weiroff) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
     O0=$(counter "$s" in in0 tx_packets)
     D0=$(counter "$s" out out0 rx_packets)
     # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
@@ -281,6 +326,10 @@ measure() { # setup load run -> appends a result line to $TMP/results
     O1=$(counter "$s" in in0 tx_packets)
     D1=$(counter "$s" out out0 rx_packets)
     local wrx=- wfwd=- wtx=- wdrop=-
+    if [ "$s" = afxdp ]; then
+        stop_pid "$WEIR_PID" TERM
+        forget_pid "$WEIR_PID"
+    fi
     if [ "$s" = weir ] || [ "$s" = weiroff ]; then
         stop_weir "$id"
         read -r wrx wfwd wtx wdrop < <(python3 -c '
@@ -298,7 +347,11 @@ $((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop" >>"$TMP/results"
 
 # ---- main ------------------------------------------------------------------------------------
 log "labs ${LABS[*]}: trafgen on core $GEN_CORE, forwarding on core $FWD_CORE; $RUNS x $SECS s per setup and load"
-for s in bridge ipt weir; do setup_lab "$s"; done # weiroff shares weir's lab
+for s in bridge ipt weir xdp; do
+    # (a)-(c) always: the ratios are against (a) and (b), and (d) and (f) use (c)'s lab.
+    if [ "$s" = xdp ] && [[ " $SETUPS " != *" xdp "* ]]; then continue; fi
+    setup_lab "$s"
+done
 prove_ipt ipt
 : >"$TMP/results"
 for load in $LOADS; do
@@ -313,7 +366,8 @@ import statistics, sys
 path, secs, runs, gen, fwd = sys.argv[1:]
 rows = [l.split() for l in open(path) if l.strip()]
 names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir",
-         "weiroff": "(d) weir, stats off"}
+         "weiroff": "(d) weir, stats off", "xdp": "(e) bare XDP redirect (ceiling)",
+         "afxdp": "(f) bare AF_XDP forward (ceiling)"}
 loads = list(dict.fromkeys(r[1] for r in rows))
 med = {}
 print()
@@ -323,7 +377,7 @@ for load in loads:
     print()
     print(f"load {load}")
     print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
-    for s in ("bridge", "ipt", "weir", "weiroff"):
+    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp"):
         rs = [r for r in rows if r[0] == s and r[1] == load]
         if not rs:
             continue
@@ -338,6 +392,11 @@ for load in loads:
     if a and b and c:
         print(f"  ratio c/a = {c / a:.2f} (goal >= 1.00: {'met' if c >= a else 'MISSED'})   "
               f"c/b = {c / b:.2f} (goal >= 1.50: {'met' if c >= 1.5 * b else 'MISSED'})")
+    e, f = med.get(("xdp", load)), med.get(("afxdp", load))
+    if a and e:
+        print(f"  e/a = {e / a:.2f}: bare XDP redirect against the kernel bridge, the most any XDP data path gets here")
+    if c and f:
+        print(f"  c/f = {c / f:.2f}: the share of the bare AF_XDP path that weir keeps while classifying")
     d = med.get(("weiroff", load))
     if c and d:
         cost = 100 * (d - c) / d
