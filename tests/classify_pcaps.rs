@@ -305,3 +305,52 @@ fn flows_text_output_has_one_line_per_flow() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().any(|l| l.starts_with("TCP") && l.contains("edonkey")), "{text}");
 }
+
+/// A copy of `file` as a capture with `snaplen` would have stored it: each record cut to at most
+/// `snaplen` bytes, its original length kept.
+fn with_snaplen(file: &str, snaplen: usize) -> PathBuf {
+    let mut r = weir_capture::CaptureReader::open(&pcaps().join(file)).unwrap();
+    let mut w = None;
+    while let Some(rec) = r.next_record().unwrap() {
+        let w = w.get_or_insert_with(|| weir_capture::PcapWriter::new(Vec::new(), rec.linktype, true).unwrap());
+        w.write_packet(rec.ts_nanos, &rec.data[..rec.data.len().min(snaplen)], rec.orig_len).unwrap();
+    }
+    temp_file(&format!("snap{snaplen}-{file}"), &w.unwrap().into_inner())
+}
+
+#[test]
+fn snaplen_cut_captures_classify_like_whole_ones() {
+    for file in ["bittorrent.pcap", "gnutella.pcap", "edonkey.pcap", "smtp.pcap", "http_connect.pcap"] {
+        let (whole_flows, whole) = classify(file);
+        let cut_path = with_snaplen(file, 96);
+        let (cut_flows, cut) = classify(cut_path.to_str().unwrap());
+        assert!(cut["snaplen_cut"].as_u64().unwrap() > 0, "{file}: nothing was cut at 96 bytes");
+        assert_eq!(whole["snaplen_cut"].as_u64(), Some(0));
+        // Counted at their wire length, nothing malformed that was not before.
+        for key in ["packets", "bytes", "flows"] {
+            assert_eq!(cut[key], whole[key], "{file}: {key}");
+        }
+        assert_eq!(cut["malformed"], whole["malformed"], "{file}");
+        // A cut can only cost a label (a detector that needs bytes past the snaplen says
+        // unknown), never change one; and at 96 bytes nearly every flow keeps its label.
+        let label = |flows: &[WeirFlow]| {
+            let mut v: Vec<_> =
+                flows.iter().map(|f| (f.l4.clone(), f.a.clone(), f.b.clone(), f.protocol.clone())).collect();
+            v.sort();
+            v
+        };
+        let (whole_labels, cut_labels) = (label(&whole_flows), label(&cut_flows));
+        assert_eq!(whole_labels.len(), cut_labels.len(), "{file}");
+        let mut kept = 0;
+        for (w, c) in whole_labels.iter().zip(&cut_labels) {
+            assert_eq!((&w.0, &w.1, &w.2), (&c.0, &c.1, &c.2), "{file}: flows differ");
+            if w.3 == c.3 {
+                kept += 1;
+            } else {
+                assert_eq!(c.3, "unknown", "{file}: {w:?} became {c:?} when cut at 96 bytes");
+            }
+        }
+        let share = f64::from(kept) / whole_labels.len() as f64;
+        assert!(share >= 0.9, "{file}: only {kept} of {} flows kept their label at snaplen 96", whole_labels.len());
+    }
+}

@@ -37,6 +37,7 @@ pub(crate) struct Summary {
     pub malformed: (u64, u64),
     pub malformed_by_reason: Vec<(&'static str, u64)>,
     pub fragments: u64,
+    pub snaplen_cut: u64,
     pub flows: u64,
     pub flows_evicted: u64,
     pub elapsed: Duration,
@@ -77,6 +78,7 @@ impl Summary {
             malformed: (c.malformed_total(), c.malformed_bytes.get()),
             malformed_by_reason,
             fragments: c.fragments.get(),
+            snaplen_cut: c.snaplen_cut.get(),
             flows: c.flows_created.get(),
             flows_evicted: c.flows_ended(EndReason::Evicted).get(),
             elapsed,
@@ -131,6 +133,7 @@ impl Summary {
             "flows": self.flows,
             "flows_evicted": self.flows_evicted,
             "fragments": self.fragments,
+            "snaplen_cut": self.snaplen_cut,
             "protocols": protocols,
             "non_ip": {"packets": self.non_ip.0, "bytes": self.non_ip.1},
             "malformed": {"packets": self.malformed.0, "bytes": self.malformed.1, "by_reason": by_reason},
@@ -192,6 +195,13 @@ pub(crate) fn write_table(out: &mut impl Write, s: &Summary) -> std::io::Result<
             s.malformed.0,
             human_bytes(s.malformed.1),
             reasons.join(", ")
+        )?;
+    }
+    if s.snaplen_cut > 0 {
+        writeln!(
+            out,
+            "{} frames were cut short by the capture's snaplen: classified from their captured bytes, counted at their length on the wire",
+            s.snaplen_cut
         )?;
     }
     let (pps, gbps) = s.rates();

@@ -77,6 +77,8 @@ pub struct EngineCounters {
     pub fragments: Counter,
     /// Non-first fragments whose first fragment was not seen (counted to a port-less flow).
     pub fragments_unmatched: Counter,
+    /// Frames a capture cut short (snaplen) that were still parsed, from their captured bytes.
+    pub snaplen_cut: Counter,
     /// Flows created.
     pub flows_created: Counter,
     /// Flows ended, by reason: idle, closed, evicted, flushed.
@@ -99,6 +101,7 @@ impl EngineCounters {
             malformed_bytes: Counter::new(),
             fragments: Counter::new(),
             fragments_unmatched: Counter::new(),
+            snaplen_cut: Counter::new(),
             flows_created: Counter::new(),
             flows_ended: Default::default(),
             protocols: (0..protocols).map(|_| ProtoCounters::default()).collect(),

@@ -236,8 +236,15 @@ impl Engine {
         let c = &*self.counters;
         c.packets.inc();
         c.bytes.add(u64::from(wire_len));
-        let parsed = match weir_wire::parse_frame(frame, link) {
-            Ok(f) => f,
+        // A capture's snaplen may have cut the frame: its headers still tell the flow, and the
+        // captured start of the payload is what the DPI gets (on the wire, wire_len == len).
+        let parsed = match weir_wire::parse_frame_captured(frame, link, wire_len as usize) {
+            Ok(f) => {
+                if wire_len as usize > frame.len() {
+                    c.snaplen_cut.inc();
+                }
+                f
+            }
             Err(e) => {
                 c.count_malformed(e, wire_len);
                 return Outcome::Malformed(e);

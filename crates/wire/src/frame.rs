@@ -211,6 +211,40 @@ impl<'a> Transport<'a> {
 /// # Errors
 /// One [`WireError`] per reason a frame cannot be summarised; see the module docs for which.
 pub fn parse_frame(frame: &[u8], link: LinkType) -> Result<Frame<'_>, WireError> {
+    parse(frame, link, 0)
+}
+
+/// Parse a frame of which a capture kept only the first `frame.len()` of its `wire_len` bytes
+/// (a snaplen). The IP and UDP lengths may then reach past the captured bytes, by no more than
+/// were cut off, and payloads are what was captured; headers must still be whole. With
+/// `wire_len <= frame.len()` this is [`parse_frame`].
+///
+/// ```
+/// use weir_wire::{parse_frame, parse_frame_captured, LinkType, Transport, WireError};
+///
+/// // The same datagram as in `parse_frame`'s example, captured with a snaplen of 29 bytes.
+/// let packet = [
+///     0x45, 0, 0, 30, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2,
+///     0x13, 0x88, 0, 53, 0, 10, 0, 0, b'h', b'i',
+/// ];
+/// let cut = &packet[..29];
+/// assert_eq!(parse_frame(cut, LinkType::RawIp).unwrap_err(), WireError::Truncated);
+/// let frame = parse_frame_captured(cut, LinkType::RawIp, 30)?;
+/// let ip = frame.ip().expect("an IP frame");
+/// assert_eq!(ip.transport, Transport::Udp { src_port: 5000, dst_port: 53, payload: b"h" });
+/// # Ok::<(), weir_wire::WireError>(())
+/// ```
+///
+/// # Errors
+/// As [`parse_frame`]; [`WireError::Truncated`] also when a header is cut, or a length reaches
+/// past even the uncut frame.
+pub fn parse_frame_captured(frame: &[u8], link: LinkType, wire_len: usize) -> Result<Frame<'_>, WireError> {
+    parse(frame, link, wire_len.saturating_sub(frame.len()))
+}
+
+/// `cut`: bytes of the frame the capture did not keep (0: the frame is whole).
+#[inline]
+fn parse(frame: &[u8], link: LinkType, cut: usize) -> Result<Frame<'_>, WireError> {
     let (mut ethertype, mut offset) = match link {
         LinkType::Ethernet => {
             let eth = EthernetFrame::new_checked(frame)?;
@@ -221,8 +255,8 @@ pub fn parse_frame(frame: &[u8], link: LinkType) -> Result<Frame<'_>, WireError>
         LinkType::RawIp => {
             let first = frame.first().ok_or(WireError::Truncated)?;
             let ip = match first >> 4 {
-                4 => parse_ipv4(frame, 0)?,
-                6 => parse_ipv6(frame, 0)?,
+                4 => parse_ipv4(frame, 0, cut)?,
+                6 => parse_ipv6(frame, 0, cut)?,
                 _ => return Err(WireError::BadIpVersion),
             };
             return Ok(Frame { vlan_depth: 0, outer_vlan: None, network: Network::Ip(ip) });
@@ -245,8 +279,8 @@ pub fn parse_frame(frame: &[u8], link: LinkType) -> Result<Frame<'_>, WireError>
     }
 
     let network = match ethertype {
-        ETHERTYPE_IPV4 => Network::Ip(parse_ipv4(frame, offset)?),
-        ETHERTYPE_IPV6 => Network::Ip(parse_ipv6(frame, offset)?),
+        ETHERTYPE_IPV4 => Network::Ip(parse_ipv4(frame, offset, cut)?),
+        ETHERTYPE_IPV6 => Network::Ip(parse_ipv6(frame, offset, cut)?),
         other => Network::NonIp { ethertype: other },
     };
     Ok(Frame { vlan_depth, outer_vlan, network })
@@ -264,9 +298,27 @@ fn offset16(offset: usize) -> u16 {
     u16::try_from(offset).unwrap_or(u16::MAX)
 }
 
-fn parse_ipv4(frame: &[u8], offset: usize) -> Result<IpInfo<'_>, WireError> {
-    let ip = Ipv4Packet::new_checked(rest(frame, offset))?;
-    let payload = ip.payload();
+/// The captured part of an IP packet's payload when the capture cut it: the header must be
+/// whole and the missing part of the packet (`total_len` is header plus payload) at most `cut`.
+fn cut_payload(buf: &[u8], header_len: usize, total_len: usize, cut: usize) -> Result<&[u8], WireError> {
+    if cut == 0 || buf.len() < header_len || total_len.saturating_sub(buf.len()) > cut {
+        return Err(WireError::Truncated);
+    }
+    Ok(buf.get(header_len..).unwrap_or_default())
+}
+
+fn parse_ipv4(frame: &[u8], offset: usize, cut: usize) -> Result<IpInfo<'_>, WireError> {
+    let buf = rest(frame, offset);
+    let (ip, payload) = match Ipv4Packet::new_checked(buf) {
+        Ok(ip) => (ip, ip.payload()),
+        // Truncated with 20 bytes or more: every other check passed and the datagram runs past
+        // the buffer.
+        Err(WireError::Truncated) if cut > 0 && buf.len() >= crate::ipv4::HEADER_LEN => {
+            let ip = Ipv4Packet::new_unchecked(buf);
+            (ip, cut_payload(buf, usize::from(ip.header_len()), usize::from(ip.total_len()), cut)?)
+        }
+        Err(e) => return Err(e),
+    };
     let fragment = ip.is_fragment().then(|| Fragment {
         id: u32::from(ip.ident()),
         offset: ip.frag_offset(),
@@ -282,13 +334,21 @@ fn parse_ipv4(frame: &[u8], offset: usize) -> Result<IpInfo<'_>, WireError> {
         ip_len: ip.total_len(),
         dscp: ip.dscp(),
         fragment,
-        transport: parse_transport(protocol, payload, fragment, IpProtocol::Icmp)?,
+        transport: parse_transport(protocol, payload, fragment, IpProtocol::Icmp, cut)?,
     })
 }
 
-fn parse_ipv6(frame: &[u8], offset: usize) -> Result<IpInfo<'_>, WireError> {
-    let ip = Ipv6Packet::new_checked(rest(frame, offset))?;
-    let chain = ipv6::walk_extension_headers(ip.next_header(), ip.payload())?;
+fn parse_ipv6(frame: &[u8], offset: usize, cut: usize) -> Result<IpInfo<'_>, WireError> {
+    let buf = rest(frame, offset);
+    let (ip, payload) = match Ipv6Packet::new_checked(buf) {
+        Ok(ip) => (ip, ip.payload()),
+        Err(WireError::Truncated) if cut > 0 && buf.len() >= crate::ipv6::HEADER_LEN => {
+            let ip = Ipv6Packet::new_unchecked(buf);
+            (ip, cut_payload(buf, crate::ipv6::HEADER_LEN, ip.total_len(), cut)?)
+        }
+        Err(e) => return Err(e),
+    };
+    let chain = ipv6::walk_extension_headers(ip.next_header(), payload)?;
     check_fragment_end(chain.fragment, chain.payload.len())?;
     Ok(IpInfo {
         src: IpAddr::V6(ip.src_addr()),
@@ -298,7 +358,7 @@ fn parse_ipv6(frame: &[u8], offset: usize) -> Result<IpInfo<'_>, WireError> {
         ip_len: u16::try_from(ip.total_len()).unwrap_or(u16::MAX),
         dscp: ip.dscp(),
         fragment: chain.fragment,
-        transport: parse_transport(chain.protocol, chain.payload, chain.fragment, IpProtocol::Icmpv6)?,
+        transport: parse_transport(chain.protocol, chain.payload, chain.fragment, IpProtocol::Icmpv6, cut)?,
     })
 }
 
@@ -321,6 +381,7 @@ fn parse_transport<'a>(
     payload: &'a [u8],
     fragment: Option<Fragment>,
     icmp: IpProtocol,
+    cut: usize,
 ) -> Result<Transport<'a>, WireError> {
     if fragment.is_some_and(|f| f.offset != 0) {
         return Ok(Transport::Other { payload });
@@ -334,6 +395,8 @@ fn parse_transport<'a>(
                 // offset) is the tiny-fragment evasion, not a broken TCP header.
                 WireError::Truncated if first_of_many => WireError::TinyFragment,
                 WireError::BadTcpHeaderLength if first_of_many && data_offset_valid(payload) => WireError::TinyFragment,
+                // Options cut off by a capture's snaplen: the header is incomplete, not bad.
+                WireError::BadTcpHeaderLength if cut > 0 && data_offset_valid(payload) => WireError::Truncated,
                 other => other,
             })?;
             Ok(Transport::Tcp {
@@ -361,7 +424,25 @@ fn parse_transport<'a>(
             })
         }
         IpProtocol::Udp => {
-            let udp = UdpPacket::new_checked(payload)?;
+            let udp = match UdpPacket::new_checked(payload) {
+                Ok(udp) => udp,
+                // A capture cut the datagram: its length may run past the captured payload by
+                // no more than was cut.
+                Err(WireError::BadUdpLength)
+                    if cut > 0 && {
+                        let len = usize::from(UdpPacket::new_unchecked(payload).len());
+                        len > payload.len() && len - payload.len() <= cut
+                    } =>
+                {
+                    let udp = UdpPacket::new_unchecked(payload);
+                    return Ok(Transport::Udp {
+                        src_port: udp.src_port(),
+                        dst_port: udp.dst_port(),
+                        payload: payload.get(udp::HEADER_LEN..).unwrap_or_default(),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
             Ok(Transport::Udp { src_port: udp.src_port(), dst_port: udp.dst_port(), payload: udp.payload() })
         }
         p if p == icmp => {

@@ -41,7 +41,7 @@ pub mod vlan;
 pub use arp::Packet as ArpPacket;
 pub use error::WireError;
 pub use ethernet::{Address as EthernetAddress, EtherType, Frame as EthernetFrame, Repr as EthernetRepr};
-pub use frame::{Fragment, Frame, IpInfo, LinkType, Network, Transport, parse_frame};
+pub use frame::{Fragment, Frame, IpInfo, LinkType, Network, Transport, parse_frame, parse_frame_captured};
 pub use icmp::{Icmpv4Type, Icmpv6Type, Packet as IcmpPacket, Repr as IcmpRepr};
 pub use ip::IpProtocol;
 pub use ipv4::{Packet as Ipv4Packet, Repr as Ipv4Repr};

@@ -427,6 +427,24 @@ fn fixture_vlan_v4_tcp() {
 }
 
 #[test]
+fn snaplen_cut_frames_parse_only_within_the_bytes_cut() {
+    // VLAN_V4_TCP without its padding: 64 bytes, the IPv4 datagram ends at 64 (18 + 46).
+    let frame = &VLAN_V4_TCP[..64];
+    // Cut at 63: one data byte captured, one cut off.
+    let f = parse_frame_captured(&frame[..63], LinkType::Ethernet, 64).unwrap();
+    assert_eq!(f.ip().unwrap().transport.payload(), b"G");
+    // Claiming a wire length the IP length does not reach to is no excuse: the datagram runs two
+    // bytes past the capture, but only one byte was cut.
+    assert_eq!(parse_frame_captured(&frame[..62], LinkType::Ethernet, 63), Err(WireError::Truncated));
+    // Cut inside the TCP options: the header is not whole.
+    assert_eq!(parse_frame_captured(&frame[..60], LinkType::Ethernet, 64), Err(WireError::Truncated));
+    assert_eq!(parse_frame(&frame[..60], LinkType::Ethernet), Err(WireError::Truncated));
+    // Not cut: the strict parse.
+    assert_eq!(parse_frame_captured(frame, LinkType::Ethernet, 64), parse_frame(frame, LinkType::Ethernet));
+    assert_eq!(parse_frame_captured(&frame[..63], LinkType::Ethernet, 63), Err(WireError::Truncated));
+}
+
+#[test]
 fn fixture_non_ip() {
     // ARP request in Ethernet.
     let mut arp = vec![0xff; 6];
@@ -710,6 +728,12 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
 
 /// Invariants of any successful parse: every slice lies inside the frame, lengths agree.
 fn check_invariants(bytes: &[u8], frame: &Frame<'_>) {
+    check_invariants_cut(bytes, bytes.len(), frame);
+}
+
+/// The same for a frame of `wire_len` bytes of which `bytes` were captured: the IP datagram
+/// ends within the wire length, every slice within the captured bytes.
+fn check_invariants_cut(bytes: &[u8], wire_len: usize, frame: &Frame<'_>) {
     assert!(frame.vlan_depth <= MAX_VLAN_DEPTH);
     assert_eq!(frame.outer_vlan.is_some(), frame.vlan_depth > 0);
     if let Some(ip) = frame.ip() {
@@ -718,7 +742,7 @@ fn check_invariants(bytes: &[u8], frame: &Frame<'_>) {
         let p = payload.as_ptr_range();
         assert!(payload.is_empty() || (range.start <= p.start && p.end <= range.end));
         let ip_end = usize::from(ip.ip_offset) + usize::from(ip.ip_len);
-        assert!(ip_end <= bytes.len());
+        assert!(ip_end <= wire_len.max(bytes.len()));
         assert!(payload.len() <= usize::from(ip.ip_len));
         if !payload.is_empty() {
             // The payload ends inside the IP datagram (padding is never payload).
@@ -738,6 +762,54 @@ proptest! {
         prop_assert_eq!(parsed, Ok(spec.expected(&bytes)));
         if let Ok(frame) = parsed {
             check_invariants(&bytes, &frame);
+        }
+    }
+
+    /// A capture cut anywhere after the headers parses as the whole frame with the captured part
+    /// of the payload; cut inside the headers, it is an error, never a guess.
+    #[test]
+    fn captured_prefixes_parse_with_the_captured_payload(spec in arb_spec(), at in any::<prop::sample::Index>()) {
+        let bytes = spec.build();
+        let full = spec.expected(&bytes);
+        let Some(ip) = full.ip() else { return Ok(()) };
+        if matches!(ip.transport, Transport::Icmp { .. }) {
+            return Ok(());
+        }
+        let payload = ip.transport.payload();
+        let start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
+        let cut = at.index(bytes.len() + 1);
+        let parsed = parse_frame_captured(&bytes[..cut], spec.link, bytes.len());
+        if cut < start {
+            prop_assert!(parsed.is_err(), "cut at {} inside the headers (payload at {}) parsed: {:?}", cut, start, parsed);
+            return Ok(());
+        }
+        let kept = &payload[..(cut - start).min(payload.len())];
+        let mut want = full;
+        if let Network::Ip(ref mut w) = want.network {
+            w.transport = match w.transport {
+                Transport::Tcp { src_port, dst_port, seq, ack, flags, .. } => {
+                    Transport::Tcp { src_port, dst_port, seq, ack, flags, payload: kept }
+                }
+                Transport::Udp { src_port, dst_port, .. } => Transport::Udp { src_port, dst_port, payload: kept },
+                Transport::Other { .. } => Transport::Other { payload: kept },
+                t @ Transport::Icmp { .. } => t,
+            };
+        }
+        prop_assert_eq!(parsed, Ok(want));
+        // An uncut frame, or a wire length that is not longer, parses exactly as parse_frame.
+        prop_assert_eq!(parse_frame_captured(&bytes, spec.link, bytes.len()), parse_frame(&bytes, spec.link));
+        prop_assert_eq!(
+            parse_frame_captured(&bytes[..cut], spec.link, cut),
+            parse_frame(&bytes[..cut], spec.link)
+        );
+    }
+
+    #[test]
+    fn captured_arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), extra in 0usize..3000) {
+        for link in LinkType::ALL {
+            if let Ok(frame) = parse_frame_captured(&bytes, link, bytes.len() + extra) {
+                check_invariants_cut(&bytes, bytes.len() + extra, &frame);
+            }
         }
     }
 
