@@ -108,10 +108,11 @@ pub(crate) fn is_udp(p: &[u8]) -> bool {
     // Server challenges are 0x55AA in the high half (little-endian on the wire: .. .. AA 55).
     let challenge = || p.get(4) == Some(&0xAA) && p.get(5) == Some(&0x55);
     match (marker, op) {
-        // GLOBGETSOURCES: n file hashes.
-        (EDONKEY, 0x9A) => n >= 18 && (n - 2).is_multiple_of(16) && n <= 2 + 16 * 32,
-        // GLOBGETSOURCES2: n (hash, size) pairs.
-        (EDONKEY, 0x94) => n >= 22 && (n - 2).is_multiple_of(20) && n <= 2 + 20 * 32,
+        // GLOBGETSOURCES (0x9A, n file hashes) and GLOBGETSOURCES2 (0x94, n hash and size pairs)
+        // are not taken alone: two bytes and a multiple of 16 (or 20) random bytes is what about
+        // one random datagram in a million looks like. The server's answer settles the flow.
+        // GLOBFOUNDSOURCES: one or more (hash, count, count x (IPv4, port)) records, exactly.
+        (EDONKEY, 0x9B) => found_sources(p),
         // SERVERSTATREQ / SERVERDESCREQ with challenge.
         (EDONKEY, 0x96 | 0xA2) => n == 6 && challenge(),
         // SERVERSTATRES: challenge, users, files (and optional fields).
@@ -122,6 +123,26 @@ pub(crate) fn is_udp(p: &[u8]) -> bool {
         (EMULE, 0x92 | 0x93) => n == 2,
         _ => false,
     }
+}
+
+/// GLOBFOUNDSOURCES records (`E3 9B | hash (16) | count (1) | count x (IPv4 4, port 2)`), one
+/// after another, filling the datagram exactly; each lists at least one source.
+fn found_sources(p: &[u8]) -> bool {
+    let mut rest = p;
+    let mut records = 0;
+    while !rest.is_empty() {
+        if rest.get(..2) != Some(&[EDONKEY, 0x9B][..]) {
+            return false;
+        }
+        let Some(&count) = rest.get(18) else { return false };
+        let len = 19 + 6 * usize::from(count);
+        if count == 0 || rest.len() < len {
+            return false;
+        }
+        rest = &rest[len..];
+        records += 1;
+    }
+    records > 0
 }
 
 /// A Kad (eMule DHT, marker 0xE4) message with an exact length.
@@ -185,8 +206,16 @@ mod tests {
     probe_table!(is_udp, {
         stat_req: [0xe3, 0x96, 0x12, 0x34, 0xaa, 0x55] => true,
         stat_req_no_challenge: [0xe3, 0x96, 0x12, 0x34, 0x00, 0x55] => false,
-        get_sources: { let mut v = vec![0xe3, 0x9a]; v.extend([7u8; 32]); v } => true,
-        get_sources_odd: { let mut v = vec![0xe3, 0x9a]; v.extend([7u8; 33]); v } => false,
+        // A request alone is too little structure (see is_udp); its answer is enough.
+        get_sources_alone: { let mut v = vec![0xe3, 0x9a]; v.extend([7u8; 32]); v } => false,
+        found_sources: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(2); v.extend([9u8; 12]); v } => true,
+        found_sources_two_records: {
+            let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(1); v.extend([9u8; 6]);
+            v.extend([0xe3, 0x9b]); v.extend([8u8; 16]); v.push(1); v.extend([9u8; 6]); v
+        } => true,
+        found_sources_count_disagrees: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(3); v.extend([9u8; 12]); v } => false,
+        found_sources_none: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(0); v } => false,
+        found_sources_trailing_byte: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(1); v.extend([9u8; 7]); v } => false,
         reask: { let mut v = vec![0xc5, 0x90]; v.extend([7u8; 16]); v } => true,
         queue_full: [0xc5, 0x93] => true,
         unknown: [0xe3, 0x01, 0, 0, 0, 0] => false,
