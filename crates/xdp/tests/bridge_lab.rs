@@ -386,10 +386,13 @@ fn dropping_closure_blocks_traffic_and_counts() {
     assert!(!ping_from(&lab, Ns::Out, IN_V6, 3), "ping v6 must fail through a dropping weir");
     let report = bridge.finish();
     let c = report.counters;
-    assert!(c.inside.dropped_policy >= 3, "{c:?}");
-    assert!(c.outside.dropped_policy >= 3, "{c:?}");
+    // Each side sent something (ARP, neighbour solicitations, echo requests: how many in 3 s
+    // depends on the kernel's retry timers), and every frame was dropped and counted.
+    assert!(c.inside.dropped_policy >= 1, "{c:?}");
+    assert!(c.outside.dropped_policy >= 1, "{c:?}");
     assert_eq!(c.inside.forwarded + c.outside.forwarded, 0);
     assert_eq!(c.inside.rx_frames, c.inside.dropped_policy);
+    assert_eq!(c.outside.rx_frames, c.outside.dropped_policy);
     assert_eq!(report.census_violations, 0);
     assert_eq!(report.closed.sum(), report.closed.total);
     assert_eq!(report.xdp_after_close, [false, false]);
