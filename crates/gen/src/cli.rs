@@ -380,7 +380,11 @@ fn run_senders<S: Source + Send>(
                     }
                     snd.sent = send_loop(&mut snd.src, schedule, &mut snd.ports, snd.sink.as_mut(), stop, progress);
                 })
-                .map_err(io_err("starting a sending thread"))?;
+                .map_err(|e| {
+                    // Stop the senders already running before reporting the failure.
+                    stop.store(true, Ordering::Relaxed);
+                    io_err("starting a sending thread")(e)
+                })?;
             handles.push(h);
         }
         let start = Instant::now();
