@@ -167,6 +167,14 @@ fn mainstream_captures_get_their_protocol() {
         ("443-firefox.pcap", "TLS", "tls"),
         ("http_ipv6.pcap", "HTTP", "http"),
         ("googledns_android10.pcap", "DNS", "dns"),
+        // Local network services, declared in the shipped signatures file.
+        ("gnutella.pcap", "SSDP", "ssdp"),
+        ("1kxun.pcap", "SSDP", "ssdp"),
+        ("1kxun.pcap", "DHCP", "dhcp"),
+        ("gnutella.pcap", "DHCP", "dhcp"),
+        ("gnutella.pcap", "NetBIOS", "netbios"),
+        ("1kxun.pcap", "NetBIOS", "netbios"),
+        ("gnutella.pcap", "WSD", "wsd"),
     ];
     let mut wrong = Vec::new();
     for (file, reference, expected) in cases {
