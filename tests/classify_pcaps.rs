@@ -175,6 +175,7 @@ fn mainstream_captures_get_their_protocol() {
         ("gnutella.pcap", "NetBIOS", "netbios"),
         ("1kxun.pcap", "NetBIOS", "netbios"),
         ("gnutella.pcap", "WSD", "wsd"),
+        ("snmp.pcap", "SNMP", "snmp"),
     ];
     let mut wrong = Vec::new();
     for (file, reference, expected) in cases {
