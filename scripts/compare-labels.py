@@ -16,7 +16,7 @@ NAMES = {
     "FastTrack": "fasttrack", "WinMX": "winmx", "HTTP": "http", "HTTP_Connect": "http", "HTTP_Proxy": "http",
     "TLS": "tls", "QUIC": "quic", "DNS": "dns", "SSH": "ssh", "SMTP": "smtp", "SMTPS": "tls", "POP3": "pop3",
     "IMAP": "imap", "FTP_CONTROL": "ftp", "FTP_DATA": "unknown", "SIP": "sip", "Unknown": "unknown",
-    "SSDP": "ssdp", "DHCP": "dhcp", "NetBIOS": "netbios", "WSD": "wsd", "SNMP": "snmp",
+    "SSDP": "ssdp", "DHCP": "dhcp", "NetBIOS": "netbios", "WSD": "wsd", "SNMP": "snmp", "IRC": "irc",
 }
 
 def endpoint(s):

@@ -176,6 +176,7 @@ fn mainstream_captures_get_their_protocol() {
         ("1kxun.pcap", "NetBIOS", "netbios"),
         ("gnutella.pcap", "WSD", "wsd"),
         ("snmp.pcap", "SNMP", "snmp"),
+        ("irc.pcap", "IRC", "irc"),
     ];
     let mut wrong = Vec::new();
     for (file, reference, expected) in cases {
