@@ -727,12 +727,7 @@ pub fn run_sink(args: &SinkArgs) -> Result<ExitCode, GenError> {
         {
             break;
         }
-        let mut got = 0;
-        let t = monotonic_ns();
-        for p in &mut ports {
-            got += p.receive(BATCH, |f| stats.record(f, t));
-        }
-        if got > 0 {
+        if receive_all(&mut ports, &mut stats) > 0 {
             last_rx = Some(now);
         } else {
             let ms = if ports.len() > 1 { 1 } else { 10 };
