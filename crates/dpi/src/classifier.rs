@@ -29,7 +29,7 @@ use core::net::IpAddr;
 use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton, StateID};
 
-use crate::detect::{self, DetectorId, bittorrent, winmx};
+use crate::detect::{self, DetectorId, bittorrent, services, winmx};
 use crate::peers::PeerCache;
 use crate::registry::{ProtocolId, Registry};
 use crate::signature::{DirFilter, L4Filter, Learn, SignatureError, SignatureId, SignatureSet};
@@ -498,6 +498,7 @@ impl Classifier {
                 }
             }
             L4::Udp => {
+                self.services_udp(st, d, payload, &mut best);
                 let start = self.set.start;
                 self.scan(start, feed, 0, L4::Udp, d, &mut best);
                 if let Some(det) = detect::udp_datagram(payload, d == 0) {
@@ -541,6 +542,17 @@ impl Classifier {
         } else {
             st.flags[d] |= DET_DONE;
         }
+    }
+
+    /// The everyday-protocol UDP detectors ([`detect::services`]). Their two-datagram proofs keep
+    /// their pending half in fields a UDP flow does not otherwise use: `ac[1]`, `next_seq[1]` and
+    /// `prefix[1]`.
+    fn services_udp(&self, st: &mut FlowInspect, d: usize, payload: &[u8], best: &mut Option<Decision>) {
+        let mut pair = services::Pair::load(st.ac[1], st.next_seq[1], st.prefix[1]);
+        if let Some(det) = services::udp(&mut pair, d == 0, payload) {
+            raise(best, Decision::Detector(det), |x| self.priority(x));
+        }
+        (st.ac[1], st.next_seq[1], st.prefix[1]) = pair.store();
     }
 
     /// uTP: the originator's SYN and the responder's ST_STATE that acknowledges it.
