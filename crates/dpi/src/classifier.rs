@@ -660,22 +660,39 @@ impl Classifier {
             && let Some(sig) = self.set.sigs.get(usize::from(s.0))
             && sig.protocols.len() > 1
         {
-            return match port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
+            return match self.port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
                 Some(p) => Label { protocol: p, decision: Decision::PortGuess },
                 None => Label::NO_MATCH,
             };
         }
-        Label { protocol: self.protocol_of(c), decision: c }
+        let protocol = self.protocol_of(c);
+        // mDNS and LLMNR are DNS messages on their own ports (RFC 6762, RFC 4795): the port breaks
+        // the tie, and the label says so.
+        if protocol == ProtocolId::DNS
+            && l4 == L4::Udp
+            && let Some(p) =
+                self.port_guess(l4, orig, resp).filter(|p| matches!(*p, ProtocolId::MDNS | ProtocolId::LLMNR))
+        {
+            return Label { protocol: p, decision: Decision::PortGuess };
+        }
+        Label { protocol, decision: c }
     }
 
     fn fallback(&self, l4: L4, orig: Endpoint, resp: Endpoint, peers: &PeerCache) -> Label {
         if peers.contains(&orig) || peers.contains(&resp) {
             return Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache };
         }
-        match port_guess(l4, orig, resp) {
+        match self.port_guess(l4, orig, resp) {
             Some(p) => Label { protocol: p, decision: Decision::PortGuess },
             None => Label::NO_MATCH,
         }
+    }
+
+    /// The well-known port's protocol, the responder's port first: the built-in table, then the
+    /// signature file's `[[port]]` tables.
+    fn port_guess(&self, l4: L4, orig: Endpoint, resp: Endpoint) -> Option<ProtocolId> {
+        let one = |e: Endpoint| port_guess(l4, e, e).or_else(|| self.set.ports.get(l4, e.port));
+        one(resp).or_else(|| one(orig))
     }
 
     /// The flow ends (FIN/RST, idle timeout, eviction, end of capture) while still pending: the

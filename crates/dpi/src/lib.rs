@@ -20,6 +20,7 @@
 mod classifier;
 pub mod detect;
 mod peers;
+mod ports;
 mod registry;
 mod signature;
 
