@@ -376,11 +376,23 @@ impl Engine {
     }
 }
 
-/// The label of a flow of an IP protocol without ports: decided from the IP header alone.
+/// The label of a flow of an IP protocol without ports: decided from the IP header alone (ICMP,
+/// IGMP, GRE, ESP and AH, OSPF, PIM, VRRP, PGM, L2TPv3, SCTP; anything else is unknown).
 fn portless_label(ip_protocol: u8) -> Label {
     let protocol = match IpProtocol::from(ip_protocol) {
         IpProtocol::Icmp | IpProtocol::Icmpv6 => ProtocolId::ICMP,
-        _ => ProtocolId::UNKNOWN,
+        _ => match ip_protocol {
+            2 => ProtocolId::IGMP,
+            47 => ProtocolId::GRE,
+            50 | 51 => ProtocolId::IPSEC,
+            89 => ProtocolId::OSPF,
+            103 => ProtocolId::PIM,
+            112 => ProtocolId::VRRP,
+            113 => ProtocolId::PGM,
+            115 => ProtocolId::L2TP,
+            132 => ProtocolId::SCTP,
+            _ => ProtocolId::UNKNOWN,
+        },
     };
     Label { protocol, decision: Decision::NoMatch }
 }
