@@ -50,7 +50,16 @@ NAMES = {
     "PostgreSQL": "postgresql", "MySQL": "mysql", "LDAP": "ldap", "DNP3": "dnp3", "Modbus": "modbus",
     "IEC60870": "iec104", "H323": "h323", "RDP": "rdp", "DCERPC": "dcerpc", "Kafka": "kafka", "MQTT": "mqtt",
     "RESP": "redis", "SOCKS": "socks", "collectd": "collectd", "Elasticsearch": "elasticsearch",
+    # protocols declared in the signature file
+    "DNScrypt": "dnscrypt", "Zabbix": "zabbix", "Dropbox": "dropbox", "Source_Engine": "source-engine",
+    "FIX": "fix", "Jabber": "xmpp", "RakNet": "raknet", "TuyaLP": "tuya", "BJNP": "bjnp", "VNC": "vnc",
+    "RSYNC": "rsync", "Git": "git", "SMBv1": "smb", "SMBv23": "smb", "AMQP": "amqp", "RTSP": "rtsp",
+    "MGCP": "mgcp", "Munin": "munin", "Ceph": "ceph", "Nats": "nats", "Mining": "mining", "Monero": "monero",
 }
+
+# nDPI files SMB under NetBIOS (`NetBIOS.SMBv23`, even on TCP 445 without a NetBIOS session);
+# weir names SMB itself: for these sub-protocols the sub-protocol is compared, not the master.
+APP_NAMES = {"SMBv1": "smb", "SMBv23": "smb"}
 
 # nDPI's names for the l4 column -> weir's JSON `l4`.
 L4_NAMES = {"TCP": "TCP", "UDP": "UDP", "ICMP": "ICMP", "ICMPV6": "ICMPv6", "IGMP": "IP/2", "GRE": "IP/47",
@@ -76,7 +85,16 @@ def master(label):
     return label.split(".")[0]
 
 
+def table_key(label):
+    """The table row a label counts in: its master protocol, or an APP_NAMES sub-protocol."""
+    app = label.split(".", 1)[1] if "." in label else ""
+    return app if app in APP_NAMES else master(label)
+
+
 def reference_name(label):
+    app = label.split(".", 1)[1] if "." in label else ""
+    if app in APP_NAMES:
+        return APP_NAMES[app]
     m = master(label)
     return NAMES.get(m, "other:" + m)
 
@@ -150,7 +168,7 @@ def main():
             if ref == "unknown":
                 unknown_ref[names[0] if len(names) == 1 else ",".join(names)] += 1
                 continue
-            key = master(label)
+            key = table_key(label)
             weir_name[key] = ref
             flows_n[key] += 1
             bytes_n[key] += nbytes
