@@ -17,7 +17,9 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::KERBEROS, hex("6a10300ea103020105a20302010aa4023000"), true),
         (
             DetectorId::SLP,
-            hex("0201000036200000000000010002656e00000015736572766963653a736572766963652d6167656e74000764656661756c7400000000"),
+            hex(
+                "0201000036200000000000010002656e00000015736572766963653a736572766963652d6167656e74000764656661756c7400000000",
+            ),
             true,
         ),
         (DetectorId::IKE, ike_sa_init(), true),
@@ -120,7 +122,11 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::DNP3, hex("05640a44030004007caec9f28210008a07"), false),
         (DetectorId::DCERPC, dce, true),
         (DetectorId::MSSQL, login, true),
-        (DetectorId::POSTGRESQL, hex("000000260003000075736572006f727978006461746162617365006d61696c73746f72650000"), true),
+        (
+            DetectorId::POSTGRESQL,
+            hex("000000260003000075736572006f727978006461746162617365006d61696c73746f72650000"),
+            true,
+        ),
         (DetectorId::MYSQL, mysql_pkt, false),
         (DetectorId::MODBUS, hex("0001 0000 0006 01 03 0000 000a"), true),
         (DetectorId::IEC104, hex("680407000000"), true),
