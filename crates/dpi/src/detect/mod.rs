@@ -215,7 +215,6 @@ mod tests {
         assert!(DETECTORS.len() <= usize::from(services::FIRST), "the two tables' ids overlap");
         for (i, d) in services::DETECTORS.iter().enumerate() {
             assert_eq!(DetectorId(services::FIRST + i as u8).name(), d.name);
-            assert!(d.priority < 60, "{}: below the P2P detectors and the TCP maximum", d.name);
         }
         assert_eq!(DetectorId(200).name(), "?");
         let max_tcp = [DetectorId::EDONKEY, DetectorId::TLS, DetectorId::DNS, DetectorId::WINMX]

@@ -1,5 +1,5 @@
 //! Discord voice: the IP discovery exchange that opens every voice connection (Discord's developer
-//! documentation, "Voice Connections: IP Discovery").
+//! documentation, "Voice Connections: IP Discovery"), and the keep-alive pings of its voice servers.
 //!
 //! Both packets are exactly 74 bytes: a 16-bit type (1 request, 2 response), a 16-bit length of 70,
 //! the 32-bit SSRC, a 64-byte address field and a 16-bit port. The request's address field is all
@@ -8,6 +8,13 @@
 //! and zeros: random bytes and other protocols do not pass.
 
 use crate::detect::be16;
+
+/// A voice keep-alive ping: exactly 8 bytes, the 32-bit magic 0x1337CAFE and a 32-bit counter. The
+/// server echoes it byte for byte, and only that echo (the magic and the counter from the other
+/// side) is proof: the classifier keeps the counter.
+pub(crate) fn ping(p: &[u8]) -> Option<u32> {
+    (p.len() == 8 && p.starts_with(&[0x13, 0x37, 0xca, 0xfe])).then(|| crate::detect::le32(p, 4)).flatten()
+}
 
 /// A Discord IP discovery request or response.
 pub(crate) fn is_ip_discovery(p: &[u8]) -> bool {
@@ -40,6 +47,13 @@ mod tests {
         p.extend_from_slice(&a);
         p.extend_from_slice(&50004u16.to_be_bytes());
         p
+    }
+
+    #[test]
+    fn pings() {
+        assert_eq!(ping(&[0x13, 0x37, 0xca, 0xfe, 5, 0, 0, 0]), Some(5));
+        assert_eq!(ping(&[0x13, 0x37, 0xca, 0xfe, 5, 0, 0, 0, 0]), None);
+        assert_eq!(ping(&[0x13, 0x37, 0xca, 0xff, 5, 0, 0, 0]), None);
     }
 
     #[test]

@@ -8,13 +8,20 @@
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
 //! independently. Priorities: 55 for proofs of 32 bits or more (magic numbers, exact lengths,
 //! nested lengths that agree, echoed ids), 50 for structures a little weaker or proved by a pair of
-//! datagrams, 40-45 for text protocols and weaker binary ones. All are below the peer-to-peer
+//! datagrams, 40-45 for text protocols and weaker binary ones. These are below the peer-to-peer
 //! detectors (60, 70), whose proofs are as strong, so a P2P flow keeps its label; all TCP ones stay
-//! at or under the TCP detectors' maximum the classifier settles on (60).
+//! under the TCP detectors' maximum the classifier settles on (60). One exception: an ONC RPC
+//! datagram (64 bits of fixed call or reply fields, bounded authentication blocks) ranks above the
+//! P2P detectors (75), because a BitTorrent UDP tracker request is built the same way (a 64-bit id,
+//! a 32-bit action, a 32-bit transaction id) and an RPC call to a file server must never be taken
+//! for one; no tracker datagram has an RPC call's or reply's fixed fields (the tracker's protocol
+//! magic, or a connection id whose low 32 bits are zero followed by action 2, and then an info hash
+//! whose first 32 bits are a program version of 1..=64: about 2^-58).
 //!
 //! Some UDP protocols are proved by two datagrams (an NTP request and the answer that echoes its
 //! timestamp; a CoAP request and its answer; a TFTP DATA block and its ACK; two RTP packets of one
-//! stream; two WireGuard data packets under one receiver index). The classifier keeps one pending
+//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo). The
+//! classifier keeps one pending
 //! first half per flow in a [`Pair`].
 
 mod bacnet;
@@ -146,6 +153,12 @@ service_detectors! {
     SOCKS = 100, "socks", SOCKS, 45;
     /// Elasticsearch transport message.
     ELASTICSEARCH = 101, "elasticsearch", ELASTICSEARCH, 50;
+    /// ONC RPC call to an NFS program in one datagram (above the P2P detectors, see below).
+    NFS_UDP = 102, "nfs", NFS, 75;
+    /// ONC RPC call to another program, or a reply, in one datagram.
+    SUNRPC_UDP = 103, "sunrpc", SUNRPC, 75;
+    /// Discord voice's keep-alive: an 8-byte ping echoed by the server.
+    DISCORD_PING = 104, "discord-ping", DISCORD, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -165,6 +178,7 @@ const COAP: u8 = 3;
 const TFTP_DATA: u8 = 4;
 const TFTP_ACK: u8 = 5;
 const WG: u8 = 6;
+const DISCORD_PING: u8 = 7;
 
 impl Pair {
     /// Unpacks the state stored by [`Pair::store`].
@@ -198,6 +212,7 @@ impl Pair {
                 same && wireguard::data(p)
                     .is_some_and(|(r, c)| r == self.a && (1..=4096).contains(&c.wrapping_sub(self.b32())))
             }
+            DISCORD_PING => !same && discord::ping(p) == Some(self.a),
             _ => false,
         };
         if !hit {
@@ -208,6 +223,7 @@ impl Pair {
             NTP => DetectorId::NTP,
             COAP => DetectorId::COAP,
             TFTP_DATA | TFTP_ACK => DetectorId::TFTP_TRANSFER,
+            DISCORD_PING => DetectorId::DISCORD_PING,
             _ => DetectorId::WIREGUARD_DATA,
         })
     }
@@ -230,6 +246,9 @@ impl Pair {
         } else if let Some(b) = tftp::ack_block(p) {
             pair.kind = TFTP_ACK;
             pair.small = b;
+        } else if let Some(n) = discord::ping(p) {
+            pair.kind = DISCORD_PING;
+            pair.a = n;
         } else if let Some((r, c)) = wireguard::data(p) {
             pair.kind = WG;
             pair.a = r;
@@ -272,8 +291,8 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::IKE, ike::is_message(p)),
         (DetectorId::DTLS, dtls::is_records(p)),
         (DetectorId::SYSLOG, syslog::is_message(p)),
-        (DetectorId::NFS, rpc == Some(rpc::Rpc::NfsCall)),
-        (DetectorId::SUNRPC, matches!(rpc, Some(rpc::Rpc::OtherCall | rpc::Rpc::Reply))),
+        (DetectorId::NFS_UDP, rpc == Some(rpc::Rpc::NfsCall)),
+        (DetectorId::SUNRPC_UDP, matches!(rpc, Some(rpc::Rpc::OtherCall | rpc::Rpc::Reply))),
         (DetectorId::DHCPV6, dhcpv6::is_message(p)),
         (DetectorId::TFTP, tftp::is_request(p)),
         (DetectorId::BACNET, bacnet::is_bvlc(p)),

@@ -29,7 +29,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             true,
         ),
         (DetectorId::SYSLOG, b"<134>854 08/20/2013-19:05:23 CONFIG QLA2xxx".to_vec(), true),
-        (DetectorId::NFS, nfs_call(), true),
+        (DetectorId::NFS_UDP, nfs_call(), true),
         (DetectorId::DHCPV6, hex("01a1b2c3 0001000a00030001020000000001 000800020000"), true),
         (DetectorId::TFTP, b"\x00\x01pxelinux.0\x00octet\x00".to_vec(), true),
         (DetectorId::BACNET, hex("810b000c0120ffff00ff1008"), true),
@@ -141,6 +141,15 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
 }
 
 #[test]
+fn priorities_stay_below_the_p2p_detectors() {
+    for (i, d) in DETECTORS.iter().enumerate() {
+        let id = DetectorId(FIRST + i as u8);
+        let udp_only = [DetectorId::NFS_UDP, DetectorId::SUNRPC_UDP].contains(&id);
+        assert!(d.priority < 60 || udp_only, "{}: below the P2P detectors and the TCP maximum", d.name);
+    }
+}
+
+#[test]
 fn each_udp_sample_is_its_own_detector_only() {
     for (want, p, orig) in udp_samples() {
         let mut pair = Pair::default();
@@ -195,6 +204,14 @@ fn pairs() {
     data.resize(516, b'x');
     udp(&mut pair, false, &data);
     assert_eq!(udp(&mut pair, true, &[0, 4, 0, 1]), Some(DetectorId::TFTP_TRANSFER));
+    // Discord: a ping and its echo.
+    let mut pair = Pair::default();
+    let ping = [0x13, 0x37, 0xca, 0xfe, 9, 0, 0, 0];
+    assert_eq!(udp(&mut pair, true, &ping), None);
+    assert_eq!(udp(&mut pair, false, &[0x13, 0x37, 0xca, 0xfe, 8, 0, 0, 0]), None, "another counter");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &ping);
+    assert_eq!(udp(&mut pair, false, &ping), Some(DetectorId::DISCORD_PING));
     // WireGuard data: two messages under one receiver index.
     let mut pair = Pair::default();
     let mut d1 = vec![4, 0, 0, 0, 9, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0];
