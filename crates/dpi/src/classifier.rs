@@ -112,6 +112,9 @@ pub enum Decision {
     PeerCache,
     /// Nothing matched.
     NoMatch,
+    /// Another flow announced this one (an FTP data connection, a TFTP transfer, a SIP media
+    /// stream); set by the engine through [`FlowInspect::relate`], never by inspection.
+    Related(crate::related::Related),
 }
 
 /// A flow's protocol and how it was decided.
@@ -162,6 +165,7 @@ const K_DET: u16 = 2;
 const K_PORT: u16 = 3;
 const K_PEER: u16 = 4;
 const K_NOMATCH: u16 = 5;
+const K_RELATED: u16 = 6;
 
 fn pack(d: Decision) -> u16 {
     match d {
@@ -170,6 +174,9 @@ fn pack(d: Decision) -> u16 {
         Decision::PortGuess => K_PORT << 13,
         Decision::PeerCache => K_PEER << 13,
         Decision::NoMatch => K_NOMATCH << 13,
+        Decision::Related(r) => {
+            (K_RELATED << 13) | crate::related::Related::ALL.iter().position(|&k| k == r).map_or(0, |i| i as u16)
+        }
     }
 }
 
@@ -181,6 +188,7 @@ fn unpack(v: u16) -> Option<Decision> {
         K_PORT => Some(Decision::PortGuess),
         K_PEER => Some(Decision::PeerCache),
         K_NOMATCH => Some(Decision::NoMatch),
+        K_RELATED => crate::related::Related::ALL.get(usize::from(id)).map(|&r| Decision::Related(r)),
         _ => None,
     }
 }
@@ -215,6 +223,14 @@ impl FlowInspect {
     /// Payload packets inspected from the originator and the responder.
     pub fn packets(&self) -> [u8; 2] {
         self.packets
+    }
+
+    /// Labels a flow that another flow announced (see [`crate::related`]): the verdict is final at
+    /// once, and the flow is never inspected.
+    pub fn relate(&mut self, protocol: ProtocolId, why: crate::related::Related) {
+        self.cand = pack(Decision::Related(why));
+        self.cand_proto = protocol.0;
+        self.flags[0] |= DONE;
     }
 }
 
@@ -581,7 +597,7 @@ impl Classifier {
                 .unwrap_or(ProtocolId::UNKNOWN),
             Decision::Detector(x) => x.info().map_or(ProtocolId::UNKNOWN, |i| i.protocol),
             Decision::PeerCache => ProtocolId::BITTORRENT,
-            Decision::PortGuess | Decision::NoMatch => ProtocolId::UNKNOWN,
+            Decision::PortGuess | Decision::NoMatch | Decision::Related(_) => ProtocolId::UNKNOWN,
         }
     }
 
@@ -772,6 +788,7 @@ impl fmt::Display for Describe<'_> {
             Decision::PortGuess => f.write_str("port guess"),
             Decision::PeerCache => f.write_str("peer cache"),
             Decision::NoMatch => f.write_str("no match"),
+            Decision::Related(r) => f.write_str(r.describe()),
         }
     }
 }

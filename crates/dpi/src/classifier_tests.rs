@@ -227,6 +227,8 @@ fn decision_packing_round_trips() {
         Decision::PortGuess,
         Decision::PeerCache,
         Decision::NoMatch,
+        Decision::Related(crate::related::Related::FtpControl),
+        Decision::Related(crate::related::Related::SipSdp),
     ] {
         assert_eq!(unpack(pack(d)), Some(d));
     }

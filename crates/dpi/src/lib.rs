@@ -22,10 +22,12 @@ pub mod detect;
 mod peers;
 mod ports;
 mod registry;
+pub mod related;
 mod signature;
 
 pub use classifier::{Classifier, Decision, Dir, Endpoint, FlowInspect, InspectLimits, L4, Label, PacketMeta, Verdict};
 pub use detect::{DetectorId, Probe};
 pub use peers::PeerCache;
 pub use registry::{Category, ProtocolId, Registry};
+pub use related::Related;
 pub use signature::{MAX_CASE_INSENSITIVE_LETTERS, MAX_SIGNATURES, SignatureError, SignatureId};
