@@ -18,8 +18,10 @@
 
 mod counters;
 mod fragments;
+mod related;
 
 pub use counters::{Direction, EngineCounters, ProtoCounters};
+pub use related::{Expectations, RelatedConfig, RelatedCounters};
 pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowTable, FlowTableConfig, Timeouts};
 pub use weir_wire::{LinkType, WireError};
@@ -173,6 +175,8 @@ pub struct Shared {
     pub table: Arc<FlowTable<FlowState>>,
     /// BitTorrent peers learned from tracker replies, DHT answers and labelled flows.
     pub peers: Arc<Mutex<PeerCache>>,
+    /// Flows that control flows announced (FTP data, TFTP transfers, SIP media).
+    pub related: Arc<Expectations>,
 }
 
 impl Shared {
@@ -189,7 +193,15 @@ impl Shared {
             classifier,
             table: Arc::new(FlowTable::new(table)?),
             peers: Arc::new(Mutex::new(PeerCache::new(peer_capacity))),
+            related: Arc::new(Expectations::new(RelatedConfig::default())),
         })
+    }
+
+    /// The same parts with an expectation table of other bounds (the default: 4096 expectations,
+    /// 120 s; capacity 0 turns related-flow labelling off).
+    pub fn with_related(mut self, config: RelatedConfig) -> Self {
+        self.related = Arc::new(Expectations::new(config));
+        self
     }
 }
 
@@ -307,11 +319,29 @@ impl Engine {
         let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside;
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
 
+        // A flow another flow announced is labelled at its first packet (shard, then related lock).
+        if touched.is_new
+            && l4.is_some()
+            && shared.related.is_active()
+            && let Some((protocol, why)) = shared.related.claim(proto, flow.originator(), flow.responder(), now)
+        {
+            flow.value.inspect.relate(protocol, why);
+            attribute_backlog(c, flow, Label { protocol, decision: Decision::Related(why) });
+            drop(shard);
+            self.maybe_expire(now);
+            return Outcome::Ip { protocol: Some(protocol), direction, decided_now: true };
+        }
+
         // A known label costs one lookup: count the packet and go. (A port-less flow's first
         // packet still takes the path below, which attributes it.)
         if let Some(label) = flow.value.label(proto, portless).filter(|_| !(touched.is_new && l4.is_none())) {
             c.protocol(label.protocol).count_packet(direction, wire_len);
+            let announces = announces(label.protocol) && !payload.is_empty();
+            let ends = (flow.originator(), flow.responder(), touched.dir);
             drop(shard);
+            if announces {
+                follow(&shared.related, label.protocol, ends, payload, now);
+            }
             self.maybe_expire(now);
             return Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: false };
         }
@@ -343,7 +373,14 @@ impl Engine {
                 Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: true }
             }
         };
+        let ends = (flow.originator(), flow.responder(), touched.dir);
         drop(shard);
+        if let Outcome::Ip { protocol: Some(p), .. } = outcome
+            && announces(p)
+            && !payload.is_empty()
+        {
+            follow(&shared.related, p, ends, payload, now);
+        }
         self.maybe_expire(now);
         outcome
     }
@@ -353,6 +390,7 @@ impl Engine {
         if now >= self.next_expire {
             self.next_expire = now.saturating_add(EXPIRE_EVERY_NS);
             self.expire(now);
+            self.shared.related.expire(now);
         }
     }
 
@@ -373,6 +411,56 @@ impl Engine {
         shared.table.flush(&mut |flow, why| {
             end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
         });
+    }
+}
+
+/// Protocols whose flows announce other flows (read on after their verdict, cheaply).
+#[inline]
+fn announces(p: ProtocolId) -> bool {
+    p == ProtocolId::FTP || p == ProtocolId::TFTP || p == ProtocolId::SIP
+}
+
+/// Reads a packet of a control flow (FTP, TFTP, SIP) for the flows it announces, and expects
+/// them. `ends`: the control flow's originator and responder, and who sent this packet.
+fn follow(
+    related: &Expectations,
+    p: ProtocolId,
+    ends: ((IpAddr, u16), (IpAddr, u16), FlowDir),
+    payload: &[u8],
+    now: u64,
+) {
+    let (orig, resp, dir) = ends;
+    let from_orig = dir == FlowDir::Originator;
+    if p == ProtocolId::FTP {
+        let Some(a) = weir_dpi::related::ftp_data(payload, from_orig) else { return };
+        let why = weir_dpi::Related::FtpControl;
+        if a.client_connects {
+            // Passive mode: the client connects to the server's announced port. Clients connect to
+            // the control connection's address (the announced one may be a NATed server's private
+            // address), so expect both.
+            related.expect(6, (resp.0, a.port), Some(orig.0), ProtocolId::FTP, why, now);
+            if let Some(ip) = a.ip.filter(|&ip| ip != resp.0) {
+                related.expect(6, (ip, a.port), Some(orig.0), ProtocolId::FTP, why, now);
+            }
+        } else if let Some(ip) = a.ip {
+            // Active mode: the server connects to the client's announced address and port.
+            related.expect(6, (ip, a.port), Some(resp.0), ProtocolId::FTP, why, now);
+        }
+    } else if p == ProtocolId::TFTP {
+        // The server answers a request from a new port, to the requesting port.
+        if from_orig && weir_dpi::related::tftp_request(payload) {
+            related.expect(17, orig, Some(resp.0), ProtocolId::TFTP, weir_dpi::Related::TftpRequest, now);
+        }
+    } else if p == ProtocolId::SIP {
+        let mut ports = [0u16; 4];
+        let (ip, n) = weir_dpi::related::sdp_media(payload, &mut ports);
+        let sender = if from_orig { orig.0 } else { resp.0 };
+        let at = ip.unwrap_or(sender);
+        for &port in &ports[..n] {
+            for q in [Some(port), port.checked_add(1)].into_iter().flatten() {
+                related.expect(17, (at, q), None, ProtocolId::RTP, weir_dpi::Related::SipSdp, now);
+            }
+        }
     }
 }
 
@@ -472,6 +560,10 @@ fn end_flow(
         });
     }
 }
+
+#[cfg(test)]
+#[path = "related_tests.rs"]
+mod related_tests;
 
 #[cfg(test)]
 mod tests {
