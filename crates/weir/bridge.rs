@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use weir_config::{Action, Config};
 use weir_dpi::{Category, Classifier, InspectLimits};
 use weir_engine::{
-    Engine, EngineConfig, EngineCounters, FlowTableConfig, Ingress, LinkType, Outcome, Shared, Timeouts,
+    Engine, EngineConfig, EngineCounters, FlowTableConfig, Ingress, LinkType, Outcome, RelatedConfig, Shared, Timeouts,
 };
 use weir_policy::{PolicyTable, ProtocolInfo};
 use weir_stats::{Counter, Gauge};
@@ -258,8 +258,11 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
             closed_ns: c.flows.closed_linger_s * 1_000_000_000,
         },
     };
+    let related =
+        RelatedConfig { capacity: c.inspect.related, timeout_ns: c.inspect.related_timeout_s * 1_000_000_000 };
     let shared = Shared::new(Arc::clone(&p.classifier), table, c.inspect.peer_cache)
-        .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?
+        .with_related(related);
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();
 

@@ -155,6 +155,11 @@ pub struct Inspect {
     pub signatures: Option<PathBuf>,
     /// BitTorrent peer cache entries.
     pub peer_cache: usize,
+    /// Most flows announced by control flows (FTP data, TFTP transfers, SIP media) waited for at
+    /// once; 0: off.
+    pub related: usize,
+    /// How long an announced flow is waited for, seconds.
+    pub related_timeout_s: u64,
 }
 
 /// One policy rule: a protocol or category name, a direction, an action.
@@ -454,6 +459,20 @@ impl raw::RawConfig {
                 "use at least 64 (4096 is usual)",
             ));
         }
+        if ins.related > 1 << 20 {
+            return Err(e(
+                "inspect.related",
+                format!("{} is too large", ins.related),
+                "use at most 1048576 (4096 is usual; 0 turns related flows off)",
+            ));
+        }
+        if !(1..=86_400).contains(&ins.related_timeout_s) {
+            return Err(e(
+                "inspect.related_timeout_s",
+                format!("{} is out of range", ins.related_timeout_s),
+                "use 1 to 86400 seconds (120 is usual)",
+            ));
+        }
 
         let p = self.policy;
         let action = |key: &str, s: &str| {
@@ -538,6 +557,8 @@ impl raw::RawConfig {
                 max_bytes: ins.max_bytes,
                 signatures: ins.signatures,
                 peer_cache: ins.peer_cache,
+                related: ins.related,
+                related_timeout_s: ins.related_timeout_s,
             },
             policy: Policy { rules, default, malformed },
             stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },

@@ -164,11 +164,22 @@ pub struct RawInspect {
     pub signatures: Option<PathBuf>,
     /// Default 65536.
     pub peer_cache: usize,
+    /// Default 4096; 0 turns related-flow labelling off.
+    pub related: usize,
+    /// Default 120.
+    pub related_timeout_s: u64,
 }
 
 impl Default for RawInspect {
     fn default() -> Self {
-        RawInspect { max_packets: 10, max_bytes: 4096, signatures: None, peer_cache: 65536 }
+        RawInspect {
+            max_packets: 10,
+            max_bytes: 4096,
+            signatures: None,
+            peer_cache: 65536,
+            related: 4096,
+            related_timeout_s: 120,
+        }
     }
 }
 
