@@ -55,10 +55,14 @@ NAMES = {
     "FIX": "fix", "Jabber": "xmpp", "RakNet": "raknet", "TuyaLP": "tuya", "BJNP": "bjnp", "VNC": "vnc",
     "RSYNC": "rsync", "Git": "git", "SMBv1": "smb", "SMBv23": "smb", "AMQP": "amqp", "RTSP": "rtsp",
     "MGCP": "mgcp", "Munin": "munin", "Ceph": "ceph", "Nats": "nats", "Mining": "mining", "Monero": "monero",
+    "NAT-PMP": "nat-pmp", "Teredo": "teredo", "EthernetIP": "ethernetip", "Cassandra": "cassandra",
+    "CiscoSkinny": "skinny", "UBNTAC2": "ubiquiti", "TPLINK_SHP": "tplink-shp", "OICQ": "qq", "BGP": "bgp",
+    "RMCP": "ipmi", "Roughtime": "roughtime", "Spotify": "spotify",
 }
 
 # nDPI files SMB under NetBIOS (`NetBIOS.SMBv23`, even on TCP 445 without a NetBIOS session);
-# weir names SMB itself: for these sub-protocols the sub-protocol is compared, not the master.
+# weir names SMB itself: for these sub-protocols over TCP the sub-protocol is compared, not the
+# master (SMB mailslots over the NetBIOS datagram service, UDP 138, stay netbios).
 APP_NAMES = {"SMBv1": "smb", "SMBv23": "smb"}
 
 # nDPI's names for the l4 column -> weir's JSON `l4`.
@@ -85,15 +89,15 @@ def master(label):
     return label.split(".")[0]
 
 
-def table_key(label):
+def table_key(label, l4):
     """The table row a label counts in: its master protocol, or an APP_NAMES sub-protocol."""
     app = label.split(".", 1)[1] if "." in label else ""
-    return app if app in APP_NAMES else master(label)
+    return app if app in APP_NAMES and l4 == "TCP" else master(label)
 
 
-def reference_name(label):
+def reference_name(label, l4):
     app = label.split(".", 1)[1] if "." in label else ""
-    if app in APP_NAMES:
+    if app in APP_NAMES and l4 == "TCP":
         return APP_NAMES[app]
     m = master(label)
     return NAMES.get(m, "other:" + m)
@@ -159,7 +163,7 @@ def main():
         for r in refs:
             l4, a, b, label = l4_name(r[1]), r[2], r[3], r[4]
             nbytes = int(r[6]) if len(r) > 6 and r[6].isdigit() else 0
-            ref = reference_name(label)
+            ref = reference_name(label, l4)
             got = flows.get((l4, frozenset([endpoint(a), endpoint(b)])), [])
             names = sorted({f["protocol"] for f in got}) or ["(no flow)"]
             how = ",".join(sorted({f["decision"] for f in got}))
@@ -168,7 +172,7 @@ def main():
             if ref == "unknown":
                 unknown_ref[names[0] if len(names) == 1 else ",".join(names)] += 1
                 continue
-            key = table_key(label)
+            key = table_key(label, l4)
             weir_name[key] = ref
             flows_n[key] += 1
             bytes_n[key] += nbytes

@@ -145,6 +145,22 @@ builtin_protocols! {
     COLLECTD = 60, "collectd", Network;
     /// Elasticsearch's binary transport protocol.
     ELASTICSEARCH = 61, "elasticsearch", Database;
+    /// NAT-PMP.
+    NATPMP = 62, "nat-pmp", Network;
+    /// Teredo (IPv6 over UDP).
+    TEREDO = 63, "teredo", Vpn;
+    /// EtherNet/IP (CIP).
+    ETHERNETIP = 64, "ethernetip", Iot;
+    /// Apache Cassandra's native protocol.
+    CASSANDRA = 65, "cassandra", Database;
+    /// Cisco Skinny (SCCP).
+    SKINNY = 66, "skinny", Voip;
+    /// Ubiquiti device discovery.
+    UBIQUITI = 67, "ubiquiti", Network;
+    /// TP-Link Smart Home protocol.
+    TPLINK_SHP = 68, "tplink-shp", Iot;
+    /// Tencent QQ's classic UDP protocol (OICQ).
+    QQ = 69, "qq", Messaging;
 }
 
 impl ProtocolId {

@@ -1,8 +1,9 @@
 //! Structural detectors for the everyday protocols an operator wants to see by name: network
 //! services (STUN, RADIUS, Kerberos, LDAP, SLP, NTP, syslog, DHCPv6, ONC RPC/NFS, DCE/RPC),
-//! VPNs (IKE, OpenVPN, WireGuard, SOCKS), databases (MS SQL, PostgreSQL, MySQL, Redis, Kafka,
-//! Elasticsearch), IoT and industrial control (MQTT, CoAP, Modbus, DNP3, IEC 104, BACnet), media
-//! (RTP/RTCP, H.323, Discord voice), and more. Each detector's module says what it checks and
+//! VPNs and tunnels (IKE, OpenVPN, WireGuard, SOCKS, Teredo), databases (MS SQL, PostgreSQL,
+//! MySQL, Redis, Kafka, Elasticsearch, Cassandra), IoT and industrial control (MQTT, CoAP, Modbus,
+//! DNP3, IEC 104, BACnet, EtherNet/IP, TP-Link and Ubiquiti devices), media and calls (RTP/RTCP,
+//! H.323, Skinny, Discord voice), and more (NAT-PMP, collectd, QQ). Each detector's module says what it checks and
 //! why random bytes and lookalikes cannot pass.
 //!
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
@@ -26,6 +27,7 @@
 
 mod bacnet;
 mod ber;
+mod cassandra;
 mod coap;
 mod collectd;
 mod dcerpc;
@@ -34,6 +36,7 @@ mod discord;
 mod dnp3;
 mod dtls;
 mod elasticsearch;
+mod ethernetip;
 mod iec104;
 mod ike;
 mod kafka;
@@ -42,20 +45,26 @@ mod ldap;
 mod modbus;
 mod mqtt;
 mod mysql;
+mod natpmp;
 mod ntp;
 mod openvpn;
 mod postgres;
+mod qq;
 mod radius;
 mod redis;
 mod rpc;
 mod rtp;
+mod skinny;
 mod slp;
 mod socks;
 mod stun;
 mod syslog;
 mod tds;
+mod teredo;
 pub(crate) mod tftp;
 mod tpkt;
+mod tplink;
+mod ubiquiti;
 mod wireguard;
 
 use crate::detect::{DetectorId, DetectorInfo, Probe};
@@ -159,6 +168,22 @@ service_detectors! {
     SUNRPC_UDP = 103, "sunrpc", SUNRPC, 75;
     /// Discord voice's keep-alive: an 8-byte ping echoed by the server.
     DISCORD_PING = 104, "discord-ping", DISCORD, 50;
+    /// NAT-PMP response or announcement.
+    NATPMP = 105, "nat-pmp", NATPMP, 45;
+    /// Teredo: IPv6 in UDP with a Teredo address.
+    TEREDO = 106, "teredo", TEREDO, 55;
+    /// EtherNet/IP encapsulation (TCP, UDP).
+    ETHERNETIP = 107, "ethernetip", ETHERNETIP, 55;
+    /// Cassandra CQL request frame.
+    CASSANDRA = 108, "cassandra", CASSANDRA, 50;
+    /// Cisco Skinny messages.
+    SKINNY = 109, "skinny", SKINNY, 50;
+    /// Ubiquiti discovery.
+    UBIQUITI = 110, "ubiquiti", UBIQUITI, 50;
+    /// TP-Link Smart Home message (UDP, TCP).
+    TPLINK_SHP = 111, "tplink-shp", TPLINK_SHP, 50;
+    /// QQ (OICQ) packet.
+    QQ = 112, "qq", QQ, 40;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -304,6 +329,12 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::DNP3, dnp3::is_frame_start(p)),
         (DetectorId::COLLECTD, collectd::is_packet(p)),
         (DetectorId::DCERPC, dcerpc::is_cl(p)),
+        (DetectorId::NATPMP, natpmp::is_response(p)),
+        (DetectorId::TEREDO, teredo::is_packet(p)),
+        (DetectorId::ETHERNETIP, ethernetip::is_datagram(p)),
+        (DetectorId::UBIQUITI, ubiquiti::is_packet(p)),
+        (DetectorId::TPLINK_SHP, tplink::is_udp(p)),
+        (DetectorId::QQ, qq::is_packet(p)),
     ] {
         if hit {
             best = better(best, id);
@@ -348,6 +379,10 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::REDIS, client && redis::is_command_start(view)),
         (DetectorId::SOCKS, socks == Probe::Certain),
         (DetectorId::ELASTICSEARCH, elasticsearch::is_message_start(view)),
+        (DetectorId::ETHERNETIP, ethernetip::is_stream_start(view)),
+        (DetectorId::CASSANDRA, client && cassandra::is_request_start(view)),
+        (DetectorId::SKINNY, skinny::is_stream_start(view)),
+        (DetectorId::TPLINK_SHP, tplink::is_tcp_start(view)),
     ] {
         if hit {
             best = better(best, id);

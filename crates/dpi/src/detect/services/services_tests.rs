@@ -41,7 +41,26 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::DNP3, hex("05640a44030004007caec9f28210008a07"), true),
         (DetectorId::COLLECTD, collectd(), true),
         (DetectorId::DCERPC, dcerpc_cl(), true),
+        (DetectorId::NATPMP, hex("00800000002b3add0ac9d5ae"), false),
+        (DetectorId::TEREDO, teredo(), true),
+        (DetectorId::ETHERNETIP, hex("6300 0000 00000000 00000000 0000000000000000 00000000"), true),
+        (DetectorId::UBIQUITI, vec![1, 0, 0, 0], true),
+        (DetectorId::TPLINK_SHP, hex("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6"), true),
+        (DetectorId::QQ, qq(), true),
     ]
+}
+
+fn teredo() -> Vec<u8> {
+    let mut p = hex("60000000000c3a1520010000c2881c4c20f3359b46f93f46 2002c2881c4c000000000000c2881c4d");
+    p.resize(52, 0);
+    p
+}
+
+fn qq() -> Vec<u8> {
+    let mut p = hex("023b0b00010017561f0c7b00");
+    p.extend_from_slice(&[0x55; 30]);
+    p.push(0x03);
+    p
 }
 
 fn ike_sa_init() -> Vec<u8> {
@@ -110,6 +129,11 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
     let mut es = b"ES".to_vec();
     es.extend_from_slice(&20u32.to_be_bytes());
     es.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0x08, 0, 0x7a, 0x12, 0x34, 0, 0, 0, 0, 0, 0, 0]);
+    let mut enip = hex("6f00 1000 00010210 00000000 1a392f0000000000 00000000");
+    enip.extend_from_slice(&[0u8; 16]);
+    let shp = hex("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6");
+    let mut tplink = (shp.len() as u32).to_be_bytes().to_vec();
+    tplink.extend_from_slice(&shp);
     let mut dce = hex("05000b0310000000 4800 0000 01000000 b810b810 00000000 01000000");
     dce.resize(0x48, 0);
     vec![
@@ -137,6 +161,10 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::REDIS, b"*1\r\n$4\r\nPING\r\n".to_vec(), true),
         (DetectorId::SOCKS, b"\x04\x01\x00\x50\xc6\x12\x00\x01weir\x00".to_vec(), true),
         (DetectorId::ELASTICSEARCH, es, true),
+        (DetectorId::ETHERNETIP, enip, true),
+        (DetectorId::CASSANDRA, hex("050000000500000000"), true),
+        (DetectorId::SKINNY, hex("100000001400000026000000010000000000000000000000"), true),
+        (DetectorId::TPLINK_SHP, tplink, true),
     ]
 }
 
