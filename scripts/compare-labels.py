@@ -35,8 +35,11 @@ NAMES = {
     "FastTrack": "fasttrack", "WinMX": "winmx",
     # web, naming, mail, remote access, file transfer, voice
     "HTTP": "http", "HTTP_Connect": "http", "HTTP_Proxy": "http", "TLS": "tls", "QUIC": "quic", "DNS": "dns",
-    "SSH": "ssh", "SMTP": "smtp", "SMTPS": "tls", "POP3": "pop3", "POPS": "tls", "IMAP": "imap", "IMAPS": "tls",
-    "FTPS": "tls", "FTP_CONTROL": "ftp", "FTP_DATA": "ftp", "SIP": "sip", "IRC": "irc",
+    "SSH": "ssh", "SMTP": "smtp", "POP3": "pop3", "IMAP": "imap", "FTP_CONTROL": "ftp", "FTP_DATA": "ftp",
+    "SIP": "sip", "IRC": "irc",
+    # nDPI's SMTPS, POPS, IMAPS and FTPS cover implicit TLS (weir: tls) and STARTTLS, whose session
+    # opens in the clear (weir: the mail or file protocol): either name agrees.
+    "SMTPS": ("tls", "smtp"), "POPS": ("tls", "pop3"), "IMAPS": ("tls", "imap"), "FTPS": ("tls", "ftp"),
     # what the IP header names
     "ICMP": "icmp", "ICMPV6": "icmp",
     "IGMP": "igmp", "GRE": "gre", "IPSec": "ipsec", "OSPF": "ospf", "IP_PIM": "pim", "VRRP": "vrrp", "PGM": "pgm",
@@ -167,16 +170,17 @@ def main():
             got = flows.get((l4, frozenset([endpoint(a), endpoint(b)])), [])
             names = sorted({f["protocol"] for f in got}) or ["(no flow)"]
             how = ",".join(sorted({f["decision"] for f in got}))
-            if ref not in P2P and any(n in P2P for n in names):
+            accepted = ref if isinstance(ref, tuple) else (ref,)
+            if not P2P.intersection(accepted) and any(n in P2P for n in names):
                 false_p2p.append((pcap, r[1], a, b, label, ",".join(names), how))
             if ref == "unknown":
                 unknown_ref[names[0] if len(names) == 1 else ",".join(names)] += 1
                 continue
             key = table_key(label, l4)
-            weir_name[key] = ref
+            weir_name[key] = "/".join(accepted)
             flows_n[key] += 1
             bytes_n[key] += nbytes
-            if names == [ref]:
+            if len(names) == 1 and names[0] in accepted:
                 flows_same[key] += 1
                 bytes_same[key] += nbytes
             else:
