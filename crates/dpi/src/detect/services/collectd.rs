@@ -6,8 +6,10 @@
 //! 0x0003, type 0x0004, type instance 0x0005, values 0x0006, interval 0x0007/0x0009, message
 //! 0x0100, severity 0x0101, signature 0x0200, encryption 0x0210), string parts must end with NUL,
 //! numeric parts must be 12 bytes, and a values part must hold exactly 1 + 9 bytes per value after
-//! its 16-bit count. A chain of 16-bit lengths with typed contents that must end exactly: random
-//! bytes and other protocols do not pass.
+//! its 16-bit count; a packet has at least two parts, or is one encryption part covering the whole
+//! datagram. A chain of 16-bit lengths with typed contents that must end exactly: random bytes and
+//! other protocols do not pass (a lone encryption part: a 16-bit type and a 16-bit length that must
+//! equal the datagram's, 2^-32).
 
 use crate::detect::be16;
 
@@ -32,7 +34,9 @@ pub(crate) fn is_packet(p: &[u8]) -> bool {
         pos += len;
         parts += 1;
     }
-    pos == p.len() && parts >= 2
+    // Encrypted packets are one encryption part (user name, IV, ciphertext) covering the whole
+    // datagram; anything else carries at least a host and a value.
+    pos == p.len() && (parts >= 2 || (be16(p, 0) == Some(0x0210) && p.len() >= 4 + 2 + 1 + 16 + 20))
 }
 
 #[cfg(test)]
@@ -60,5 +64,11 @@ mod tests {
         unknown[1] = 0x0a;
         assert!(!is_packet(&unknown));
         assert!(!is_packet(&part(0x0000, b"devlap\0")), "a single part");
+        let mut enc = vec![0x02, 0x10, 0, 0, 0, 4];
+        enc.extend_from_slice(b"user");
+        enc.extend_from_slice(&[0x5a; 60]);
+        let n = enc.len() as u16;
+        enc[2..4].copy_from_slice(&n.to_be_bytes());
+        assert!(is_packet(&enc), "an encrypted packet is one part");
     }
 }
