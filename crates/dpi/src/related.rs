@@ -13,7 +13,8 @@
 //!   to the client's port: the transfer is the flow between the server's address and the
 //!   requesting port.
 //! - SIP (RFC 3261, SDP RFC 4566): an offer or answer's `c=` address and `m=` ports receive the
-//!   media (RTP on the port, RTCP on the next one).
+//!   media (RTP on the port, RTCP on the next one); the media flow's first datagram must carry an
+//!   RTP or RTCP header ([`looks_like_media`]).
 //!
 //! Parsing never allocates and never panics; malformed announcements are ignored.
 
@@ -158,6 +159,19 @@ pub fn ftp_data(payload: &[u8], from_client: bool) -> Option<FtpData> {
     None
 }
 
+/// Could this datagram open an announced media stream: an RTP header (version 2, a payload type
+/// outside RTCP's range, room for the header) or an RTCP packet (version 2, types 200-207)? SIP
+/// media expectations are met only by such a first datagram, so a flow that merely happens to use
+/// an announced port (another application's, a P2P client's random one) keeps its own label.
+pub fn looks_like_media(payload: &[u8]) -> bool {
+    match (payload.first(), payload.get(1)) {
+        (Some(&b0), Some(&b1)) if b0 >> 6 == 2 => {
+            payload.len() >= 12 || (200..=207).contains(&b1) && payload.len() >= 8
+        }
+        _ => false,
+    }
+}
+
 /// A TFTP read or write request (see `detect/services/tftp.rs`).
 pub fn tftp_request(payload: &[u8]) -> bool {
     crate::detect::services::tftp::is_request(payload)
@@ -221,6 +235,15 @@ mod tests {
         assert_eq!(ftp_data(b"229 Entering Extended Passive Mode (|||99999|)\r\n", false), None);
         assert_eq!(ftp_data(b"EPRT |3|x|1|\r\n", true), None);
         assert_eq!(ftp_data(b"230 Login successful.\r\n", false), None);
+    }
+
+    #[test]
+    fn media_headers() {
+        assert!(looks_like_media(&[0x80, 0x08, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 0xd5]));
+        assert!(looks_like_media(&[0x81, 0xc9, 0, 7, 1, 2, 3, 4]));
+        assert!(!looks_like_media(&[0x41, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5]), "a uTP SYN");
+        assert!(!looks_like_media(b"d1:ad2:id20:"));
+        assert!(!looks_like_media(&[0x80, 0x08]));
     }
 
     #[test]

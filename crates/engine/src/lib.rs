@@ -323,7 +323,13 @@ impl Engine {
         if touched.is_new
             && l4.is_some()
             && shared.related.is_active()
-            && let Some((protocol, why)) = shared.related.claim(proto, flow.originator(), flow.responder(), now)
+            && let Some((protocol, why)) = shared.related.claim(
+                proto,
+                flow.originator(),
+                flow.responder(),
+                l4 == Some(L4::Udp) && weir_dpi::related::looks_like_media(payload),
+                now,
+            )
         {
             flow.value.inspect.relate(protocol, why);
             attribute_backlog(c, flow, Label { protocol, decision: Decision::Related(why) });

@@ -131,8 +131,16 @@ impl Expectations {
 
     /// A new flow from `orig` to `resp`: the label an expectation gives it, if one is met (then
     /// used up). An expectation of the responder's endpoint is tried first, then of the
-    /// originator's (a media stream may be opened by the side that announced it).
-    pub fn claim(&self, l4: u8, orig: (IpAddr, u16), resp: (IpAddr, u16), now: u64) -> Option<(ProtocolId, Related)> {
+    /// originator's (a media stream may be opened by the side that announced it). `media`: the
+    /// flow's first packet looks like RTP/RTCP; SIP media expectations need it.
+    pub fn claim(
+        &self,
+        l4: u8,
+        orig: (IpAddr, u16),
+        resp: (IpAddr, u16),
+        media: bool,
+        now: u64,
+    ) -> Option<(ProtocolId, Related)> {
         let mut map = self.map.lock();
         let mut hit = None;
         for (to, from) in [(resp, orig.0), (orig, resp.0)] {
@@ -142,7 +150,7 @@ impl Expectations {
                     map.remove(&key);
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 }
-                Some(e) if e.peer.is_none_or(|p| p == from) => {
+                Some(e) if e.peer.is_none_or(|p| p == from) && (media || e.why != Related::SipSdp) => {
                     map.remove(&key);
                     self.counters.matched.fetch_add(1, Ordering::Relaxed);
                     hit = Some((e.protocol, e.why));
@@ -185,10 +193,10 @@ mod tests {
         assert!(!t.is_active());
         t.expect(6, (ip(2), 5000), Some(ip(1)), ProtocolId::FTP, Related::FtpControl, 0);
         assert!(t.is_active());
-        assert_eq!(t.claim(6, (ip(3), 40000), (ip(2), 5000), S), None, "another client");
-        assert_eq!(t.claim(17, (ip(1), 40000), (ip(2), 5000), S), None, "another transport");
-        assert_eq!(t.claim(6, (ip(1), 40000), (ip(2), 5000), S), Some((ProtocolId::FTP, Related::FtpControl)));
-        assert_eq!(t.claim(6, (ip(1), 40001), (ip(2), 5000), S), None, "used up");
+        assert_eq!(t.claim(6, (ip(3), 40000), (ip(2), 5000), false, S), None, "another client");
+        assert_eq!(t.claim(17, (ip(1), 40000), (ip(2), 5000), false, S), None, "another transport");
+        assert_eq!(t.claim(6, (ip(1), 40000), (ip(2), 5000), false, S), Some((ProtocolId::FTP, Related::FtpControl)));
+        assert_eq!(t.claim(6, (ip(1), 40001), (ip(2), 5000), false, S), None, "used up");
         assert!(!t.is_active());
         assert_eq!(t.counters.matched.load(Ordering::Relaxed), 1);
     }
@@ -197,9 +205,10 @@ mod tests {
     fn either_end_and_timeouts() {
         let t = Expectations::new(RelatedConfig { capacity: 8, timeout_ns: 10 * S });
         t.expect(17, (ip(1), 49170), None, ProtocolId::RTP, Related::SipSdp, 0);
-        assert_eq!(t.claim(17, (ip(1), 49170), (ip(9), 3000), S), Some((ProtocolId::RTP, Related::SipSdp)));
+        assert_eq!(t.claim(17, (ip(1), 49170), (ip(9), 3000), false, S), None, "media must look like RTP");
+        assert_eq!(t.claim(17, (ip(1), 49170), (ip(9), 3000), true, S), Some((ProtocolId::RTP, Related::SipSdp)));
         t.expect(17, (ip(1), 49172), None, ProtocolId::RTP, Related::SipSdp, 0);
-        assert_eq!(t.claim(17, (ip(9), 3000), (ip(1), 49172), 10 * S), None, "timed out");
+        assert_eq!(t.claim(17, (ip(9), 3000), (ip(1), 49172), true, 10 * S), None, "timed out");
         t.expect(17, (ip(1), 49174), None, ProtocolId::RTP, Related::SipSdp, 0);
         t.expire(20 * S);
         assert!(t.is_empty());
@@ -213,8 +222,8 @@ mod tests {
             t.expect(6, (ip(2), 6000 + p), None, ProtocolId::FTP, Related::FtpControl, u64::from(p) * S);
             assert!(t.len() <= 3);
         }
-        assert_eq!(t.claim(6, (ip(1), 1), (ip(2), 6009), 11 * S).map(|l| l.0), Some(ProtocolId::FTP));
-        assert_eq!(t.claim(6, (ip(1), 1), (ip(2), 6000), 11 * S), None, "the oldest made room");
+        assert_eq!(t.claim(6, (ip(1), 1), (ip(2), 6009), false, 11 * S).map(|l| l.0), Some(ProtocolId::FTP));
+        assert_eq!(t.claim(6, (ip(1), 1), (ip(2), 6000), false, 11 * S), None, "the oldest made room");
         assert_eq!(t.counters.dropped.load(Ordering::Relaxed), 7);
         let off = Expectations::new(RelatedConfig { capacity: 0, timeout_ns: S });
         off.expect(6, (ip(2), 1), None, ProtocolId::FTP, Related::FtpControl, 0);

@@ -124,14 +124,23 @@ fn sip_media_and_expiry() {
                    v=0\r\no=- 1 1 IN IP4 198.18.0.1\r\ns=-\r\nc=IN IP4 198.18.0.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n";
     run(&mut e, &[b.udp((ip(1), 5060), (ip(2), 5060), invite)], &mut t);
     assert_eq!(e.shared.related.len(), 2, "RTP and RTCP ports");
-    // The callee sends media to the announced port; payload that is no RTP still gets the label.
-    let mut records = run(&mut e, &[b.udp((ip(2), 30000), (ip(1), 49170), &[0x55; 160])], &mut t);
+    // Another application's datagram to the announced port is not the call's media.
+    let mut records = run(&mut e, &[b.udp((ip(3), 30000), (ip(1), 49170), &[0x55; 160])], &mut t);
+    // The callee's media to the announced port: one RTP packet (two would prove RTP by content).
+    let mut rtp = vec![0x80, 0x00, 0x12, 0x34, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef];
+    rtp.extend_from_slice(&[0xff; 160]);
+    records.extend(run(&mut e, &[b.udp((ip(2), 30000), (ip(1), 49170), &rtp)], &mut t));
     // RTCP's expectation times out unused.
     t += 200_000_000_000;
-    records.extend(run(&mut e, &[b.udp((ip(2), 30001), (ip(1), 49171), &[0x55; 60])], &mut t));
+    records.extend(run(&mut e, &[b.udp((ip(2), 30001), (ip(1), 49171), &[0x81, 0xc9, 0, 1, 0, 0, 0, 1])], &mut t));
     e.flush();
     records.extend(e.drain_records());
-    assert_eq!(describe(&e, find(&records, 49170)), ("rtp".into(), "related: sip sdp".into()));
+    let media: Vec<_> = records.iter().filter(|r| r.responder.1 == 49170).collect();
+    assert_eq!(media.len(), 2);
+    for r in media {
+        let want = if r.originator.0 == ip(2) { ("rtp", "related: sip sdp") } else { ("unknown", "no match") };
+        assert_eq!(describe(&e, r), (want.0.into(), want.1.into()), "{r:?}");
+    }
     assert_eq!(describe(&e, find(&records, 49171)).0, "unknown");
     assert!(e.shared.related.is_empty());
 }
