@@ -145,6 +145,8 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="the per-protocol table as markdown")
     ap.add_argument("--diff", action="store_true", help="list every flow where the labels differ")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="captures classified at once")
+    ap.add_argument("--min-flows", type=int, default=1, help="rows for protocols with at least this many flows; "
+                    "the rest are summed in one row")
     args = ap.parse_args()
     corpora = args.corpus or [PCAPS]
 
@@ -188,11 +190,19 @@ def main():
 
     order = sorted(flows_n, key=lambda k: (-flows_n[k], k))
     tf, ts, tb, tbs = (sum(x.values()) for x in (flows_n, flows_same, bytes_n, bytes_same))
+    rest = [k for k in order if flows_n[k] < args.min_flows]
+    order = [k for k in order if flows_n[k] >= args.min_flows]
+    if rest:
+        key = f"({len(rest)} more, under {args.min_flows} flows each)"
+        weir_name[key] = ""
+        for c in (flows_n, flows_same, bytes_n, bytes_same):
+            c[key] = sum(c[k] for k in rest)
+        order.append(key)
     if args.markdown:
         print("| nDPI protocol | weir name | flows | weir the same | bytes | weir the same |")
         print("|---|---|--:|--:|--:|--:|")
         for k in order:
-            print(f"| {k} | {weir_name[k].replace('other:', '(none)') if weir_name[k].startswith('other:') else weir_name[k]} "
+            print(f"| {k} | {'(none)' if weir_name[k].startswith('other:') else weir_name[k]} "
                   f"| {flows_n[k]} | {flows_same[k]} ({pct(flows_same[k], flows_n[k]):.0f}%) "
                   f"| {bytes_n[k]} | {pct(bytes_same[k], bytes_n[k]):.0f}% |")
         print(f"| **all named by nDPI** | | **{tf}** | **{ts} ({pct(ts, tf):.1f}%)** | **{tb}** | **{pct(tbs, tb):.1f}%** |")
@@ -204,11 +214,16 @@ def main():
         print(f"{'all named by nDPI':<43} {tf:>6} {ts:>6} {pct(ts, tf):>6.1f}% {tb:>10} {pct(tbs, tb):>6.1f}%")
     nu = sum(unknown_ref.values())
     named_by_weir = sum(v for k, v in unknown_ref.items() if k not in ("unknown", "(no flow)"))
+    bullet = "- " if args.markdown else ""
     print()
-    print(f"flows nDPI leaves unknown: {nu}; weir names {named_by_weir} of them: "
+    print(f"{bullet}flows nDPI leaves unknown: {nu}; weir names {named_by_weir} of them: "
           + ", ".join(f"{k} {v}" for k, v in unknown_ref.most_common() if k not in ("unknown", "(no flow)")))
-    print(f"flows nDPI names non-P2P that weir calls P2P: {len(false_p2p)}")
-    print(f"captures weir refused: {len(refused)}" + "".join(f"\n  {p}: {e}" for p, e in refused))
+    print(f"{bullet}flows nDPI names non-P2P that weir calls P2P: {len(false_p2p)}")
+    if args.markdown:
+        print(f"- captures weir refused: {len(refused)}" + (": " if refused else "")
+              + ", ".join(f"`{p}`" for p, _ in refused))
+    else:
+        print(f"captures weir refused: {len(refused)}" + "".join(f"\n  {p}: {e}" for p, e in refused))
     if args.diff:
         print("\npcap\tl4\ta\tb\treference\tweir\tdecision")
         for d in diffs:
