@@ -60,7 +60,8 @@ NAMES = {
     "MGCP": "mgcp", "Munin": "munin", "Ceph": "ceph", "Nats": "nats", "Mining": "mining", "Monero": "monero",
     "NAT-PMP": "nat-pmp", "Teredo": "teredo", "EthernetIP": "ethernetip", "Cassandra": "cassandra",
     "CiscoSkinny": "skinny", "UBNTAC2": "ubiquiti", "TPLINK_SHP": "tplink-shp", "OICQ": "qq", "BGP": "bgp",
-    "RMCP": "ipmi", "Roughtime": "roughtime", "Spotify": "spotify",
+    "RMCP": "ipmi", "Roughtime": "roughtime", "Spotify": "spotify", "IEEE-C37118": "c37118", "FastCGI": "fastcgi",
+    "Thrift": "thrift", "CAPWAP": "capwap",
 }
 
 # nDPI files SMB under NetBIOS (`NetBIOS.SMBv23`, even on TCP 445 without a NetBIOS session);

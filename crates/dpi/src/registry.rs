@@ -161,6 +161,14 @@ builtin_protocols! {
     TPLINK_SHP = 68, "tplink-shp", Iot;
     /// Tencent QQ's classic UDP protocol (OICQ).
     QQ = 69, "qq", Messaging;
+    /// IEEE C37.118 synchrophasor frames.
+    C37118 = 70, "c37118", Iot;
+    /// FastCGI.
+    FASTCGI = 71, "fastcgi", Web;
+    /// Apache Thrift RPC.
+    THRIFT = 72, "thrift", Other;
+    /// CAPWAP (wireless access point control).
+    CAPWAP = 73, "capwap", Network;
 }
 
 impl ProtocolId {

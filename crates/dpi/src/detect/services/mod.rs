@@ -27,6 +27,7 @@
 
 mod bacnet;
 mod ber;
+mod capwap;
 mod cassandra;
 mod coap;
 mod collectd;
@@ -37,6 +38,7 @@ mod dnp3;
 mod dtls;
 mod elasticsearch;
 mod ethernetip;
+mod fastcgi;
 mod iec104;
 mod ike;
 mod kafka;
@@ -58,10 +60,12 @@ mod skinny;
 mod slp;
 mod socks;
 mod stun;
+mod synchrophasor;
 mod syslog;
 mod tds;
 mod teredo;
 pub(crate) mod tftp;
+mod thrift;
 mod tpkt;
 mod tplink;
 mod ubiquiti;
@@ -184,6 +188,14 @@ service_detectors! {
     TPLINK_SHP = 111, "tplink-shp", TPLINK_SHP, 50;
     /// QQ (OICQ) packet.
     QQ = 112, "qq", QQ, 40;
+    /// IEEE C37.118 frame with a valid CRC (UDP, TCP).
+    C37118 = 113, "c37118", C37118, 55;
+    /// FastCGI begin-request record.
+    FASTCGI = 114, "fastcgi", FASTCGI, 55;
+    /// Thrift message (binary or compact; UDP, TCP).
+    THRIFT = 115, "thrift", THRIFT, 45;
+    /// CAPWAP control message.
+    CAPWAP = 116, "capwap", CAPWAP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -335,6 +347,13 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::UBIQUITI, ubiquiti::is_packet(p)),
         (DetectorId::TPLINK_SHP, tplink::is_udp(p)),
         (DetectorId::QQ, qq::is_packet(p)),
+        (
+            DetectorId::C37118,
+            synchrophasor::is_frame_start(p)
+                && p.get(2..4).is_some_and(|n| usize::from(u16::from_be_bytes([n[0], n[1]])) == p.len()),
+        ),
+        (DetectorId::THRIFT, thrift::is_message_start(p)),
+        (DetectorId::CAPWAP, capwap::is_control(p)),
     ] {
         if hit {
             best = better(best, id);
@@ -383,6 +402,9 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::CASSANDRA, client && cassandra::is_request_start(view)),
         (DetectorId::SKINNY, skinny::is_stream_start(view)),
         (DetectorId::TPLINK_SHP, tplink::is_tcp_start(view)),
+        (DetectorId::C37118, synchrophasor::is_frame_start(view)),
+        (DetectorId::FASTCGI, client && fastcgi::is_begin_request(view)),
+        (DetectorId::THRIFT, thrift::is_message_start(view)),
     ] {
         if hit {
             best = better(best, id);

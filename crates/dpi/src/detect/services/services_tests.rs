@@ -47,7 +47,16 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::UBIQUITI, vec![1, 0, 0, 0], true),
         (DetectorId::TPLINK_SHP, hex("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6"), true),
         (DetectorId::QQ, qq(), true),
+        (DetectorId::C37118, hex("aa41001200f100000000000000000005d7d0"), true),
+        (DetectorId::THRIFT, hex("8281b2810109656d697442617463681c1c18"), true),
+        (DetectorId::CAPWAP, capwap(), true),
     ]
+}
+
+fn capwap() -> Vec<u8> {
+    let mut m = hex("0010020000000000 00000002 00 000b 00 0001 0004 000003e8");
+    m.truncate(24);
+    m
 }
 
 fn teredo() -> Vec<u8> {
@@ -165,6 +174,9 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::CASSANDRA, hex("050000000500000000"), true),
         (DetectorId::SKINNY, hex("100000001400000026000000010000000000000000000000"), true),
         (DetectorId::TPLINK_SHP, tplink, true),
+        (DetectorId::C37118, hex("aa41001200f100000000000000000005d7d0"), true),
+        (DetectorId::FASTCGI, hex("01010001000800000001010000000000"), true),
+        (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
     ]
 }
 
