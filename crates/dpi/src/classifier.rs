@@ -704,11 +704,11 @@ impl Classifier {
         }
     }
 
-    /// The well-known port's protocol, the responder's port first: the built-in table, then the
-    /// signature file's `[[port]]` tables.
+    /// The well-known port's protocol: the built-in table (the responder's port first), then the
+    /// signature file's `[[port]]` tables (likewise).
     fn port_guess(&self, l4: L4, orig: Endpoint, resp: Endpoint) -> Option<ProtocolId> {
-        let one = |e: Endpoint| port_guess(l4, e, e).or_else(|| self.set.ports.get(l4, e.port));
-        one(resp).or_else(|| one(orig))
+        let ports = &self.set.ports;
+        port_guess(l4, orig, resp).or_else(|| ports.get(l4, resp.port)).or_else(|| ports.get(l4, orig.port))
     }
 
     /// The flow ends (FIN/RST, idle timeout, eviction, end of capture) while still pending: the
