@@ -80,31 +80,7 @@ pub(crate) fn prepare(path: &Path) -> Result<Prepared> {
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
     let policy = PolicyTable::compile(&config.policy, &protocols, &categories)
         .with_context(|| format!("{}: invalid policy", path.display()))?;
-    let xdp = XdpConfig {
-        frame_size: config.rings.frame_size,
-        frame_count: config.rings.frames,
-        rx_ring: config.rings.rx,
-        tx_ring: config.rings.tx,
-        fill_ring: config.rings.fill,
-        completion_ring: config.rings.completion,
-        batch: config.workers.batch,
-        xdp_mode: match config.interfaces.xdp_mode {
-            weir_config::XdpMode::Native => weir_xdp::XdpMode::Native,
-            weir_config::XdpMode::Generic => weir_xdp::XdpMode::Generic,
-            weir_config::XdpMode::Auto => weir_xdp::XdpMode::Auto,
-        },
-        bind_mode: match config.interfaces.bind_mode {
-            weir_config::BindMode::ZeroCopy => weir_xdp::BindMode::ZeroCopy,
-            weir_config::BindMode::Copy => weir_xdp::BindMode::Copy,
-            weir_config::BindMode::Auto => weir_xdp::BindMode::Auto,
-        },
-        need_wakeup: true,
-        busy_poll: config.workers.busy_poll.map(|b| weir_xdp::BusyPoll {
-            timeout_us: b.timeout_us,
-            budget: b.budget,
-            prefer: true,
-        }),
-    };
+    let xdp = config.xdp();
     xdp.validate().with_context(|| format!("{}: invalid [rings]/[workers] settings", path.display()))?;
     Ok(Prepared { config, classifier, policy, xdp })
 }
