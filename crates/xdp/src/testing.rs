@@ -105,6 +105,7 @@ impl Fake {
     }
 
     /// Every descriptor address held by the fake kernel, per UMEM.
+    #[cfg(test)]
     pub(crate) fn held(&self) -> Vec<(usize, usize)> {
         let mut v = Vec::new();
         for s in 0..2 {
