@@ -5,6 +5,7 @@
 //! Each test runs the real binary under `ip netns exec` in its own uniquely named lab. Where the
 //! lab cannot run (not root, no AF_XDP), the test says so loudly and returns; under `CI=true` it
 //! fails instead.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::Path;
@@ -83,12 +84,11 @@ fn ping_and_tcp_cross_the_bridge_both_ways_byte_identical() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("final counters"), "{stderr}");
     check_accounting(&summary);
-    let protocols = summary["protocols"].as_array().unwrap();
-    let http = protocols.iter().find(|p| p["protocol"] == "http").unwrap_or_else(|| panic!("{summary}"));
-    assert!(http["flows"].as_u64().unwrap() >= 2, "{http}");
-    assert!(http["bytes_in"].as_u64().unwrap() > 4 << 20, "the 4 MiB download came inbound: {http}");
-    assert!(http["bytes_out"].as_u64().unwrap() > 3 << 20, "the 3 MiB download went outbound: {http}");
-    assert!(protocols.iter().any(|p| p["protocol"] == "icmp"), "{summary}");
+    let http = summary.protocol("http");
+    assert!(http.flows >= 2, "{http:?}");
+    assert!(http.bytes_in > 4 << 20, "the 4 MiB download came inbound: {http:?}");
+    assert!(http.bytes_out > 3 << 20, "the 3 MiB download went outbound: {http:?}");
+    assert!(summary.protocol("icmp").flows > 0, "{:?}", summary.protocols);
     // No XDP program stays behind.
     let link = lab.run(Ns::Br, "ip", &["-d", "link", "show", "inside"]).unwrap();
     assert!(!String::from_utf8_lossy(&link.stdout).contains("prog/xdp"), "XDP program left attached");
@@ -170,7 +170,7 @@ fn non_ip_and_vlan_tagged_frames_pass_unchanged() {
     let (code, stderr, summary) = weir.stop();
     assert_eq!(code, 0, "{stderr}");
     check_accounting(&summary);
-    assert!(summary["non_ip"].as_u64().unwrap() >= 2, "{summary}");
+    assert!(summary.non_ip >= 2, "{summary:?}");
     // The NIC's VLAN stripping is back as it was.
     let k = lab.run(Ns::Br, "ethtool", &["-k", "inside"]).unwrap();
     assert!(String::from_utf8_lossy(&k.stdout).contains("rx-vlan-offload: on"), "VLAN stripping not restored");
@@ -193,9 +193,9 @@ fn frames_stay_accounted_for_after_a_long_run() {
     let (code, stderr, summary) = weir.stop();
     assert_eq!(code, 0, "{stderr}");
     check_accounting(&summary);
-    let rx = summary["interfaces"]["inside"]["received"].as_u64().unwrap();
+    let rx = summary.interfaces.inside.received;
     assert!(rx >= 30_000, "inside received {rx}");
-    assert_eq!(summary["frames"][0]["total"].as_u64(), Some(12288));
+    assert_eq!(summary.frames[0].total, 12288);
 }
 
 #[test]

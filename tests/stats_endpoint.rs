@@ -1,6 +1,7 @@
 //! The stats path end to end: during a lab run, `/metrics` passes `promtool check metrics`, the
 //! byte counters equal what the kernel counted on the lab's veths, `/stats.json` and
 //! `--stats-json` carry the documented record, and the stats can be turned off.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use serde_json::Value;
