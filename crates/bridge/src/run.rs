@@ -256,7 +256,7 @@ fn bridge(
     for ((pair, core), side) in pairs.into_iter().zip(cores).zip(sides) {
         let config = EngineConfig { expiry: Expiry::External, top_flows: top, ..EngineConfig::default() };
         let inspector = Inspector::classify(Engine::new(shared.clone(), config), Arc::clone(&policy));
-        let mut worker = Worker::new(pair, inspector, epoch, top).pinned(core);
+        let mut worker = Worker::new(pair, inspector, epoch).pinned(core);
         if c.stats.enabled {
             worker = worker.with_histograms(side);
         }

@@ -133,6 +133,14 @@ impl Inspector {
         }
     }
 
+    /// How many top-flow candidates the engine keeps (0 for a fixed inspector).
+    pub fn top_flows(&self) -> usize {
+        match &self.mode {
+            Mode::Classify { engine, .. } => engine.config().top_flows,
+            Mode::Fixed(_) => 0,
+        }
+    }
+
     /// Append the heaviest flows seen since the last call (see [`Engine::take_top`]).
     pub(crate) fn take_top(&mut self, into: &mut Vec<TopCandidate>) {
         if let Mode::Classify { engine, .. } = &mut self.mode {
@@ -152,6 +160,11 @@ pub(crate) mod tests {
     use weir_testkit::packet::{Builder, tcp_conversation};
 
     pub(crate) fn inspector(policy: &str) -> Inspector {
+        inspector_with(policy, EngineConfig::default())
+    }
+
+    /// As [`inspector`], with the engine made with `config`.
+    pub(crate) fn inspector_with(policy: &str, engine: EngineConfig) -> Inspector {
         let classifier = Arc::new(Classifier::builtin().unwrap());
         let reg = classifier.registry();
         let protocols: Vec<ProtocolInfo<'_>> =
@@ -162,7 +175,7 @@ pub(crate) mod tests {
         let policy = PolicyTable::compile(&config.policy, &protocols, &categories).unwrap();
         let table = FlowTableConfig { shards: 4, capacity: 4096, ..FlowTableConfig::default() };
         let shared = Shared::new(Arc::clone(&classifier), table, 64).unwrap();
-        Inspector::classify(Engine::new(shared, EngineConfig::default()), Arc::new(policy))
+        Inspector::classify(Engine::new(shared, engine), Arc::new(policy))
     }
 
     /// The protocol id of bittorrent, as an index.

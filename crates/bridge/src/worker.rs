@@ -80,10 +80,10 @@ pub struct WorkerExit {
 
 impl<P: FramePair> Worker<P> {
     /// A worker over `pair` deciding with `inspector`; `epoch` is the bridge's clock origin
-    /// (every worker and the sweeper measure `now` from it). Keeps up to `top_flows` top-flow
-    /// candidates for the stats thread.
-    pub fn new(pair: P, inspector: Inspector, epoch: Instant, top_flows: usize) -> Worker<P> {
+    /// (every worker and the sweeper measure `now` from it).
+    pub fn new(pair: P, inspector: Inspector, epoch: Instant) -> Worker<P> {
         let protocols = inspector.dropped().len();
+        let top_flows = inspector.top_flows();
         let counters = Arc::new(WorkerCounters::new(protocols, top_flows));
         counters.publish(pair.counters(), &[0, 0], &pair.census());
         Worker {
@@ -215,7 +215,7 @@ impl<P: FramePair> Worker<P> {
 mod tests {
     use super::*;
     use crate::counters::totals;
-    use crate::verdict::tests::{bittorrent, bt_handshake, inspector, ip};
+    use crate::verdict::tests::{bittorrent, bt_handshake, inspector, inspector_with, ip};
     use weir_testkit::packet::{Builder, tcp_conversation};
     use weir_xdp::Side;
     use weir_xdp::testing::SimPair;
@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn the_worker_forwards_drops_and_publishes_over_the_simulated_kernel() {
         let policy = inspector("[policy.protocols]\nbittorrent = \"drop\"\n");
-        let mut w = Worker::new(SimPair::new(256, 32, 16, 8), policy, Instant::now(), 4);
+        let mut w = Worker::new(SimPair::new(256, 32, 16, 8), policy, Instant::now());
         let b = Builder::default();
         let hs = bt_handshake();
         let bt = tcp_conversation(&b, (ip(1), 40000), (ip(2), 6881), &[(true, &hs), (false, &hs), (true, &[1; 100])]);
@@ -280,7 +280,7 @@ mod tests {
     #[test]
     fn malformed_drops_are_their_own_count() {
         let mut w =
-            Worker::new(SimPair::new(64, 16, 8, 4), inspector("[policy]\nmalformed = \"drop\"\n"), Instant::now(), 0);
+            Worker::new(SimPair::new(64, 16, 8, 4), inspector("[policy]\nmalformed = \"drop\"\n"), Instant::now());
         let mut runt = Builder::default().udp((ip(1), 1), (ip(2), 2), b"x");
         runt.truncate(20);
         w.pair_mut().push(Side::Outside, runt);
@@ -292,10 +292,41 @@ mod tests {
         assert!(w.pair().sent(Side::Inside).is_empty());
     }
 
+    /// When the stats thread asks, a running worker hands over its histograms and its top-flow
+    /// candidates, which then name the heavy flow.
+    #[test]
+    fn histograms_and_top_flow_candidates_are_handed_over_when_asked() {
+        let (mut collector, mut sides) = weir_stats::histo::exchange(1).unwrap();
+        let config = weir_engine::EngineConfig { top_flows: 4, ..Default::default() };
+        let mut w = Worker::new(SimPair::new(256, 32, 16, 8), inspector_with("", config), Instant::now())
+            .with_histograms(sides.remove(0));
+        let f = Builder::default().udp((ip(1), 5000), (ip(2), 5001), &[0x42; 100]);
+        for _ in 0..40 {
+            w.pair_mut().push(Side::Inside, f.clone());
+        }
+        let view = w.view();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        let t = std::thread::spawn(move || w.run(&s));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while totals(std::slice::from_ref(&view), &[], 64).sides[0].forwarded < 40 {
+            assert!(Instant::now() < deadline, "the worker did not forward");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut merged = weir_stats::histo::BatchHistograms::new().unwrap();
+        collector.collect(&mut merged, Duration::from_secs(5));
+        assert!(!merged.batch_size.is_empty(), "batches were recorded");
+        let top = view.counters.top.lock().clone();
+        assert_eq!(top.len(), 1, "{top:?}");
+        assert_eq!(top[0].bytes, 40 * f.len() as u64);
+        stop.store(true, Ordering::Relaxed);
+        t.join().unwrap().unwrap();
+    }
+
     /// `run` drives the same loop until stopped, in its own thread, and closes cleanly.
     #[test]
     fn run_until_stopped() {
-        let mut w = Worker::new(SimPair::new(64, 16, 8, 4), Inspector::fixed(Verdict::Forward), Instant::now(), 0);
+        let mut w = Worker::new(SimPair::new(64, 16, 8, 4), Inspector::fixed(Verdict::Forward), Instant::now());
         for i in 0..50u8 {
             w.pair_mut().push(Side::Inside, vec![i; 64]);
         }

@@ -214,6 +214,11 @@ impl Engine {
         self.top.take(into);
     }
 
+    /// The settings it was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// This engine's counters (for a stats reader).
     pub fn counters(&self) -> &Arc<EngineCounters> {
         &self.counters

@@ -49,7 +49,7 @@ fn main() {
             pair.xdp_mode(Side::Outside),
             pair.zero_copy_forwarding()
         );
-        let worker = Worker::new(pair, Inspector::fixed(Verdict::Forward), Instant::now(), 0);
+        let worker = Worker::new(pair, Inspector::fixed(Verdict::Forward), Instant::now());
         let view = worker.view();
         let s = Arc::clone(&stop);
         let handle = std::thread::spawn(move || worker.run(&s));

@@ -90,7 +90,7 @@ fn start_bridge(lab: &Lab, drop_all: bool) -> Bridge {
             pair.xdp_mode(Side::Outside),
         )));
         let verdict = if drop_all { Verdict::DropPolicy } else { Verdict::Forward };
-        let worker = Worker::new(pair, Inspector::fixed(verdict), Instant::now(), 0);
+        let worker = Worker::new(pair, Inspector::fixed(verdict), Instant::now());
         let view = worker.view();
         // The worker checks its census at close and fails if it does not add up.
         let exit = worker.run(&s).unwrap();
@@ -389,7 +389,7 @@ fn forwarder_child() {
     std::io::stdout().flush().unwrap();
     // Never stopped: it runs until the test kills it.
     let never = AtomicBool::new(false);
-    let _ = Worker::new(pair, Inspector::fixed(Verdict::Forward), Instant::now(), 0).run(&never);
+    let _ = Worker::new(pair, Inspector::fixed(Verdict::Forward), Instant::now()).run(&never);
 }
 
 #[test]
