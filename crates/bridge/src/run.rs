@@ -278,6 +278,7 @@ fn bridge(
     let malformed_names: Vec<&'static str> = WireError::ALL.iter().map(|e| e.name()).collect();
     let mut builder = RecordBuilder::new(names.clone(), malformed_names, c.flows.capacity as u64)
         .map_err(|e| anyhow::anyhow!("histograms: {e}"))?;
+    let mut tracker = TopTracker::default();
     let mut next = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) && !handles.iter().any(|w| w.is_finished()) {
         std::thread::sleep(CONTROL_TICK.min(interval));
@@ -296,7 +297,7 @@ fn bridge(
             };
             let mut record = builder.record(&t, &mut collector, flow_table, epoch);
             // Collecting the histograms brought the workers' fresh top-flow candidates.
-            record.top_flows = top_flows(&views, &shared, &names);
+            record.top_flows = tracker.update(&views, &shared, &names);
             eprintln!("{}", weir_stats::stderr_line(&record));
             let json = serde_json::to_string(&record).unwrap_or_default();
             if let Some(w) = stats_json.as_mut()
@@ -349,26 +350,39 @@ fn frame_summary(e: &WorkerExit) -> FrameSummary {
     }
 }
 
-/// The top flows from the workers' candidates, looked up again in the table.
-fn top_flows(views: &[WorkerView], shared: &Shared, names: &[(String, String)]) -> Vec<TopFlow> {
-    let mut candidates = Vec::new();
-    for v in views {
-        candidates.extend_from_slice(&v.counters.top.lock());
+/// The top flows over time: the flows listed last interval that are still in the table, and the
+/// workers' fresh candidates, looked up again. So a heavy flow that pauses stays listed while it
+/// is active (in the table), and one that ended drops out.
+#[derive(Debug, Default)]
+struct TopTracker {
+    /// The flows kept from the last interval (more than listed, for headroom).
+    kept: Vec<weir_engine::TopCandidate>,
+}
+
+impl TopTracker {
+    fn update(&mut self, views: &[WorkerView], shared: &Shared, names: &[(String, String)]) -> Vec<TopFlow> {
+        let mut candidates = std::mem::take(&mut self.kept);
+        for v in views {
+            candidates.extend_from_slice(&v.counters.top.lock());
+        }
+        let found = weir_engine::top_flows(&shared.table, &candidates, TOP_CANDIDATES);
+        self.kept = found.iter().map(|(c, _)| *c).collect();
+        found.into_iter().take(TOP_FLOWS).map(|(_, f)| top_flow(f, names)).collect()
     }
-    weir_engine::top_flows(&shared.table, &candidates, TOP_FLOWS)
-        .into_iter()
-        .map(|f| TopFlow {
-            l4: weir_stats::l4_name(f.ip_protocol),
-            src: std::net::SocketAddr::from(f.originator).to_string(),
-            dst: std::net::SocketAddr::from(f.responder).to_string(),
-            protocol: f.protocol.map_or_else(
-                || "pending".to_string(),
-                |p: ProtocolId| names.get(usize::from(p.0)).map(|n| n.0.clone()).unwrap_or_default(),
-            ),
-            bytes: f.bytes,
-            packets: f.packets,
-        })
-        .collect()
+}
+
+fn top_flow(f: weir_engine::FlowSnapshot, names: &[(String, String)]) -> TopFlow {
+    TopFlow {
+        l4: weir_stats::l4_name(f.ip_protocol),
+        src: std::net::SocketAddr::from(f.originator).to_string(),
+        dst: std::net::SocketAddr::from(f.responder).to_string(),
+        protocol: f.protocol.map_or_else(
+            || "pending".to_string(),
+            |p: ProtocolId| names.get(usize::from(p.0)).map(|n| n.0.clone()).unwrap_or_default(),
+        ),
+        bytes: f.bytes,
+        packets: f.packets,
+    }
 }
 
 /// The final counters as text, for stderr at exit.

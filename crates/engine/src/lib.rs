@@ -535,10 +535,10 @@ mod tests {
         e.take_top(&mut cands);
         assert_eq!(cands.len(), 4);
         let top = top_flows(&sh.table, &cands, 3);
-        let ports: Vec<u16> = top.iter().map(|f| f.originator.1).collect();
+        let ports: Vec<u16> = top.iter().map(|(_, f)| f.originator.1).collect();
         assert_eq!(ports, [1006, 1005, 1004]);
-        assert_eq!(top[0].packets, 48);
-        assert_eq!(top[0].bytes, 48 * 142);
+        assert_eq!(top[0].1.packets, 48);
+        assert_eq!((top[0].1.bytes, top[0].0.bytes), (48 * 142, 48 * 142));
         // Taken: the next interval starts empty.
         let mut again = Vec::new();
         e.take_top(&mut again);

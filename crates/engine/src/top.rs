@@ -4,9 +4,10 @@
 //! those it saw. A flow is offered every [`SAMPLE`]th packet, so a flow with at least that many
 //! packets in an interval is offered at least once, and the cost per packet is one mask test,
 //! plus, for a sampled packet of a heavy flow, a scan of the few candidates. Once per interval the
-//! owner takes the candidates and starts afresh (so flows that ended drop out), and
-//! [`top_flows`] looks each candidate up again, one brief shard lock each, for its exact bytes,
-//! packets and label.
+//! owner takes the candidates and starts afresh, and [`top_flows`] looks each candidate up
+//! again, one brief shard lock each, for its exact bytes, packets and label; flows that ended are
+//! not found. (The bridge's stats thread also keeps the candidates it listed, so a heavy flow that
+//! pauses for an interval stays listed while it is in the table.)
 
 use crate::{FlowSnapshot, FlowState, portless_label};
 use weir_flow::{FlowKey, FlowTable};
@@ -71,33 +72,39 @@ impl TopFlows {
 }
 
 /// The `n` flows with the most bytes among `candidates` that are still in `table`, largest
-/// first, with their bytes, packets and labels as the table has them now. Candidates may repeat
-/// (two engines saw the two directions of one flow); each flow is listed once. Locks one shard
-/// per candidate, briefly.
-pub fn top_flows(table: &FlowTable<FlowState>, candidates: &[TopCandidate], n: usize) -> Vec<FlowSnapshot> {
-    let mut out: Vec<(FlowKey, FlowSnapshot)> = Vec::with_capacity(candidates.len());
+/// first, with their bytes, packets and labels as the table has them now (and each candidate
+/// with its bytes brought up to date). Candidates may repeat (two engines saw the two directions
+/// of one flow); each flow is listed once. Locks one shard per candidate, briefly.
+pub fn top_flows(
+    table: &FlowTable<FlowState>,
+    candidates: &[TopCandidate],
+    n: usize,
+) -> Vec<(TopCandidate, FlowSnapshot)> {
+    let mut out: Vec<(TopCandidate, FlowSnapshot)> = Vec::with_capacity(candidates.len());
     for c in candidates {
-        if out.iter().any(|(k, _)| *k == c.key) {
+        if out.iter().any(|(k, _)| k.key == c.key) {
             continue;
         }
         let shard = table.lock(table.shard_of(c.hash));
         if let Some(f) = shard.get(&c.key, c.hash) {
             let proto = f.key.protocol();
+            let bytes = f.bytes[0] + f.bytes[1];
             out.push((
-                c.key,
+                TopCandidate { bytes, ..*c },
                 FlowSnapshot {
                     ip_protocol: proto,
                     originator: f.originator(),
                     responder: f.responder(),
                     protocol: f.value.label(proto, portless_label(proto)).map(|l| l.protocol),
-                    bytes: f.bytes[0] + f.bytes[1],
+                    bytes,
                     packets: f.packets[0] + f.packets[1],
                 },
             ));
         }
     }
     out.sort_by_key(|(_, s)| std::cmp::Reverse(s.bytes));
-    out.into_iter().take(n).map(|(_, s)| s).collect()
+    out.truncate(n);
+    out
 }
 
 #[cfg(test)]
