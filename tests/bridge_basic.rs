@@ -32,7 +32,14 @@ fn http_server(lab: &Lab, ns: Ns, dir: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Python can take seconds to start on a busy machine: wait until it answers, in its own
+    // namespace (so without crossing the bridge).
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !lab.run(ns, "curl", &["-s", "-o", "/dev/null", &url]).unwrap().status.success() {
+        assert!(std::time::Instant::now() < deadline, "the HTTP server in {ns:?} did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     child
 }
 
@@ -46,7 +53,11 @@ fn random_file(path: &Path, bytes: usize) {
 }
 
 fn curl(lab: &Lab, ns: Ns, url: &str, out: &Path) -> bool {
-    lab.run(ns, "curl", &["-sS", "-g", "--max-time", "60", "-o", out.to_str().unwrap(), url]).unwrap().status.success()
+    let r = lab.run(ns, "curl", &["-sS", "-g", "--max-time", "60", "-o", out.to_str().unwrap(), url]).unwrap();
+    if !r.status.success() {
+        eprintln!("curl {url}: {}", String::from_utf8_lossy(&r.stderr));
+    }
+    r.status.success()
 }
 
 #[test]
