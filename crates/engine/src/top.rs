@@ -40,12 +40,17 @@ impl TopFlows {
         TopFlows { slots: Vec::with_capacity(k), k, min: 0 }
     }
 
-    /// Offer the flow of `key` with `bytes` so far and `packets` so far.
-    #[inline]
+    /// Offer the flow of `key` with `bytes` so far and `packets` so far. On the per-packet path:
+    /// two tests, and the rest out of line for the one packet in [`SAMPLE`].
+    #[inline(always)]
     pub(crate) fn offer(&mut self, key: &FlowKey, hash: u64, bytes: u64, packets: u64) {
-        if self.k == 0 || packets & (SAMPLE - 1) != 0 {
-            return;
+        if self.k != 0 && packets & (SAMPLE - 1) == 0 {
+            self.offer_sampled(key, hash, bytes);
         }
+    }
+
+    #[inline(never)]
+    fn offer_sampled(&mut self, key: &FlowKey, hash: u64, bytes: u64) {
         let full = self.slots.len() == self.k;
         if full && bytes <= self.min {
             return;
