@@ -1,6 +1,7 @@
 //! Criterion benches for the classification path: frame parsing, flow lookup/insert, the DPI
 //! scan, and the whole engine. Each bench checks its own answer first, so a bench that measures
 //! the wrong thing fails instead of reporting a fast number.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};

@@ -1,5 +1,6 @@
 //! `weir classify` end to end over the real captures in tests/pcaps (nDPI's test suite,
 //! LGPL-3.0-or-later; see tests/pcaps/README.md), checked against the reference labels.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;

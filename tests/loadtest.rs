@@ -11,13 +11,14 @@
 //!
 //! Each runs in its own uniquely named lab; where the lab cannot run (not root, no AF_XDP) it
 //! says so loudly and returns, and under `CI=true` it fails instead.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use weir_testkit::bridge::{TempDir, Weir};
+use weir_testkit::bridge::{BridgeSummary, TempDir, Weir};
 use weir_testkit::lab::{Lab, LabOptions, Ns, lab_available};
 
 const WEIR: &str = env!("CARGO_BIN_EXE_weir");
@@ -39,34 +40,33 @@ fn read_json(path: &std::path::Path) -> Value {
 /// for, and per protocol the same flows, packets and bytes. With `by_direction`, each
 /// direction on its own (inside hosts' frames entered on `inside`); otherwise the sum of both
 /// (everything was sent into in0).
-fn check(offered: &Value, sink: &Value, summary: &Value, by_direction: bool) {
+fn check(offered: &Value, sink: &Value, summary: &BridgeSummary, by_direction: bool) {
     let sent = n(&offered["packets"]);
     assert!(sent > 10_000, "only {sent} frames generated");
     let delivered = n(&sink["received"]);
-    let ifs = &summary["interfaces"];
-    let both = |key: &str| n(&ifs["inside"][key]) + n(&ifs["outside"][key]);
-    let dropped = both("dropped_policy") + both("dropped_malformed");
-    let lost_weir = both("lost_tx_full");
+    let (inside, outside) = (&summary.interfaces.inside, &summary.interfaces.outside);
+    let dropped = inside.dropped_policy + outside.dropped_policy + inside.dropped_malformed + outside.dropped_malformed;
+    let lost_weir = inside.lost_tx_full + outside.lost_tx_full;
     let protos = offered["protocols"].as_array().unwrap();
     let from = |key: &str| protos.iter().map(|p| n(&p[key])).sum::<u64>();
     // The lab's own frames (IPv6 neighbour discovery and the like) also cross: weir may have
     // received a few more frames than were generated, never fewer unless the kernel lost them.
     let lost_kernel = if by_direction {
-        from("packets_out").saturating_sub(n(&ifs["inside"]["received"]))
-            + from("packets_in").saturating_sub(n(&ifs["outside"]["received"]))
+        from("packets_out").saturating_sub(inside.received) + from("packets_in").saturating_sub(outside.received)
     } else {
-        sent.saturating_sub(n(&ifs["inside"]["received"]))
+        sent.saturating_sub(inside.received)
     };
     assert_eq!(
         sent,
         delivered + dropped + lost_weir + lost_kernel,
         "generated {sent} != delivered {delivered} + dropped {dropped} + lost by weir {lost_weir} + lost before weir {lost_kernel}"
     );
-    let weir_protocols = summary["protocols"].as_array().unwrap();
     let sink_protocols = sink["protocols"].as_array().unwrap();
     for g in protos {
         let name = g["protocol"].as_str().unwrap();
-        let w = weir_protocols.iter().find(|w| w["protocol"] == name).unwrap_or(&Value::Null);
+        // The summary's row, as JSON, so the generator's and the sink's rows are read alike.
+        let w = serde_json::to_value(summary.protocol(name)).unwrap_or(Value::Null);
+        let w = &w;
         let s = sink_protocols.iter().find(|s| s["protocol"] == name).unwrap_or(&Value::Null);
         let keys: &[&[&str]] = if by_direction {
             &[&["flows"], &["packets_out"], &["packets_in"], &["bytes_out"], &["bytes_in"]]
@@ -78,8 +78,8 @@ fn check(offered: &Value, sink: &Value, summary: &Value, by_direction: bool) {
             let (gv, wv) = (sum(g), sum(w));
             assert_eq!(
                 wv, gv,
-                "{name} {k:?}: weir counted {wv}, the generator made {gv}; weir: {}",
-                summary["protocols"]
+                "{name} {k:?}: weir counted {wv}, the generator made {gv}; weir: {:?}",
+                summary.protocols
             );
             // Nothing was lost here (the rates are modest), so the sink saw it all too.
             if lost_kernel + lost_weir + dropped == 0 {

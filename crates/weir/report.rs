@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use weir_dpi::{Classifier, ProtocolId};
 use weir_engine::{Direction, EndReason, Engine, FlowRecord, WireError};
+use weir_stats::l4_name;
 
 /// One protocol's row.
 pub(crate) struct Row {
@@ -216,16 +217,6 @@ pub(crate) fn write_table(out: &mut impl Write, s: &Summary) -> std::io::Result<
         pps,
         gbps
     )
-}
-
-pub(crate) fn l4_name(ip_protocol: u8) -> String {
-    match ip_protocol {
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        1 => "ICMP".into(),
-        58 => "ICMPv6".into(),
-        n => format!("IP/{n}"),
-    }
 }
 
 fn endpoint(e: (std::net::IpAddr, u16)) -> String {

@@ -5,6 +5,11 @@
 //! (`deny_unknown_fields`: an unknown key is an error, never ignored), and [`Config`] is what the
 //! rest of weir uses, with every value checked. Nothing here touches an interface: checking that
 //! `inside` exists or that a core is online belongs to start-up, which has the system at hand.
+//!
+//! The rules of the parts a config sets up live with those parts, once: ring and batch sizes in
+//! [`weir_xdp::XdpConfig::check`], the flow table's shape in
+//! [`weir_flow::FlowTableConfig::validate`]. [`Config::xdp`] and [`Config::flow_table`] are the one
+//! conversion from this file's keys to those configs, and validation names the file's keys.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -50,27 +55,8 @@ pub enum RuleDirection {
     Both,
 }
 
-/// XDP attach mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum XdpMode {
-    /// Driver mode.
-    Native,
-    /// Generic (skb) mode.
-    Generic,
-    /// Native, else generic.
-    Auto,
-}
-
-/// AF_XDP bind mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BindMode {
-    /// Zero-copy (needs driver support).
-    ZeroCopy,
-    /// Copy mode.
-    Copy,
-    /// Zero-copy, else copy.
-    Auto,
-}
+/// XDP attach and AF_XDP bind modes: the AF_XDP crate's own types, so nothing maps them by hand.
+pub use weir_xdp::{BindMode, XdpMode};
 
 /// The NICs and how to attach to them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -384,50 +370,10 @@ impl raw::RawConfig {
                 "pick a core from that range or remove the key",
             ));
         }
-        if w.batch == 0 || w.batch > 1024 {
-            return Err(e("workers.batch", format!("{} is out of range", w.batch), "use 1..=1024 (64 is usual)"));
-        }
-        let busy_poll = if w.busy_poll {
-            if w.busy_poll_budget == 0 {
-                return Err(e("workers.busy_poll_budget", "is 0".into(), "use a budget like 64"));
-            }
-            Some(BusyPoll { timeout_us: w.busy_poll_us, budget: w.busy_poll_budget })
-        } else {
-            None
-        };
+        let busy_poll = w.busy_poll.then_some(BusyPoll { timeout_us: w.busy_poll_us, budget: w.busy_poll_budget });
 
         let r = self.rings;
-        if r.frame_size != 2048 && r.frame_size != 4096 {
-            return Err(e("rings.frame_size", format!("{} is not supported", r.frame_size), "use 2048 or 4096"));
-        }
-        for (key, v) in
-            [("rings.rx", r.rx), ("rings.tx", r.tx), ("rings.fill", r.fill), ("rings.completion", r.completion)]
-        {
-            if !v.is_power_of_two() || !(64..=32768).contains(&v) {
-                return Err(e(key, format!("{v} is not a power of two in 64..=32768"), "use e.g. 2048"));
-            }
-        }
-        // Two sockets share the UMEM: each has its own four rings.
-        let need = 2 * 2 * (r.rx + r.tx + r.fill + r.completion);
-        if r.frames < need {
-            return Err(e(
-                "rings.frames",
-                format!("{} frames cannot cover two sockets' rings ({} entries)", r.frames, need / 2),
-                &format!("use at least {need} (twice the sum of both sockets' rings)"),
-            ));
-        }
-
         let f = self.flows;
-        if f.shards == 0 || !f.shards.is_power_of_two() {
-            return Err(e("flows.shards", format!("{} is not a power of two", f.shards), "use e.g. 64"));
-        }
-        if f.capacity < f.shards {
-            return Err(e(
-                "flows.capacity",
-                format!("{} is below flows.shards ({})", f.capacity, f.shards),
-                "use e.g. 1048576",
-            ));
-        }
         for (key, v) in [
             ("flows.tcp_idle_s", f.tcp_idle_s),
             ("flows.udp_idle_s", f.udp_idle_s),
@@ -514,7 +460,7 @@ impl raw::RawConfig {
             })?),
         };
 
-        Ok(Config {
+        let config = Config {
             interfaces: Interfaces { inside: i.inside, outside: i.outside, queues, xdp_mode, bind_mode },
             workers: Workers { cores: w.cores, stats_core: w.stats_core, batch: w.batch, busy_poll },
             rings: Rings {
@@ -541,7 +487,74 @@ impl raw::RawConfig {
             },
             policy: Policy { rules, default, malformed },
             stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },
-        })
+        };
+        if let Err(p) = config.xdp().check() {
+            return Err(invalid(file, xdp_key(p.key), p.problem, p.fix));
+        }
+        if let Err(err) = config.flow_table().validate() {
+            let key = match err {
+                weir_flow::FlowConfigError::ShardsNotPowerOfTwo(_) => "flows.shards",
+                weir_flow::FlowConfigError::CapacityOutOfRange { .. } => "flows.capacity",
+            };
+            return Err(invalid(file, key, err.to_string(), "see configs/weir.toml"));
+        }
+        Ok(config)
+    }
+}
+
+/// The file's key for a field of [`weir_xdp::XdpConfig`].
+fn xdp_key(field: &str) -> &'static str {
+    match field {
+        "frame_size" => "rings.frame_size",
+        "frame_count" => "rings.frames",
+        "rx_ring" => "rings.rx",
+        "tx_ring" => "rings.tx",
+        "fill_ring" => "rings.fill",
+        "completion_ring" => "rings.completion",
+        "batch" => "workers.batch",
+        "busy_poll.timeout_us" => "workers.busy_poll_us",
+        "busy_poll.budget" => "workers.busy_poll_budget",
+        _ => "rings",
+    }
+}
+
+impl Config {
+    /// The AF_XDP sizes and modes this config asks for (one UMEM and two sockets per worker).
+    pub fn xdp(&self) -> weir_xdp::XdpConfig {
+        let (r, w, i) = (&self.rings, &self.workers, &self.interfaces);
+        weir_xdp::XdpConfig {
+            frame_size: r.frame_size,
+            frame_count: r.frames,
+            rx_ring: r.rx,
+            tx_ring: r.tx,
+            fill_ring: r.fill,
+            completion_ring: r.completion,
+            batch: w.batch,
+            xdp_mode: i.xdp_mode,
+            bind_mode: i.bind_mode,
+            need_wakeup: true,
+            busy_poll: w.busy_poll.map(|b| weir_xdp::BusyPoll {
+                timeout_us: b.timeout_us,
+                budget: b.budget,
+                prefer: true,
+            }),
+        }
+    }
+
+    /// The flow table's shape and timeouts (seconds here, nanoseconds there).
+    pub fn flow_table(&self) -> weir_flow::FlowTableConfig {
+        const S: u64 = 1_000_000_000;
+        let f = &self.flows;
+        weir_flow::FlowTableConfig {
+            shards: f.shards,
+            capacity: f.capacity,
+            timeouts: weir_flow::Timeouts {
+                tcp_ns: f.tcp_idle_s.saturating_mul(S),
+                udp_ns: f.udp_idle_s.saturating_mul(S),
+                other_ns: f.other_idle_s.saturating_mul(S),
+                closed_ns: f.closed_linger_s.saturating_mul(S),
+            },
+        }
     }
 }
 
@@ -567,6 +580,21 @@ mod tests {
         assert_eq!(c.policy.default, Action::Forward);
         assert_eq!(c.policy.malformed, Action::Forward);
         assert!(c.policy.rules.is_empty());
+    }
+
+    #[test]
+    fn the_xdp_and_flow_configs_follow_the_file() {
+        let text = format!(
+            "{MINIMAL}xdp_mode = \"generic\"\n[rings]\nrx = 512\n[workers]\nbatch = 32\nbusy_poll = true\n[flows]\nudp_idle_s = 5\n"
+        );
+        let c = Config::parse(&text, "t.toml").unwrap();
+        let x = c.xdp();
+        assert_eq!((x.rx_ring, x.fill_ring, x.frame_count, x.batch), (512, 4096, 40960, 32));
+        assert_eq!(x.xdp_mode, XdpMode::Generic);
+        assert_eq!(x.busy_poll.map(|b| (b.timeout_us, b.budget)), Some((20, 64)));
+        x.validate().unwrap();
+        let f = c.flow_table();
+        assert_eq!((f.shards, f.capacity, f.timeouts.udp_ns), (64, 1 << 20, 5_000_000_000));
     }
 
     #[test]
@@ -618,5 +646,9 @@ mod tests {
         zero_timeout: format!("{MINIMAL}[flows]\nudp_idle_s = 0\n") => "flows.udp_idle_s";
         bad_listen: format!("{MINIMAL}[stats]\nlisten = \"localhost\"\n") => "stats.listen", "127.0.0.1:9754";
         wrong_type: format!("{MINIMAL}[workers]\nbatch = \"many\"\n") => "batch";
+        batch_too_large: format!("{MINIMAL}[workers]\nbatch = 4096\n") => "workers.batch", "1..=1024";
+        ring_too_large: format!("{MINIMAL}[rings]\nfill = 65536\nframes = 1048576\n") => "rings.fill", "32768";
+        busy_poll_budget_zero: format!("{MINIMAL}[workers]\nbusy_poll = true\nbusy_poll_budget = 0\n") => "workers.busy_poll_budget";
+        capacity_below_shards: format!("{MINIMAL}[flows]\ncapacity = 8\n") => "flows.capacity";
     }
 }

@@ -18,10 +18,12 @@
 
 mod counters;
 mod fragments;
+mod top;
 
 pub use counters::{Direction, EngineCounters, ProtoCounters};
+pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
 pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
-pub use weir_flow::{EndReason, FlowTable, FlowTableConfig, Timeouts};
+pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
 pub use weir_wire::{LinkType, WireError};
 
 use core::net::IpAddr;
@@ -29,8 +31,9 @@ use fragments::FragmentCache;
 use ipnet::IpNet;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use top::TopFlows;
 use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
-use weir_flow::{Flow, FlowDir, FlowKey, Seen};
+use weir_flow::{Flow, FlowDir, Seen};
 use weir_wire::{IpProtocol, Network, Transport};
 
 /// How often idle flows are swept, in packet-time nanoseconds.
@@ -87,31 +90,6 @@ pub struct FlowSnapshot {
     pub packets: u64,
 }
 
-/// The `n` active flows with the most bytes, largest first. Locks one shard at a time, briefly.
-pub fn top_flows(table: &FlowTable<FlowState>, n: usize) -> Vec<FlowSnapshot> {
-    let mut top: Vec<FlowSnapshot> = Vec::with_capacity(n + 1);
-    for shard in 0..table.shard_count() {
-        table.lock(shard).for_each(|f| {
-            let bytes = f.bytes[0] + f.bytes[1];
-            if top.len() < n || top.last().is_some_and(|t| t.bytes < bytes) {
-                let proto = f.key.protocol();
-                let snap = FlowSnapshot {
-                    ip_protocol: proto,
-                    originator: f.originator(),
-                    responder: f.responder(),
-                    protocol: f.value.label(proto, portless_label(proto)).map(|l| l.protocol),
-                    bytes,
-                    packets: f.packets[0] + f.packets[1],
-                };
-                let at = top.partition_point(|t| t.bytes >= bytes);
-                top.insert(at, snap);
-                top.truncate(n);
-            }
-        });
-    }
-    top
-}
-
 /// What the engine made of one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -125,8 +103,6 @@ pub enum Outcome {
         protocol: Option<ProtocolId>,
         /// Which way the packet travels.
         direction: Direction,
-        /// Whether this packet decided the flow's label.
-        decided_now: bool,
     },
 }
 
@@ -155,6 +131,18 @@ pub struct FlowRecord {
     pub end: EndReason,
 }
 
+/// Who ends idle flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// The engine itself, inside [`Engine::process`], sweeping every shard once per second of
+    /// packet time: for one engine over a capture.
+    #[default]
+    Inline,
+    /// Someone else (the bridge's control thread, with an engine of its own, one shard at a time
+    /// through [`Engine::expire_shard`]): the data path never sweeps.
+    External,
+}
+
 /// Settings of one engine.
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfig {
@@ -162,6 +150,10 @@ pub struct EngineConfig {
     pub inside: Vec<IpNet>,
     /// Keep a [`FlowRecord`] for every flow that ends (drained with [`Engine::drain_records`]).
     pub record_flows: bool,
+    /// Who ends idle flows.
+    pub expiry: Expiry,
+    /// Candidates for the heaviest flows kept on the data path ([`Engine::take_top`]); 0: none.
+    pub top_flows: usize,
 }
 
 /// Shared parts that several engines (one per worker) use together.
@@ -201,13 +193,30 @@ pub struct Engine {
     fragments: FragmentCache,
     records: Vec<FlowRecord>,
     next_expire: u64,
+    top: TopFlows,
 }
 
 impl Engine {
     /// A new engine over `shared` parts.
     pub fn new(shared: Shared, config: EngineConfig) -> Self {
         let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
-        Engine { shared, counters, config, fragments: FragmentCache::new(), records: Vec::new(), next_expire: 0 }
+        let next_expire = match config.expiry {
+            Expiry::Inline => 0,
+            Expiry::External => u64::MAX,
+        };
+        let top = TopFlows::new(config.top_flows);
+        Engine { shared, counters, config, fragments: FragmentCache::new(), records: Vec::new(), next_expire, top }
+    }
+
+    /// Append the heaviest flows offered since the last call to `into`, and start afresh. Look
+    /// them up with [`top_flows`].
+    pub fn take_top(&mut self, into: &mut Vec<TopCandidate>) {
+        self.top.take(into);
+    }
+
+    /// The settings it was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     /// This engine's counters (for a stats reader).
@@ -290,7 +299,7 @@ impl Engine {
 
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
         let portless = portless_label(proto);
-        let Engine { shared, config, records, .. } = self;
+        let Engine { shared, config, records, top, .. } = self;
         let table = &*shared.table;
         let hash = table.hash(&key);
         let mut shard = table.lock(table.shard_of(hash));
@@ -300,6 +309,7 @@ impl Engine {
         };
         let touched = shard.touch(&key, hash, seen, &mut on_end);
         let flow = touched.flow;
+        top.offer(&key, hash, flow.bytes[0] + flow.bytes[1], flow.packets[0] + flow.packets[1]);
         if touched.is_new {
             c.flows_created.inc();
             flow.value.originator_inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
@@ -313,7 +323,7 @@ impl Engine {
             c.protocol(label.protocol).count_packet(direction, wire_len);
             drop(shard);
             self.maybe_expire(now);
-            return Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: false };
+            return Outcome::Ip { protocol: Some(label.protocol), direction };
         }
 
         let verdict = match l4 {
@@ -337,10 +347,10 @@ impl Engine {
             None => Verdict::Done(portless),
         };
         let outcome = match verdict {
-            Verdict::Pending => Outcome::Ip { protocol: None, direction, decided_now: false },
+            Verdict::Pending => Outcome::Ip { protocol: None, direction },
             Verdict::Done(label) => {
                 attribute_backlog(c, flow, label);
-                Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: true }
+                Outcome::Ip { protocol: Some(label.protocol), direction }
             }
         };
         drop(shard);
@@ -354,6 +364,15 @@ impl Engine {
             self.next_expire = now.saturating_add(EXPIRE_EVERY_NS);
             self.expire(now);
         }
+    }
+
+    /// End the flows of shard `shard` (modulo the shard count) idle past their timeout at `now`.
+    pub fn expire_shard(&mut self, shard: usize, now: u64) -> usize {
+        let Engine { shared, config, records, counters, .. } = self;
+        let c = &**counters;
+        shared.table.expire_shard(shard, now, &mut |flow, why| {
+            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
+        })
     }
 
     /// End every flow idle past its timeout at `now`.
@@ -464,6 +483,70 @@ fn end_flow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_testkit::packet::Builder;
+
+    fn shared() -> Shared {
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let table = FlowTableConfig { shards: 4, capacity: 1024, ..FlowTableConfig::default() };
+        Shared::new(classifier, table, 64).unwrap()
+    }
+
+    fn udp(port: u16, len: usize) -> Vec<u8> {
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        Builder::default().udp((ip(1), port), (ip(2), 9), &vec![0x5a; len])
+    }
+
+    #[test]
+    fn external_expiry_leaves_idle_flows_to_the_sweeper_one_shard_at_a_time() {
+        let sh = shared();
+        let config = EngineConfig { expiry: Expiry::External, ..EngineConfig::default() };
+        let mut worker = Engine::new(sh.clone(), config.clone());
+        let mut sweeper = Engine::new(sh.clone(), config);
+        for p in 0..40 {
+            worker.process(&udp(1000 + p, 10), 52, LinkType::Ethernet, Ingress::Inside, 0);
+        }
+        // Far past the UDP timeout, the worker's packets sweep nothing.
+        worker.process(&udp(5000, 10), 52, LinkType::Ethernet, Ingress::Inside, 3_600_000_000_000);
+        assert_eq!(sh.table.stats().active, 41);
+        let now = 3_600_000_000_000;
+        let mut ended = 0;
+        for shard in 0..sh.table.shard_count() {
+            let before = sh.table.stats().active;
+            let n = sweeper.expire_shard(shard, now);
+            assert_eq!(before - sh.table.stats().active, n as u64);
+            ended += n;
+        }
+        assert_eq!(ended, 40, "all but the one just seen");
+        assert_eq!(sweeper.counters().flows_ended(EndReason::Idle).get(), 40);
+        assert_eq!(worker.counters().flows_ended(EndReason::Idle).get(), 0);
+    }
+
+    #[test]
+    fn the_heaviest_flows_come_from_the_data_path() {
+        let sh = shared();
+        let mut e = Engine::new(sh.clone(), EngineConfig { top_flows: 4, ..EngineConfig::default() });
+        // Flow p sends 8 * p packets of 100 bytes; flows 1..=6, so 3..=6 are the top four.
+        for p in 1..=6u16 {
+            for _ in 0..8 * p {
+                e.process(&udp(1000 + p, 100), 142, LinkType::Ethernet, Ingress::Inside, 1);
+            }
+        }
+        let mut cands = Vec::new();
+        e.take_top(&mut cands);
+        assert_eq!(cands.len(), 4);
+        let top = top_flows(&sh.table, &cands, 3);
+        let ports: Vec<u16> = top.iter().map(|(_, f)| f.originator.1).collect();
+        assert_eq!(ports, [1006, 1005, 1004]);
+        assert_eq!(top[0].1.packets, 48);
+        assert_eq!((top[0].1.bytes, top[0].0.bytes), (48 * 142, 48 * 142));
+        // Taken: the next interval starts empty.
+        let mut again = Vec::new();
+        e.take_top(&mut again);
+        assert!(again.is_empty());
+        // A flow that has ended is not listed even if it was a candidate.
+        e.flush();
+        assert!(top_flows(&sh.table, &cands, 3).is_empty());
+    }
 
     /// The flow-state budget is 160 bytes per flow at 1M flows, table index included (about 10
     /// bytes): keep the entry itself at 144. `cargo run --release -p weir-engine --example
