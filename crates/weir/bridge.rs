@@ -127,6 +127,7 @@ pub(crate) fn check_config(path: &Path) -> Result<ExitCode> {
         c.policy.default.name(),
         c.policy.malformed.name(),
     );
+    crate::control::describe_classes_and_schedules(c);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -134,6 +135,7 @@ pub(crate) fn check_config(path: &Path) -> Result<ExitCode> {
 pub(crate) fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&Path>) -> Result<ExitCode> {
     let p = prepare(path)?;
     let c = &p.config;
+    crate::control::refuse_unenforced(path, c)?;
     let nqueues = weir_xdp::check_pair(&c.interfaces.inside, &c.interfaces.outside, &p.xdp)?;
     let queues: Vec<u32> = match &c.interfaces.queues {
         None => (0..nqueues).collect(),

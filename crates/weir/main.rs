@@ -2,6 +2,7 @@
 
 mod bridge;
 mod classify;
+mod control;
 mod report;
 mod stats;
 
@@ -37,6 +38,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         stats_json: Option<std::path::PathBuf>,
     },
+    /// Tell a running bridge to re-read its config and signatures (over its control socket).
+    Reload(control::ReloadArgs),
     /// Live terminal view of a running bridge: per-protocol bandwidth, top flows, drops, latency.
     Top(weir_view::TopArgs),
     /// Charts from a --stats-json file: share of bytes by protocol, and bandwidth over time (SVG or PNG).
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Run { config, summary_json, stats_json } => {
             bridge::run(&config, summary_json.as_deref(), stats_json.as_deref())
         }
+        Command::Reload(args) => control::reload(&args),
         Command::Top(args) => weir_view::run_top(&args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
         Command::Report(args) => weir_view::run_report(&args)
             .map(|warnings| {

@@ -85,7 +85,8 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let file = path.display().to_string();
     let config = Config::load(path).map_err(Box::new)?;
     let classifier = match &config.inspect.signatures {
-        Some(p) => Classifier::from_file(p).map_err(|source| LoadError::Signatures { file: file.clone(), source: Box::new(source) })?,
+        Some(p) => Classifier::from_file(p)
+            .map_err(|source| LoadError::Signatures { file: file.clone(), source: Box::new(source) })?,
         None => Classifier::builtin().map_err(|e| LoadError::Builtin(Box::new(e)))?,
     };
     let limits = InspectLimits { max_packets: config.inspect.max_packets, max_bytes: config.inspect.max_bytes };

@@ -33,12 +33,12 @@ pub enum ControlError {
         fix: &'static str,
     },
     /// Nobody answers on the socket.
-    #[error("no weir is listening on {path} ({source}); is weir running with this config? (or pass --socket)")]
+    #[error("no weir is listening on {path} ({why}); is weir running with this config? (or pass --socket)")]
     NotListening {
         /// The path.
         path: String,
         /// The connect error.
-        source: std::io::Error,
+        why: std::io::Error,
     },
     /// The exchange failed midway.
     #[error("control socket {path}: {source}")]
@@ -219,7 +219,7 @@ impl Drop for ControlServer {
 pub fn request(path: &Path, command: Command, timeout: Duration) -> Result<Reply, ControlError> {
     let shown = path.display().to_string();
     let mut stream =
-        UnixStream::connect(path).map_err(|source| ControlError::NotListening { path: shown.clone(), source })?;
+        UnixStream::connect(path).map_err(|why| ControlError::NotListening { path: shown.clone(), why })?;
     let io = |source| ControlError::Io { path: shown.clone(), source };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
