@@ -31,6 +31,20 @@
 //!   [`Shaper::new`] (and again only by [`Shaper::reconfigure`], on a reload).
 //! - **Timer driven**: [`Shaper::next_wakeup`] says when a queued frame can next leave, so the
 //!   worker sleeps until then instead of spinning.
+//!
+//! # In the bridge worker
+//!
+//! Once per batch, with the batch's `now`: load the policy (`weir_policy::live::LivePolicy::load`);
+//! if its generation differs from the one the shaper was last configured for and its class list
+//! is a different `Arc`, [`Shaper::reconfigure`] with [`ShaperConfig::from_classes`]. Per frame:
+//! the flow's `weir_policy::CachedVerdict::get` gives `Forward`, `Drop` or `Class(id)`; for a class
+//! with a DSCP, `weir_wire::mark::set_dscp` (and [`Shaper::count_dscp_mark`]); for a class with a
+//! rate, [`Shaper::enqueue`] with the frame's handle, its length, the flow's hash and
+//! `weir_wire::mark::ecn(..).is_capable()`; `Event::Send` goes to the other side's TX ring (after
+//! `set_ce` if `mark_ce`), `Event::Drop` back to the fill ring or free list. After RX:
+//! [`Shaper::dequeue`] with the TX ring's free room as the budget, then [`Shaper::publish_stats`];
+//! wait in poll no longer than [`Shaper::next_wakeup`] (or the idle timeout if `None`). At stop:
+//! [`Shaper::flush`] before the frame census.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
