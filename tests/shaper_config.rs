@@ -161,3 +161,20 @@ fn weir_reload_reports_what_the_running_weir_answers() {
     answers.join().unwrap();
     assert!(!Path::new(&sock).exists());
 }
+
+#[test]
+fn zones_resolve_without_a_system_tz_database() {
+    // TZDIR pointing at an empty directory: jiff finds no system database and uses the copy
+    // built into weir, so a named zone still validates and evaluates.
+    let d = Dir::new("tzdir");
+    let empty = d.0.join("no-zoneinfo");
+    std::fs::create_dir_all(&empty).unwrap();
+    let p = d.write("w.toml", SHAPER);
+    let o = Command::new(WEIR).args(["check-config", p.to_str().unwrap()]).env("TZDIR", &empty).output().unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("schedule office-hours (Europe/Helsinki): "), "{t}");
+    let bad = d.write("bad.toml", &SHAPER.replace("Europe/Helsinki", "Europe/Tampere"));
+    let o = Command::new(WEIR).args(["check-config", bad.to_str().unwrap()]).env("TZDIR", &empty).output().unwrap();
+    assert!(!o.status.success() && text(&o).contains("Europe/Tampere"), "{}", text(&o));
+}

@@ -15,8 +15,9 @@ pub use units::{Dscp, Rate, TimeRange};
 
 use std::path::{Path, PathBuf};
 
-/// Most classes a policy may define (a class id is one byte in each flow's cached verdict).
-pub const MAX_CLASSES: usize = 64;
+/// Most classes a policy may define: a flow's cached verdict holds a class id in 6 bits, beside
+/// forward and drop.
+pub const MAX_CLASSES: usize = 62;
 /// Most schedules a policy may define (their state is one bit each in a 64-bit mask).
 pub const MAX_SCHEDULES: usize = 64;
 /// A full-size Ethernet frame without FCS: the smallest burst a rated class may have.
@@ -836,7 +837,7 @@ fn validate_policy(p: raw::RawPolicy, file: &str) -> Result<Policy, ConfigError>
     let default = action("policy.default", &p.default)?;
     let malformed = action("policy.malformed", &p.malformed)?;
     if p.classes.len() > MAX_CLASSES {
-        return Err(e("policy.classes", format!("defines {} classes", p.classes.len()), "use at most 64"));
+        return Err(e("policy.classes", format!("defines {} classes", p.classes.len()), "use at most 62"));
     }
     if p.schedules.len() > MAX_SCHEDULES {
         return Err(e("policy.schedules", format!("defines {} schedules", p.schedules.len()), "use at most 64"));

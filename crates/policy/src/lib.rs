@@ -57,7 +57,7 @@ pub enum PolicyError {
     Schedule(#[from] ScheduleError),
 }
 
-/// A class, by its index in the policy's class list (at most [`weir_config::MAX_CLASSES`]).
+/// A class, by its index in the policy's class list (below [`weir_config::MAX_CLASSES`], 62).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClassId(pub u8);
 
@@ -87,7 +87,8 @@ impl Verdict {
         match target {
             Target::Action(Action::Forward) => Verdict::Forward,
             Target::Action(Action::Drop) => Verdict::Drop,
-            Target::Class(i) => Verdict::Class(ClassId(u8::try_from(i).unwrap_or(u8::MAX))),
+            // Config validation keeps class indices below MAX_CLASSES (62).
+            Target::Class(i) => Verdict::Class(ClassId(u8::try_from(i).unwrap_or(61).min(61))),
         }
     }
 }
@@ -331,44 +332,79 @@ impl PolicyTable {
     }
 }
 
-/// A flow's verdicts for both directions, as of one policy generation. Eight bytes, stored in
-/// the flow's state.
+/// Low bits of the generation a [`CachedVerdict`] keeps.
+pub const CACHED_GENERATION_BITS: u32 = 12;
+const GEN_MASK: u32 = (1 << CACHED_GENERATION_BITS) - 1;
+
+/// A flow's verdicts for both directions, as of one policy generation: **three bytes**, so it
+/// fits in the padding of the engine's per-flow state (a `bool` beside a 4-byte-aligned
+/// inspection state) and the flow entry stays within its 144-byte budget.
 ///
 /// [`CachedVerdict::get`] returns the cached verdict while the generation matches and
 /// recomputes both directions from the table (an index, no classification) when it does not. A
 /// pending label is never cached, so the first packet after the label is decided computes it.
+///
+/// Layout: the low 12 bits of the generation, then 6 bits per direction (0 forward, 1 drop,
+/// 2 + id for class `id`, hence at most 62 classes). Generation numbers whose low 12 bits are 0
+/// are never published ([`live::Publisher`] skips them), so 0 means "nothing cached". A stale
+/// match would need a flow to see no packet while a multiple of 4095 generations are published;
+/// generations come only from schedule boundaries and reloads (a few a day), while an idle flow
+/// leaves the table after its idle timeout (minutes), so it cannot happen in practice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CachedVerdict {
-    /// Low 32 bits of the generation the verdicts are for; 0: nothing cached (generations are
-    /// numbered from 1, and a wrap to 0 is skipped by [`live::Publisher`]).
-    generation: u32,
-    verdicts: [Verdict; 2],
-}
+pub struct CachedVerdict([u8; 3]);
 
 impl CachedVerdict {
+    fn unpack(self) -> (u32, [u8; 2]) {
+        let w = u32::from(self.0[0]) | (u32::from(self.0[1]) << 8) | (u32::from(self.0[2]) << 16);
+        (w & GEN_MASK, [((w >> 12) & 0x3f) as u8, ((w >> 18) & 0x3f) as u8])
+    }
+
+    fn pack(generation: u32, codes: [u8; 2]) -> CachedVerdict {
+        let w = (generation & GEN_MASK) | (u32::from(codes[0] & 0x3f) << 12) | (u32::from(codes[1] & 0x3f) << 18);
+        CachedVerdict([w as u8, (w >> 8) as u8, (w >> 16) as u8])
+    }
+
+    fn code(v: Verdict) -> u8 {
+        match v {
+            Verdict::Forward => 0,
+            Verdict::Drop => 1,
+            Verdict::Class(ClassId(id)) => 2 + id.min(61),
+        }
+    }
+
+    fn verdict(code: u8) -> Verdict {
+        match code {
+            0 => Verdict::Forward,
+            1 => Verdict::Drop,
+            c => Verdict::Class(ClassId(c - 2)),
+        }
+    }
+
     /// The verdict for a packet of this flow travelling `direction`, recomputed if `table` is a
     /// different generation from the cached one.
     #[inline]
     pub fn get(&mut self, table: &PolicyTable, protocol: Option<u16>, direction: usize) -> Verdict {
-        let generation = table.generation as u32;
-        if self.generation != generation || generation == 0 {
+        let generation = (table.generation as u32) & GEN_MASK;
+        let (cached, mut codes) = self.unpack();
+        if cached != generation || generation == 0 {
             if protocol.is_none() {
                 return Verdict::Forward;
             }
             self.recompute(table, protocol);
+            codes = self.unpack().1;
         }
-        self.verdicts.get(direction).copied().unwrap_or(Verdict::Forward)
+        Self::verdict(codes.get(direction).copied().unwrap_or(0))
     }
 
     /// Recompute both directions' verdicts from `table` for a flow labelled `protocol`.
     pub fn recompute(&mut self, table: &PolicyTable, protocol: Option<u16>) {
-        self.verdicts = [table.verdict(protocol, 0), table.verdict(protocol, 1)];
-        self.generation = table.generation as u32;
+        let codes = [Self::code(table.verdict(protocol, 0)), Self::code(table.verdict(protocol, 1))];
+        *self = Self::pack(table.generation as u32, codes);
     }
 
-    /// The generation (low 32 bits) cached, 0 for none.
+    /// The generation (low 12 bits) cached, 0 for none.
     pub fn generation(&self) -> u32 {
-        self.generation
+        self.unpack().0
     }
 }
 
@@ -473,8 +509,29 @@ mod tests {
     }
 
     #[test]
-    fn the_cached_verdict_is_tiny() {
+    fn the_cached_verdict_fits_in_the_flow_states_padding() {
         assert_eq!(core::mem::size_of::<Verdict>(), 2);
-        assert_eq!(core::mem::size_of::<CachedVerdict>(), 8);
+        assert_eq!(core::mem::size_of::<CachedVerdict>(), 3);
+        assert_eq!(core::mem::align_of::<CachedVerdict>(), 1);
+        // The engine's FlowState: a 40-byte, 4-aligned inspection state and a bool (44 bytes
+        // with padding). The cache takes the padding: still 44.
+        #[allow(dead_code)]
+        struct FlowStateShape([u32; 10], bool, CachedVerdict);
+        assert_eq!(core::mem::size_of::<FlowStateShape>(), 44);
+    }
+
+    #[test]
+    fn every_verdict_round_trips_through_the_cache() {
+        for generation in [1u32, 2, 4095, 4097, 123_456] {
+            for a in 0..64u8 {
+                for b in [0u8, 1, 2, 63] {
+                    let c = CachedVerdict::pack(generation, [a, b]);
+                    assert_eq!(c.unpack(), (generation & GEN_MASK, [a, b]));
+                }
+            }
+        }
+        for v in [Verdict::Forward, Verdict::Drop, Verdict::Class(ClassId(0)), Verdict::Class(ClassId(61))] {
+            assert_eq!(CachedVerdict::verdict(CachedVerdict::code(v)), v);
+        }
     }
 }

@@ -103,8 +103,8 @@ impl Publisher {
 
     fn publish(&mut self) {
         self.generation += 1;
-        // Flows cache the low 32 bits, where 0 means "nothing cached": skip it.
-        if self.generation as u32 == 0 {
+        // Flows cache the low bits, where 0 means "nothing cached": skip those generations.
+        if self.generation & ((1 << crate::CACHED_GENERATION_BITS) - 1) == 0 {
             self.generation += 1;
         }
         self.live.current.store(Arc::new(self.program.table(self.active, self.generation)));
@@ -202,9 +202,9 @@ mod tests {
     #[test]
     fn generation_zero_is_never_published() {
         let mut p = Publisher::new(program(""), ts("2026-06-03T12:00:00Z"));
-        p.generation = u64::from(u32::MAX);
+        p.generation = 4095;
         p.replace(program(""), ts("2026-06-03T12:00:00Z"));
-        assert_eq!(p.live().load().generation() as u32, 1);
+        assert_eq!(p.live().load().generation(), 4097, "4096 has low bits 0: skipped");
         let mut flow = CachedVerdict::default();
         flow.get(&p.live().load(), Some(1), 0);
         assert_ne!(flow.generation(), 0);
