@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod classify;
+mod control;
 mod report;
 
 use anyhow::Context;
@@ -44,6 +45,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         stats_json: Option<std::path::PathBuf>,
     },
+    /// Tell a running bridge to re-read its config and signatures (over its control socket).
+    Reload(control::ReloadArgs),
     /// Live terminal view of a running bridge: per-protocol bandwidth, top flows, drops, latency.
     Top(weir_view::TopArgs),
     /// Charts from a --stats-json file: share of bytes by protocol, and bandwidth over time (SVG or PNG).
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Run { config, summary_json, stats_json } => {
             run(&config, summary_json.as_deref(), stats_json.as_deref())
         }
+        Command::Reload(args) => control::reload(&args),
         Command::Top(args) => weir_view::run_top(&args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
         Command::Report(args) => weir_view::run_report(&args)
             .map(|warnings| {
@@ -85,12 +89,14 @@ fn main() -> ExitCode {
 fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     let p = weir_bridge::prepare(path)?;
     println!("{}", p.describe(path));
+    control::describe_classes_and_schedules(&p.config);
     Ok(ExitCode::SUCCESS)
 }
 
 /// `weir run --config FILE [--summary-json FILE] [--stats-json FILE|-]`.
 fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&Path>) -> anyhow::Result<ExitCode> {
     let prepared = weir_bridge::prepare(path)?;
+    control::refuse_unenforced(path, &prepared.config)?;
     // Outputs that can fail are opened before anything is attached.
     let sink: Option<weir_bridge::StatsSink> = match stats_json {
         Some(f) if f == Path::new("-") => Some(Box::new(std::io::stdout())),

@@ -33,6 +33,7 @@ pub mod icmp;
 mod ip;
 pub mod ipv4;
 pub mod ipv6;
+pub mod mark;
 pub mod sll;
 pub mod tcp;
 pub mod udp;
