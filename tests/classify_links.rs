@@ -102,7 +102,10 @@ fn captures_of_every_link_type_ndpi_reads_are_read_whole() {
         let rows = labels(file);
         assert!(!rows.is_empty(), "{file}: no reference rows");
         for (l4, a, b, label) in rows {
-            assert!(find(&flows, &l4, &a, &b).is_some(), "{file}: nDPI's {label} flow {l4} {a} {b} not found in {flows:?}");
+            assert!(
+                find(&flows, &l4, &a, &b).is_some(),
+                "{file}: nDPI's {label} flow {l4} {a} {b} not found in {flows:?}"
+            );
         }
     }
     let (flows, _) = classify("dlt_ppp.pcap");
@@ -185,7 +188,10 @@ fn a_partial_record_header_at_the_end_is_a_warning_not_an_error() {
     let (code, _, s, stderr) = run(&dir().join("fuzz-2021-10-13.pcap"));
     assert_eq!(code, Some(0), "{stderr}");
     assert!(s["complete"].as_bool().unwrap() && s["packets"].as_u64() == Some(1), "{s}");
-    assert!(stderr.contains("weir: warning:") && stderr.contains("ends inside a record header at byte offset 237"), "{stderr}");
+    assert!(
+        stderr.contains("weir: warning:") && stderr.contains("ends inside a record header at byte offset 237"),
+        "{stderr}"
+    );
     assert_eq!(s["warnings"].as_array().unwrap().len(), 1);
 
     // Whole captures, and the same with the start of one more record header (pcap) or block
@@ -219,7 +225,10 @@ fn a_bad_record_in_the_middle_stays_an_error_with_its_offset() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(!s["complete"].as_bool().unwrap());
     assert_eq!(s["packets"].as_u64(), Some(2), "the records before it are counted: {s}");
-    assert!(stderr.contains(&format!("bad record at byte offset {third}: captured length 1048576 exceeds")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("bad record at byte offset {third}: captured length 1048576 exceeds")),
+        "{stderr}"
+    );
     // A record cut inside its data at the end loses packet bytes: an error too.
     let last = *record_offsets(&good).last().unwrap();
     let (code, _, _, stderr) = run(&temp_file("cut-data.pcap", &good[..last + 20]));
