@@ -11,7 +11,7 @@ mode=${1:-smoke}
 case "$mode" in
   smoke)
     secs=${FUZZ_SMOKE_SECS:-20}
-    for t in parse_classify capture_reader; do
+    for t in parse_classify tunnels capture_reader; do
       echo "fuzz: $t for ${secs}s"
       cargo fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 2>&1 | tail -n 3
     done

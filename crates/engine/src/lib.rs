@@ -13,6 +13,9 @@
 //! - Packets of a flow seen before its label was known are attributed to its protocol when the
 //!   label arrives, so after [`Engine::flush`] the per-protocol totals add up to all IP traffic.
 //! - Counters have one writer, the engine that owns them; others read them through an `Arc`.
+//! - A tunnelled frame (PPPoE, MPLS, GRE, IP in IP, VXLAN, GTP-U; see `weir_wire::parse_frame`)
+//!   belongs to the flow of its innermost IP packet and counts at its whole length on the wire;
+//!   [`EngineCounters::encapsulated`] says how many frames each kind of tunnel carried.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -24,7 +27,7 @@ pub use counters::{Direction, EngineCounters, ProtoCounters};
 pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
 pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
-pub use weir_wire::{LinkType, WireError};
+pub use weir_wire::{Encap, LinkType, WireError};
 
 use core::net::IpAddr;
 use fragments::FragmentCache;
@@ -251,6 +254,9 @@ impl Engine {
             Ok(f) => {
                 if wire_len as usize > frame.len() {
                     c.snaplen_cut.inc();
+                }
+                if !f.encap.is_empty() {
+                    c.count_encapsulation(&f.encap, wire_len);
                 }
                 f
             }
@@ -547,10 +553,64 @@ mod tests {
         e.flush();
         assert!(top_flows(&sh.table, &cands, 3).is_empty());
     }
+    use weir_stats::Counter;
 
     /// The flow-state budget is 160 bytes per flow at 1M flows, table index included (about 10
     /// bytes): keep the entry itself at 144. `cargo run --release -p weir-engine --example
     /// flow_memory` measures the whole.
+    /// A BitTorrent handshake, plain and inside each tunnel the test kit builds: one flow, the
+    /// inner one, labelled the same, counted at the wrapped frames' lengths, its frames counted
+    /// under their tunnel.
+    #[test]
+    fn tunnelled_flows_are_their_inner_flow_counted_whole() {
+        use weir_testkit::packet::{Builder, Tunnel, encapsulate, tcp_conversation};
+        let client = ("198.18.0.10".parse().unwrap(), 40_000);
+        let server = ("198.19.0.5".parse().unwrap(), 51_413);
+        let mut hs = b"\x13BitTorrent protocol".to_vec();
+        hs.extend_from_slice(&[0; 8]);
+        hs.extend_from_slice(&[0xab; 20]);
+        hs.extend_from_slice(b"-TR3000-abcdefghijkl");
+        let conv = tcp_conversation(&Builder::default(), client, server, &[(true, &hs[..]), (false, &hs[..])]);
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let bittorrent = classifier.registry().lookup("bittorrent").unwrap();
+        let run = |tunnel: Option<Tunnel>| {
+            let shared = Shared::new(Arc::clone(&classifier), FlowTableConfig::default(), 1024).unwrap();
+            let mut engine =
+                Engine::new(shared, EngineConfig { inside: vec![], record_flows: true, ..EngineConfig::default() });
+            let mut bytes = 0u64;
+            for (i, (frame, from_client)) in conv.iter().enumerate() {
+                let frame = tunnel.map_or_else(|| frame.clone(), |t| encapsulate(frame, t));
+                bytes += frame.len() as u64;
+                let ingress = if *from_client { Ingress::Inside } else { Ingress::Outside };
+                engine.process(&frame, frame.len() as u32, LinkType::Ethernet, ingress, i as u64 * 1000);
+            }
+            engine.flush();
+            let records: Vec<FlowRecord> = engine.drain_records().collect();
+            (records, bytes, Arc::clone(engine.counters()))
+        };
+        let (plain, plain_bytes, _) = run(None);
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].label.protocol, bittorrent);
+        for (tunnel, kind) in [
+            (Tunnel::Pppoe(1), Encap::Pppoe),
+            (Tunnel::Mpls(16), Encap::Mpls),
+            (Tunnel::Vxlan(42), Encap::Vxlan),
+            (Tunnel::Gre(7), Encap::Gre),
+        ] {
+            let (records, bytes, c) = run(Some(tunnel));
+            assert!(bytes > plain_bytes);
+            assert_eq!(records.len(), 1, "{tunnel:?}: {records:?}");
+            let r = records[0];
+            assert_eq!((r.originator, r.responder, r.label), (plain[0].originator, plain[0].responder, plain[0].label));
+            assert_eq!((r.packets, r.bytes[0] + r.bytes[1]), (plain[0].packets, bytes), "{tunnel:?}");
+            let p = c.protocol(bittorrent);
+            assert_eq!(p.bytes[0].get() + p.bytes[1].get(), bytes);
+            assert_eq!(c.encapsulated[kind.index()].get(), conv.len() as u64, "{tunnel:?}");
+            assert_eq!(c.encapsulated_bytes[kind.index()].get(), bytes);
+            assert_eq!(c.encapsulated.iter().map(Counter::get).sum::<u64>(), conv.len() as u64);
+        }
+    }
+
     #[test]
     fn flow_entry_fits_the_memory_budget() {
         assert!(core::mem::size_of::<Flow<FlowState>>() <= 144, "{}", core::mem::size_of::<Flow<FlowState>>());

@@ -65,8 +65,14 @@ fn every_template_is_labelled_as_generated() {
     ]);
     let mut failures = Vec::new();
     for (proto, variant) in cases {
-        for extra in ["", "inbound = 1.0\nvlan = 12", "random_ports = true\nsize = { dist = \"fixed\", bytes = 1518 }"]
-        {
+        for extra in [
+            "",
+            "inbound = 1.0\nvlan = 12",
+            "random_ports = true\nsize = { dist = \"fixed\", bytes = 1518 }",
+            "encap = \"pppoe\"\nipv6 = 0.5",
+            "encap = \"mpls\"\ninbound = 0.5",
+            "encap = \"vxlan\"\nvlan = 7\nsize = { dist = \"fixed\", bytes = 1518 }",
+        ] {
             let (right, total, wrong) = classify(Generator::new(one_template(proto, variant, extra)));
             assert!(total > 20, "{proto}/{variant}: only {total} flows");
             if right != total {
