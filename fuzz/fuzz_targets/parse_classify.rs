@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let classifier = Arc::clone(CLASSIFIER.get_or_init(|| Arc::new(Classifier::builtin().expect("built-in signatures"))));
     let table = FlowTableConfig { shards: 2, capacity: 16, ..FlowTableConfig::default() };
     let Ok(shared) = Shared::new(classifier, table, 8) else { return };
-    let mut engine = Engine::new(shared, EngineConfig { inside: Vec::new(), record_flows: true });
+    let mut engine = Engine::new(shared, EngineConfig { inside: Vec::new(), record_flows: true, ..EngineConfig::default() });
     // Frames: [link selector][len hi][len lo][bytes...] repeated.
     let mut rest = data;
     let mut now = 0u64;
