@@ -115,9 +115,9 @@ fn bench_dpi(c: &mut Criterion) {
         ),
         (L4::Udp, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe", reg.lookup("bittorrent").unwrap()),
     ];
+    let peers = PeerCache::new(16, 3600);
     let classify = |l4: L4, payload: &[u8]| {
         let mut st = FlowInspect::default();
-        let mut peers = PeerCache::new(16);
         let meta = PacketMeta {
             l4,
             dir: Dir::Originator,
@@ -126,8 +126,10 @@ fn bench_dpi(c: &mut Criterion) {
             tcp_seq: if l4 == L4::Tcp { Some(1) } else { None },
             syn: false,
             payload,
+            payload_len: payload.len(),
+            now: 0,
         };
-        match classifier.inspect(&mut st, &meta, &mut peers) {
+        match classifier.inspect(&mut st, &meta, &peers) {
             Verdict::Done(l) => Some(l.protocol),
             Verdict::Pending => None,
         }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use weir_config::{Action, Config};
 use weir_dpi::{Category, Classifier, InspectLimits};
 use weir_engine::{
-    Engine, EngineConfig, EngineCounters, FlowTableConfig, Ingress, LinkType, Outcome, Shared, Timeouts,
+    Engine, EngineConfig, EngineCounters, FlowTableConfig, Ingress, LinkType, Outcome, PeerCache, Shared, Timeouts,
 };
 use weir_policy::{PolicyTable, ProtocolInfo};
 use weir_stats::{Counter, Gauge};
@@ -258,7 +258,8 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
             closed_ns: c.flows.closed_linger_s * 1_000_000_000,
         },
     };
-    let shared = Shared::new(Arc::clone(&p.classifier), table, c.inspect.peer_cache)
+    let peers = PeerCache::new(c.inspect.peer_cache, c.inspect.peer_cache_ttl_s);
+    let shared = Shared::with_peers(Arc::clone(&p.classifier), table, peers)
         .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();

@@ -12,6 +12,9 @@ use crate::registry::Category;
 
 static C: LazyLock<Classifier> = LazyLock::new(|| Classifier::builtin().unwrap());
 
+/// Packet time of the test flows (ns).
+const NOW: u64 = 1_000_000_000_000;
+
 const O: Dir = Dir::Originator;
 const R: Dir = Dir::Responder;
 
@@ -22,12 +25,21 @@ fn ep(last: u8, port: u16) -> Endpoint {
 /// Runs a flow through the classifier: TCP with a handshake and consistent sequence numbers, or
 /// UDP datagrams. Returns the label (from `inspect`'s `Done` or from `finish`) and the number of
 /// payload packets inspected before the verdict.
-fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &mut PeerCache) -> (Label, usize) {
+fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &PeerCache) -> (Label, usize) {
     let (orig, resp) = (ep(1, 40000), ep(2, port));
     let mut st = FlowInspect::default();
     let mut seq = [1000u32, 5000u32];
-    let meta =
-        |dir, seq, syn, payload| PacketMeta { l4, dir, originator: orig, responder: resp, tcp_seq: seq, syn, payload };
+    let meta = |dir, seq, syn, payload| PacketMeta {
+        l4,
+        dir,
+        originator: orig,
+        responder: resp,
+        tcp_seq: seq,
+        syn,
+        payload,
+        payload_len: <[u8]>::len(payload),
+        now: NOW,
+    };
     if l4 == L4::Tcp {
         for d in [O, R] {
             let v = c.inspect(&mut st, &meta(d, Some(seq[idx(d)]), true, &[]), peers);
@@ -35,20 +47,26 @@ fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &mut 
             seq[idx(d)] = seq[idx(d)].wrapping_add(1);
         }
     }
+    let mut done = None;
     for (n, (d, p)) in packets.iter().enumerate() {
         let s = (l4 == L4::Tcp).then_some(seq[idx(*d)]);
         seq[idx(*d)] = seq[idx(*d)].wrapping_add(p.len() as u32);
+        if done.is_some() {
+            // After the verdict the flow is still read for the peers it names.
+            c.harvest(&mut st, &meta(*d, s, false, p), peers);
+            continue;
+        }
         if let Verdict::Done(l) = c.inspect(&mut st, &meta(*d, s, false, p), peers) {
             // Idempotent after Done.
             assert_eq!(c.inspect(&mut st, &meta(*d, s, false, p), peers), Verdict::Done(l));
-            return (l, n + 1);
+            done = Some((l, n + 1));
         }
     }
-    (c.finish(&st, l4, orig, resp, peers), usize::MAX)
+    done.unwrap_or_else(|| (c.finish(&st, l4, orig, resp, peers, NOW), usize::MAX))
 }
 
 fn label(l4: L4, port: u16, packets: &[(Dir, &[u8])]) -> (String, String) {
-    let (l, _) = run(&C, l4, port, packets, &mut PeerCache::new(16));
+    let (l, _) = run(&C, l4, port, packets, &PeerCache::new(16, 3600));
     (C.registry().name(l.protocol).to_owned(), C.describe(l.decision).to_string())
 }
 
@@ -166,8 +184,9 @@ flows! {
     gnutella2_udp: (L4::Udp, 6346, [(O, hex("474e44103e8f0101540b514b525006524e415d2fe2350970"))])
         => ("gnutella", "detector:gnutella2-udp");
     winmx_login: (L4::Tcp, 7000, [(R, b"1"), (O, b"SEND")]) => ("winmx", "detector:winmx");
-    winmx_greeting_alone_on_its_port: (L4::Tcp, 6699, [(R, b"1"), (O, b"\x00\x00\x00\x01\x02\x03\x04\x05")])
-        => ("winmx", "port guess");
+    // A port never makes a peer-to-peer label: WinMX's port with half its login is unknown.
+    winmx_greeting_alone_is_not_winmx_on_its_port: (L4::Tcp, 6699, [(R, b"1"), (O, b"\x00\x00\x00\x01\x02\x03\x04\x05")])
+        => ("unknown", "no match");
     tls_client_hello: (L4::Tcp, 8443, [(O, client_hello())]) => ("tls", "detector:tls");
     tls_bad_record_length: (L4::Tcp, 8443, [(O, { let mut h = client_hello(); h[3] = 0; h[4] = 0x08; h })])
         => ("unknown", "no match");
@@ -235,26 +254,26 @@ fn decision_packing_round_trips() {
 
 #[test]
 fn peer_wire_teaches_the_peer_cache_and_mse_is_recognised() {
-    let mut peers = PeerCache::new(16);
+    let peers = PeerCache::new(16, 3600);
     let hs = bt_handshake();
-    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, &hs)], &mut peers);
+    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, &hs)], &peers);
     assert_eq!(l.protocol, ProtocolId::BITTORRENT);
-    assert!(peers.contains(&ep(2, 51413)), "responder learned");
-    assert!(!peers.contains(&ep(1, 40000)), "originator of a peer-wire flow is not learned");
+    assert!(peers.contains(&ep(2, 51413), NOW), "responder learned");
+    assert!(!peers.contains(&ep(1, 40000), NOW), "originator of a peer-wire flow is not learned");
     // An encrypted (MSE) flow to the same peer: random bytes both ways.
     let mse_a: Vec<u8> = (0..96u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let mse_b: Vec<u8> = (0..96u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8 ^ 0x5a).collect();
-    let (l, n) = run(&C, L4::Tcp, 51413, &[(O, &mse_a), (R, &mse_b), (O, &mse_a)], &mut peers);
+    let (l, n) = run(&C, L4::Tcp, 51413, &[(O, &mse_a), (R, &mse_b), (O, &mse_a)], &peers);
     assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache });
     assert_eq!(n, 2, "decided as soon as both directions sent payload");
     // Content that names something else wins over the cache.
-    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, b"SSH-2.0-x\r\n"), (R, b"SSH-2.0-y\r\n"), (O, b"abc")], &mut peers);
+    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, b"SSH-2.0-x\r\n"), (R, b"SSH-2.0-y\r\n"), (O, b"abc")], &peers);
     assert_eq!(l.protocol, ProtocolId::SSH);
 }
 
 #[test]
 fn tracker_reply_and_dht_values_teach_peers() {
-    let mut peers = PeerCache::new(16);
+    let peers = PeerCache::new(16, 3600);
     run(
         &C,
         L4::Tcp,
@@ -263,20 +282,20 @@ fn tracker_reply_and_dht_values_teach_peers() {
             (O, b"GET /announce?info_hash=%12 HTTP/1.1\r\n\r\n"),
             (R, b"HTTP/1.1 200 OK\r\n\r\nd8:intervali1800e5:peers6:\xc6\x12\x00\x07\x1a\xe1e"),
         ],
-        &mut peers,
+        &peers,
     );
-    assert!(peers.contains(&ep(7, 0x1ae1)));
-    assert!(!peers.contains(&ep(2, 6969)), "the tracker is not a peer");
+    assert!(peers.contains(&ep(7, 0x1ae1), NOW));
+    assert!(!peers.contains(&ep(2, 6969), NOW), "the tracker is not a peer");
     let reply = b"d1:rd2:id20:abcdefghij01234567896:valuesl6:\xc6\x12\x00\x09\x1a\xe2ee1:t2:aa1:y1:re";
-    run(&C, L4::Udp, 6881, &[(O, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"), (R, reply)], &mut peers);
-    assert!(peers.contains(&ep(9, 0x1ae2)));
-    assert!(peers.contains(&ep(2, 6881)) && peers.contains(&ep(1, 40000)), "both DHT ends");
+    run(&C, L4::Udp, 6881, &[(O, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"), (R, reply)], &peers);
+    assert!(peers.contains(&ep(9, 0x1ae2), NOW));
+    assert!(peers.contains(&ep(2, 6881), NOW) && peers.contains(&ep(1, 40000), NOW), "both DHT ends");
 }
 
 #[test]
 fn tcp_retransmission_is_skipped_and_gap_stops_matching() {
     let c = &*C;
-    let mut peers = PeerCache::new(4);
+    let peers = PeerCache::new(4, 3600);
     let (orig, resp) = (ep(1, 40000), ep(2, 30000));
     let m = |seq, payload| PacketMeta {
         l4: L4::Tcp,
@@ -286,21 +305,23 @@ fn tcp_retransmission_is_skipped_and_gap_stops_matching() {
         tcp_seq: Some(seq),
         syn: false,
         payload,
+        payload_len: payload.len(),
+        now: NOW,
     };
     // Retransmitted and partially overlapping segments give the same stream.
     let mut st = FlowInspect::default();
-    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers), Verdict::Pending);
-    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers), Verdict::Pending);
+    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &peers), Verdict::Pending);
+    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &peers), Verdict::Pending);
     assert_eq!(st.packets(), [1, 0], "a retransmission is not counted");
-    let v = c.inspect(&mut st, &m(104, b"Torrent protocol"), &mut peers);
+    let v = c.inspect(&mut st, &m(104, b"Torrent protocol"), &peers);
     assert!(matches!(v, Verdict::Done(l) if l.protocol == ProtocolId::BITTORRENT), "{v:?}");
     // A gap: the bytes after it are not matched as a stream.
-    let mut peers = PeerCache::new(4);
+    let peers = PeerCache::new(4, 3600);
     let mut st = FlowInspect::default();
-    c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers);
-    let v = c.inspect(&mut st, &m(110, b"rent protocol"), &mut peers);
+    c.inspect(&mut st, &m(100, b"\x13BitTor"), &peers);
+    let v = c.inspect(&mut st, &m(110, b"rent protocol"), &peers);
     assert_eq!(v, Verdict::Pending);
-    assert_ne!(c.finish(&st, L4::Tcp, orig, resp, &peers).protocol, ProtocolId::BITTORRENT);
+    assert_ne!(c.finish(&st, L4::Tcp, orig, resp, &peers, NOW).protocol, ProtocolId::BITTORRENT);
 }
 
 #[test]
@@ -308,19 +329,19 @@ fn limits_end_inspection() {
     let c = Classifier::builtin().unwrap().with_limits(InspectLimits { max_packets: 3, max_bytes: 4096 });
     let junk = [0x8au8, 0x11, 0x93, 0x7c, 0x01, 0xee, 0x42, 0x10];
     let pk: Vec<(Dir, &[u8])> = vec![(O, &junk); 5];
-    let (l, n) = run(&c, L4::Udp, 30000, &pk, &mut PeerCache::new(4));
+    let (l, n) = run(&c, L4::Udp, 30000, &pk, &PeerCache::new(4, 3600));
     assert_eq!((l, n), (Label::NO_MATCH, 3), "done at the third packet");
     // A byte limit smaller than a signature's offset hides it.
     let c = Classifier::builtin().unwrap().with_limits(InspectLimits { max_packets: 10, max_bytes: 8 });
     let hs = bt_handshake();
-    let (l, _) = run(&c, L4::Tcp, 30000, &[(O, &hs)], &mut PeerCache::new(4));
+    let (l, _) = run(&c, L4::Tcp, 30000, &[(O, &hs)], &PeerCache::new(4, 3600));
     assert_ne!(l.protocol, ProtocolId::BITTORRENT);
 }
 
 #[test]
 fn foreign_automaton_state_does_not_panic() {
     let mut st = FlowInspect { ac: [u32::MAX, 7], ..FlowInspect::default() };
-    let mut peers = PeerCache::new(4);
+    let peers = PeerCache::new(4, 3600);
     let pkt = PacketMeta {
         l4: L4::Tcp,
         dir: O,
@@ -329,8 +350,10 @@ fn foreign_automaton_state_does_not_panic() {
         tcp_seq: None,
         syn: false,
         payload: b"GET / HTTP/1.1\r\n",
+        payload_len: 16,
+        now: NOW,
     };
-    let _ = C.inspect(&mut st, &pkt, &mut peers);
+    let _ = C.inspect(&mut st, &pkt, &peers);
 }
 
 fn p2p(l: Label) -> bool {
@@ -365,9 +388,9 @@ proptest! {
     #[test]
     fn random_payloads_are_not_p2p(a in proptest::collection::vec(any::<u8>(), 8..1500),
                                    b in proptest::collection::vec(any::<u8>(), 8..600)) {
-        let mut peers = PeerCache::new(4);
+        let peers = PeerCache::new(4, 3600);
         for l4 in [L4::Tcp, L4::Udp] {
-            let (l, _) = run(&C, l4, 30000, &[(O, &a), (R, &b)], &mut peers);
+            let (l, _) = run(&C, l4, 30000, &[(O, &a), (R, &b)], &peers);
             prop_assert!(!p2p(l), "{:?} from {:02x?}", l, &a[..16.min(a.len())]);
         }
     }
@@ -381,20 +404,20 @@ proptest! {
     #[test]
     fn random_flows_never_panic(pkts in proptest::collection::vec(
         (any::<bool>(), any::<bool>(), any::<u32>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 1..30)) {
-        let mut peers = PeerCache::new(8);
+        let peers = PeerCache::new(8, 3600);
         let mut st = FlowInspect::default();
         let mut done = None;
         for (tcp, resp, seq, syn, payload) in &pkts {
             let l4 = if *tcp { L4::Tcp } else { L4::Udp };
             let pkt = PacketMeta { l4, dir: if *resp { R } else { O }, originator: ep(1, 6881), responder: ep(2, 53),
-                tcp_seq: tcp.then_some(*seq), syn: *syn, payload };
-            match (C.inspect(&mut st, &pkt, &mut peers), done) {
+                tcp_seq: tcp.then_some(*seq), syn: *syn, payload, payload_len: payload.len(), now: NOW };
+            match (C.inspect(&mut st, &pkt, &peers), done) {
                 (Verdict::Done(l), None) => done = Some(l),
                 (Verdict::Done(l), Some(d)) => prop_assert_eq!(l, d),
                 (Verdict::Pending, Some(_)) => prop_assert!(false, "pending after done"),
                 (Verdict::Pending, None) => {}
             }
-            let _ = C.finish(&st, l4, ep(1, 6881), ep(2, 53), &peers);
+            let _ = C.finish(&st, l4, ep(1, 6881), ep(2, 53), &peers, NOW);
         }
     }
 
@@ -418,8 +441,8 @@ proptest! {
             segs.push((R, reply));
             whole.push((R, reply));
         }
-        let (a, _) = run(&C, L4::Tcp, *port, &whole, &mut PeerCache::new(4));
-        let (b, _) = run(&C, L4::Tcp, *port, &segs, &mut PeerCache::new(4));
+        let (a, _) = run(&C, L4::Tcp, *port, &whole, &PeerCache::new(4, 3600));
+        let (b, _) = run(&C, L4::Tcp, *port, &segs, &PeerCache::new(4, 3600));
         prop_assert_eq!(a, b, "split at {:?}", points);
         prop_assert_ne!(a.decision, Decision::NoMatch);
     }
