@@ -21,6 +21,8 @@
 
 mod classifier;
 pub mod detect;
+#[cfg(test)]
+mod lookalike_tests;
 mod peers;
 mod registry;
 mod signature;
