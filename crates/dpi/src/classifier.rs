@@ -876,7 +876,7 @@ impl Classifier {
                 from = Some(0);
             }
         }
-        if h == Harvest::UdpTracker && st.flags[1] & HINT == 0 {
+        if h == Harvest::UdpTracker && (st.flags[0] | st.flags[1]) & HINT == 0 {
             // The verdict came from a connect request: no announce seen yet.
             st.next_seq[0] = 0;
         }

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use proptest::prelude::*;
 
 use super::*;
+use crate::peers::PeerKind;
 use crate::registry::Category;
 
 static C: LazyLock<Classifier> = LazyLock::new(|| Classifier::builtin().unwrap());
@@ -26,7 +27,18 @@ fn ep(last: u8, port: u16) -> Endpoint {
 /// UDP datagrams. Returns the label (from `inspect`'s `Done` or from `finish`) and the number of
 /// payload packets inspected before the verdict.
 fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &PeerCache) -> (Label, usize) {
-    let (orig, resp) = (ep(1, 40000), ep(2, port));
+    run_between(c, l4, (ep(1, 40000), ep(2, port)), NOW, packets, peers)
+}
+
+/// [`run`] between given endpoints at a given time.
+fn run_between(
+    c: &Classifier,
+    l4: L4,
+    (orig, resp): (Endpoint, Endpoint),
+    now: u64,
+    packets: &[(Dir, &[u8])],
+    peers: &PeerCache,
+) -> (Label, usize) {
     let mut st = FlowInspect::default();
     let mut seq = [1000u32, 5000u32];
     let meta = |dir, seq, syn, payload| PacketMeta {
@@ -38,7 +50,7 @@ fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &Peer
         syn,
         payload,
         payload_len: <[u8]>::len(payload),
-        now: NOW,
+        now,
     };
     if l4 == L4::Tcp {
         for d in [O, R] {
@@ -62,7 +74,7 @@ fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &Peer
             done = Some((l, n + 1));
         }
     }
-    done.unwrap_or_else(|| (c.finish(&st, l4, orig, resp, peers, NOW), usize::MAX))
+    done.unwrap_or_else(|| (c.finish(&st, l4, orig, resp, peers, now), usize::MAX))
 }
 
 fn label(l4: L4, port: u16, packets: &[(Dir, &[u8])]) -> (String, String) {
@@ -354,6 +366,252 @@ fn foreign_automaton_state_does_not_panic() {
         now: NOW,
     };
     let _ = C.inspect(&mut st, &pkt, &peers);
+}
+
+/// Random-looking bytes (an MSE key exchange) of `n` bytes.
+fn mse(n: usize, salt: u32) -> Vec<u8> {
+    (0..n as u32).map(|i| ((i ^ salt).wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
+fn ext_handshake(port: u16) -> Vec<u8> {
+    let dict = format!("d1:md6:ut_pexi1ee1:pi{port}e1:v5:weire");
+    let mut m = ((dict.len() + 2) as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&[20, 0]);
+    m.extend_from_slice(dict.as_bytes());
+    m
+}
+
+fn pex(peers: &[[u8; 6]]) -> Vec<u8> {
+    let mut added = Vec::new();
+    for p in peers {
+        added.extend_from_slice(p);
+    }
+    let mut d = format!("d5:added{}:", added.len()).into_bytes();
+    d.extend(added);
+    d.extend_from_slice(b"e");
+    let mut m = ((d.len() + 2) as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&[20, 1]);
+    m.extend(d);
+    m
+}
+
+/// A piece message carrying `n` bytes of block data.
+fn piece(n: usize) -> Vec<u8> {
+    let mut m = ((n + 9) as u32).to_be_bytes().to_vec();
+    m.push(7);
+    m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+    m.extend(std::iter::repeat_n(0x42, n));
+    m
+}
+
+const S: u64 = 1_000_000_000;
+
+#[test]
+fn a_peer_met_over_utp_or_the_dht_is_the_same_peer_over_tcp() {
+    // The missed flows: MSE connections to peers met over uTP or the DHT on the same IP
+    // and port.
+    let peers = PeerCache::new(64, 3600);
+    let utp = [hex("41004567ed639296000000000010000023c60000"), hex("21004567ed6393410000000000100000456723c6")];
+    let (l, _) = run_between(&C, L4::Udp, (ep(1, 51413), ep(3, 6881)), NOW, &[(O, &utp[0]), (R, &utp[1])], &peers);
+    assert_eq!(l.decision, Decision::Detector(DetectorId::UTP));
+    let (a, b) = (mse(96, 1), mse(120, 2));
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache }, "to the uTP peer");
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40002), ep(1, 51413)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.decision, Decision::PeerCache, "to the other uTP end, which sends from its listen port");
+    let dht = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+    run_between(&C, L4::Udp, (ep(4, 7000), ep(5, 7001)), NOW, &[(O, dht)], &peers);
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40003), ep(4, 7000)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.decision, Decision::PeerCache, "a DHT query's sender");
+    // Another port of a known peer's address is not that peer.
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40004), ep(4, 7002)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.protocol, ProtocolId::UNKNOWN);
+}
+
+#[test]
+fn an_http_error_page_from_a_peer_is_no_proof_against_the_cache() {
+    let peers = PeerCache::new(64, 3600);
+    peers.learn(ep(3, 6881), PeerKind::BitTorrent, NOW);
+    let page = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, &mse(96, 3)), (R, page)], &peers);
+    assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache });
+    // The same page elsewhere is HTTP; and a real HTTP request to the peer's port is HTTP.
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6882)), NOW, &[(O, &mse(96, 3)), (R, page)], &peers);
+    assert_eq!(l.protocol, ProtocolId::HTTP);
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, get), (R, page)], &peers);
+    assert_eq!(l.protocol, ProtocolId::HTTP);
+    // A server-first protocol (the responder speaks first) is its own proof.
+    let (l, _) = run_between(
+        &C,
+        L4::Tcp,
+        (ep(9, 40001), ep(3, 6881)),
+        NOW,
+        &[(R, b"SSH-2.0-x\r\n"), (O, b"SSH-2.0-y\r\n")],
+        &peers,
+    );
+    assert_eq!(l.protocol, ProtocolId::SSH);
+}
+
+#[test]
+fn peers_age_out_and_cache_labels_teach_nothing() {
+    let peers = PeerCache::new(64, 60);
+    peers.learn(ep(3, 6881), PeerKind::BitTorrent, NOW);
+    let (a, b) = (mse(96, 4), mse(96, 5));
+    let (l, _) = run_between(&C, L4::Udp, (ep(3, 6881), ep(8, 9999)), NOW + 30 * S, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.decision, Decision::PeerCache);
+    assert!(!peers.contains(&ep(8, 9999), NOW + 30 * S), "a cache hit does not spread to the other end");
+    let (l, _) = run_between(&C, L4::Udp, (ep(3, 6881), ep(8, 9999)), NOW + 61 * S, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.protocol, ProtocolId::UNKNOWN, "expired, and not kept alive by the cache-labelled flow");
+}
+
+#[test]
+fn port_guesses_never_name_p2p() {
+    let peers = PeerCache::new(4, 3600);
+    for (l4, port) in [
+        (L4::Tcp, 6881),
+        (L4::Tcp, 4662),
+        (L4::Tcp, 6346),
+        (L4::Tcp, 6699),
+        (L4::Tcp, 411),
+        (L4::Tcp, 1214),
+        (L4::Udp, 6881),
+        (L4::Udp, 4672),
+        (L4::Udp, 6771),
+    ] {
+        // A SYN scan (no payload) and junk.
+        let (l, _) = run(&C, l4, port, &[], &peers);
+        assert_eq!(l, Label::NO_MATCH, "{l4:?} {port}");
+        let (l, _) = run(&C, l4, port, &[(O, &mse(40, 6)), (R, &mse(40, 7))], &peers);
+        assert_eq!(l, Label::NO_MATCH, "{l4:?} {port}");
+    }
+}
+
+#[test]
+fn the_extension_handshake_teaches_the_originators_listen_port() {
+    let peers = PeerCache::new(64, 3600);
+    // Handshake and extension handshake in one segment, the reply's in two (its length split).
+    let mut first = bt_handshake();
+    first.extend(ext_handshake(51413));
+    let mut reply = bt_handshake();
+    let eh = ext_handshake(6889);
+    reply.extend_from_slice(&eh[..2]);
+    let (l, _) =
+        run_between(&C, L4::Tcp, (ep(1, 40000), ep(2, 6881)), NOW, &[(O, &first), (R, &reply), (R, &eh[2..])], &peers);
+    assert_eq!(l.decision, Decision::Signature(SignatureId(0)));
+    assert!(peers.contains(&ep(1, 51413), NOW), "the originator's announced listen port");
+    assert!(peers.contains(&ep(2, 6881), NOW), "the responder");
+    assert!(peers.contains(&ep(2, 6889), NOW), "the responder's announced port");
+    assert!(!peers.contains(&ep(1, 40000), NOW), "not the originator's ephemeral port");
+}
+
+#[test]
+fn pex_and_port_messages_are_read_after_the_verdict() {
+    let peers = PeerCache::new(64, 3600);
+    let hs = bt_handshake();
+    // Pieces, then a PEX message that starts in the middle of a segment and ends in the next,
+    // then a PORT message.
+    let mut stream = piece(3000);
+    stream.extend(pex(&[[198, 18, 0, 21, 0x1a, 0xe1], [198, 18, 0, 22, 0x1a, 0xe2]]));
+    stream.extend_from_slice(&[0, 0, 0, 3, 9, 0x1b, 0x39]);
+    let segs: Vec<&[u8]> = stream.chunks(1400).collect();
+    let mut packets: Vec<(Dir, &[u8])> = vec![(O, &hs), (R, &hs)];
+    packets.extend(segs.iter().map(|s| (R, *s)));
+    let (l, _) = run_between(&C, L4::Tcp, (ep(1, 40000), ep(2, 6881)), NOW, &packets, &peers);
+    assert_eq!(l.protocol, ProtocolId::BITTORRENT);
+    assert!(peers.contains(&ep(21, 0x1ae1), NOW) && peers.contains(&ep(22, 0x1ae2), NOW), "PEX added");
+    assert!(peers.contains(&ep(2, 0x1b39), NOW), "the responder's DHT port");
+    // A stream that is not framed as peer wire stops the reading at the first absurd length.
+    let peers = PeerCache::new(64, 3600);
+    let junk = [0xffu8; 1400];
+    let mut st = FlowInspect::default();
+    let m = |dir, seq, payload: &'static [u8]| PacketMeta {
+        l4: L4::Tcp,
+        dir,
+        originator: ep(1, 40000),
+        responder: ep(2, 6881),
+        tcp_seq: Some(seq),
+        syn: false,
+        payload,
+        payload_len: payload.len(),
+        now: NOW,
+    };
+    let hs: &'static [u8] = Box::leak(bt_handshake().into_boxed_slice());
+    let junk: &'static [u8] = Box::leak(Box::new(junk));
+    assert!(matches!(C.inspect(&mut st, &m(O, 1, hs), &peers), Verdict::Done(_)));
+    assert!(st.harvesting());
+    C.harvest(&mut st, &m(R, 100, hs), &peers);
+    C.harvest(&mut st, &m(R, 168, junk), &peers);
+    assert_eq!(st.flags[1] & BROKEN, BROKEN, "the responder's framing is lost");
+    // Harvesting ends by itself.
+    for i in 0..300u32 {
+        C.harvest(&mut st, &m(O, 69 + 1400 * i, junk), &peers);
+        C.harvest(&mut st, &m(R, 1568 + 1400 * i, junk), &peers);
+    }
+    assert!(!st.harvesting());
+}
+
+#[test]
+fn udp_tracker_flows_need_the_magic_or_a_tied_answer_and_teach_their_peers() {
+    let peers = PeerCache::new(64, 3600);
+    let mut announce = vec![0x5au8; 98];
+    announce[8..12].copy_from_slice(&1u32.to_be_bytes());
+    announce[12..16].copy_from_slice(&0xfeed_beefu32.to_be_bytes());
+    announce[80..84].copy_from_slice(&2u32.to_be_bytes());
+    let mut reply = 1u32.to_be_bytes().to_vec();
+    reply.extend_from_slice(&0xfeed_beefu32.to_be_bytes());
+    reply.extend_from_slice(&[0, 0, 7, 8, 0, 0, 0, 3, 0, 0, 0, 9, 198, 18, 0, 31, 0x1a, 0xe1]);
+    let alone = label(L4::Udp, 6969, &[(O, &announce)]);
+    assert_eq!(alone, ("unknown".into(), "no match".into()), "an announce alone");
+    let (l, n) = run(&C, L4::Udp, 6969, &[(O, &announce), (R, &reply)], &peers);
+    assert_eq!((l.decision, n), (Decision::Detector(DetectorId::UDP_TRACKER), 2));
+    assert!(peers.contains(&ep(31, 0x1ae1), NOW), "the answer's peers");
+    assert!(!peers.contains(&ep(2, 6969), NOW), "the tracker is not a peer");
+    let mut other = reply.clone();
+    other[7] ^= 1;
+    let (l, _) = run(&C, L4::Udp, 6969, &[(O, &announce), (R, &other)], &peers);
+    assert_eq!(l.protocol, ProtocolId::UNKNOWN, "an answer to another transaction");
+    // After a connect (magic) the announce replies that follow teach their peers too.
+    let peers = PeerCache::new(64, 3600);
+    let connect = hex("0000041727101980000000001234abcd");
+    let cr = hex("000000001234abcd0102030405060708");
+    let (l, _) = run(&C, L4::Udp, 6969, &[(O, &connect), (R, &cr), (O, &announce), (R, &reply)], &peers);
+    assert_eq!(l.decision, Decision::Detector(DetectorId::UDP_TRACKER));
+    assert!(peers.contains(&ep(31, 0x1ae1), NOW));
+}
+
+#[test]
+fn dht_nodes_and_lsd_ports_teach_peers() {
+    let peers = PeerCache::new(64, 3600);
+    let mut nodes = b"d1:rd2:id20:abcdefghij01234567895:nodes26:".to_vec();
+    nodes.extend_from_slice(&[b'n'; 20]);
+    nodes.extend_from_slice(&[198, 18, 0, 41, 0x1a, 0xe1]);
+    nodes.extend_from_slice(b"e1:t2:aa1:y1:re");
+    let q = b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij0123456789e1:q9:find_node1:t2:aa1:y1:qe";
+    run(&C, L4::Udp, 6881, &[(O, q), (R, &nodes)], &peers);
+    assert!(peers.contains(&ep(41, 0x1ae1), NOW), "a node of the answer");
+    let lsd = b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: 0123\r\n\r\n\r\n";
+    run_between(&C, L4::Udp, (ep(42, 6771), ep(250, 6771)), NOW, &[(O, lsd)], &peers);
+    assert!(peers.contains(&ep(42, 51413), NOW), "the announced listen port");
+    assert!(!peers.contains(&ep(250, 6771), NOW), "not the multicast group");
+}
+
+#[test]
+fn direct_connect_search_results_over_udp_and_their_cache() {
+    let peers = PeerCache::new(64, 3600);
+    let sr =
+        b"$SR alice music\\song.mp3\x05123456 2/5\x05TTH:WZHRLXYZ5DGRSSAJR3KVDUUTE26C3CSS7QPNRVQ (198.18.0.1:411)|";
+    let (l, n) = run_between(&C, L4::Udp, (ep(51, 1412), ep(52, 1412)), NOW, &[(O, sr)], &peers);
+    assert_eq!((C.registry().name(l.protocol), n), ("directconnect", 1));
+    assert_eq!(l.decision, Decision::Detector(DetectorId::DC_UDP));
+    assert_eq!(peers.lookup(&ep(52, 1412), NOW), Some(PeerKind::DirectConnect), "the searcher's UDP port");
+    // Encrypted (SUDP) results to that port: Direct Connect by the cache.
+    let (l, _) =
+        run_between(&C, L4::Udp, (ep(53, 1412), ep(52, 1412)), NOW, &[(O, &mse(200, 8)), (R, &mse(40, 9))], &peers);
+    assert_eq!(l, Label { protocol: ProtocolId::DIRECTCONNECT, decision: Decision::PeerCache });
+    let ures = format!("URES {} FNshare/a\\sb.txt SI10 SL1 TOtok\n", "HXWQ3KTSLIH7ZGBGXEPWGULQ2W3DLBTLOYMHXSY");
+    let (proto, how) = label(L4::Udp, 3000, &[(O, ures.as_bytes())]);
+    assert_eq!((proto.as_str(), how.as_str()), ("directconnect", "detector:directconnect-udp"));
 }
 
 fn p2p(l: Label) -> bool {
