@@ -171,3 +171,106 @@ fn the_lookalike_corpus_keeps_its_labels_and_attribution() {
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(readme.contains("LGPL-3.0-or-later") && readme.contains("ntop/nDPI"), "attribution note");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Real clients (tests/pcaps/lab, made by scripts/lab-captures/lab_captures.py in this lab)
+
+fn lab() -> PathBuf {
+    pcaps().join("lab")
+}
+
+/// Every TCP and UDP flow of a real-client capture has `want` (ICMP port-unreachable and IGMP
+/// chatter aside); returns the flows' decisions by protocol.
+fn all_flows_are(file: &str, want: &str) -> Vec<(Key, String)> {
+    let flows = classify(&lab().join(file));
+    let mut wrong = Vec::new();
+    let mut seen = Vec::new();
+    for (k, got) in &flows {
+        if k.0 != "TCP" && k.0 != "UDP" {
+            continue;
+        }
+        for (proto, _, decision) in got {
+            if proto != want {
+                wrong.push(format!("{k:?}: {proto} ({decision})"));
+            }
+            seen.push((k.clone(), decision.clone()));
+        }
+    }
+    assert!(wrong.is_empty(), "{file}: flows not {want}:\n{}", wrong.join("\n"));
+    assert!(!seen.is_empty(), "{file}: no flows");
+    seen
+}
+
+#[test]
+fn encrypted_bittorrent_of_real_clients_is_labelled_through_the_peer_cache() {
+    // libtorrent 2.0 with forced MSE: the peer connections carry no plaintext at all; the HTTP
+    // and UDP trackers' replies teach the cache their peers.
+    for file in ["bt-mse-trackers.pcap", "bt-mse-dht-lsd-utp.pcap"] {
+        let bytes = std::fs::read(lab().join(file)).unwrap();
+        assert!(!bytes.windows(19).any(|w| w == b"BitTorrent protocol"), "{file} has a plaintext handshake");
+        let flows = all_flows_are(file, "bittorrent");
+        let tcp: Vec<_> =
+            flows.iter().filter(|(k, _)| k.0 == "TCP" && k.1.iter().any(|e| e.ends_with(":6881"))).collect();
+        assert!(tcp.len() >= 4, "{file}: {} peer connections", tcp.len());
+        for (k, decision) in tcp {
+            assert_eq!(decision, "peer cache", "{file}: {k:?}");
+        }
+        let decisions: Vec<&str> = flows.iter().map(|(_, d)| d.as_str()).collect();
+        if file == "bt-mse-trackers.pcap" {
+            assert!(decisions.contains(&"detector:bittorrent-udp-tracker"), "{decisions:?}");
+            assert!(decisions.contains(&"signature:bittorrent-tracker-query"), "{decisions:?}");
+        } else {
+            // TCP connections of a uTP-less peer to peers met over uTP, the DHT and LSD.
+            assert!(decisions.contains(&"detector:bittorrent-dht"), "{decisions:?}");
+            assert!(decisions.contains(&"signature:bittorrent-lsd"), "{decisions:?}");
+        }
+    }
+}
+
+#[test]
+fn real_extension_handshakes_and_pex_teach_the_peer_cache() {
+    // Replays only h2's IPv4 connection to the seed: h2's extension handshake announces its
+    // listen port (its own source port is ephemeral), and the seed's ut_pex message, sent a
+    // minute in right after piece data, names h3 in added6. Neither endpoint appears in the flow.
+    all_flows_are("bt-pex.pcap", "bittorrent");
+    let classifier = std::sync::Arc::new(weir_engine::Classifier::builtin().unwrap());
+    let shared = weir_engine::Shared::new(classifier, weir_engine::FlowTableConfig::default(), 1024).unwrap();
+    let mut engine = weir_engine::Engine::new(shared.clone(), weir_engine::EngineConfig::default());
+    let mut reader = weir_capture::CaptureReader::open(&lab().join("bt-pex.pcap")).unwrap();
+    let (h1, h2): (IpAddr, IpAddr) = ("198.18.10.1".parse().unwrap(), "198.18.10.2".parse().unwrap());
+    let mut fed = 0;
+    let mut last = 0;
+    while let Some(rec) = reader.next_record().unwrap() {
+        let link = weir_engine::LinkType::from_pcap(rec.linktype).unwrap();
+        let Ok(frame) = weir_wire::parse_frame(rec.data, link) else { continue };
+        let Some(ip) = frame.ip() else { continue };
+        let ports = ip.transport.ports();
+        let ends = [(ip.src, ports.map(|p| p.0)), (ip.dst, ports.map(|p| p.1))];
+        let to_seed = |a: (IpAddr, Option<u16>), b: (IpAddr, Option<u16>)| a.0 == h2 && b == (h1, Some(6881));
+        if ip.protocol == weir_wire::IpProtocol::Tcp && (to_seed(ends[0], ends[1]) || to_seed(ends[1], ends[0])) {
+            engine.process(rec.data, rec.orig_len, link, weir_engine::Ingress::Unknown, rec.ts_nanos);
+            fed += 1;
+            last = rec.ts_nanos;
+        }
+    }
+    assert!(fed > 20, "{fed} packets of h2's connections to the seed");
+    let peer = |ip: &str, port| weir_dpi::Endpoint { ip: ip.parse().unwrap(), port };
+    assert!(shared.peers.contains(&peer("198.18.10.1", 6881), last), "the seed, as responder");
+    assert!(shared.peers.contains(&peer("198.18.10.2", 6881), last), "h2's listen port, from its extension handshake");
+    assert!(shared.peers.contains(&peer("2001:2:0:a::3", 6881), last), "h3, from the seed's PEX (added6)");
+}
+
+#[test]
+fn direct_connect_search_results_of_real_clients_are_directconnect() {
+    // ncdc in active mode answers a search with a datagram to the searcher's UDP port: NMDC $SR
+    // on the lab's NMDC hub, ADC URES on uhub.
+    for (file, hub) in [("dc-nmdc.pcap", "signature:nmdc-lock"), ("dc-adc.pcap", "signature:adc-hub-supports")] {
+        let flows = all_flows_are(file, "directconnect");
+        let udp: Vec<_> = flows.iter().filter(|(k, _)| k.0 == "UDP").collect();
+        assert!(!udp.is_empty(), "{file}: no search result datagram");
+        for (k, d) in &udp {
+            assert_eq!(d, "detector:directconnect-udp", "{file}: {k:?}");
+        }
+        assert!(flows.iter().any(|(k, d)| k.0 == "TCP" && d == hub), "{file}: {flows:?}");
+    }
+}
