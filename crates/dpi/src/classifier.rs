@@ -187,6 +187,8 @@ const HARVEST: u8 = 128;
 /// Payload packets per direction (counted from the flow's start) read for peers after the
 /// verdict.
 const HARVEST_PACKETS: u8 = 250;
+/// Lowest port learned from an endpoint list that names other hosts (see `harvest_packet`).
+const HEARSAY_MIN_PORT: u16 = 1024;
 /// A peer-wire stream's messages start after the 68-byte handshake.
 const HANDSHAKE_LEN: usize = 68;
 
@@ -623,7 +625,14 @@ impl Classifier {
     ) {
         let sender = if d == 0 { pkt.originator } else { pkt.responder };
         let now = pkt.now;
-        let mut learn = |ip: IpAddr, port: u16| peers.learn(Endpoint { ip, port }, PeerKind::BitTorrent, now);
+        // What a sender says of its own address (its listen or DHT port) is taken as said; what it
+        // says of others (tracker lists, DHT values and nodes, PEX) only on ports 1024 and up:
+        // clients listen on high ports, and no reply may make a web or DNS server a "peer".
+        let mut learn = |ip: IpAddr, port: u16| {
+            if ip == sender.ip || port >= HEARSAY_MIN_PORT {
+                peers.learn(Endpoint { ip, port }, PeerKind::BitTorrent, now);
+            }
+        };
         match kind {
             Harvest::PeerWire => {
                 if st.flags[d] & BROKEN == 0 {

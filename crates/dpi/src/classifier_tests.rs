@@ -590,6 +590,13 @@ fn dht_nodes_and_lsd_ports_teach_peers() {
     let q = b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij0123456789e1:q9:find_node1:t2:aa1:y1:qe";
     run(&C, L4::Udp, 6881, &[(O, q), (R, &nodes)], &peers);
     assert!(peers.contains(&ep(41, 0x1ae1), NOW), "a node of the answer");
+    // A list naming another host's well-known port is not believed.
+    let mut nodes = b"d1:rd2:id20:abcdefghij01234567895:nodes26:".to_vec();
+    nodes.extend_from_slice(&[b'n'; 20]);
+    nodes.extend_from_slice(&[198, 18, 0, 43, 1, 187]);
+    nodes.extend_from_slice(b"e1:t2:aa1:y1:re");
+    run(&C, L4::Udp, 6881, &[(O, q), (R, &nodes)], &peers);
+    assert!(!peers.contains(&ep(43, 443), NOW), "a DHT answer cannot make port 443 a peer");
     let lsd = b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: 0123\r\n\r\n\r\n";
     run_between(&C, L4::Udp, (ep(42, 6771), ep(250, 6771)), NOW, &[(O, lsd)], &peers);
     assert!(peers.contains(&ep(42, 51413), NOW), "the announced listen port");

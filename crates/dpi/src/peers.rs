@@ -8,7 +8,9 @@
 //! extension handshake, tracker replies, DHT `values`/`nodes`, PEX, local peer discovery, Direct
 //! Connect search results) and labels an otherwise unproven flow to or from such an endpoint
 //! (`Decision::PeerCache`). A flow labelled by the cache teaches nothing: a wrong entry can
-//! neither spread to the endpoints it talks to nor keep itself alive.
+//! neither spread to the endpoints it talks to nor keep itself alive. Endpoints that a message
+//! names for other hosts (tracker lists, DHT answers, PEX) are learned only on ports 1024 and up,
+//! so no reply can make a web or DNS server's well-known port a "peer".
 //!
 //! # Shape
 //!
