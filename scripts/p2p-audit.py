@@ -2,8 +2,9 @@
 """Audit weir's peer-to-peer verdicts over labelled capture corpora (nDPI's labels as reference).
 
 Usage: scripts/p2p-audit.py [--weir target/release/weir] [--list] DIR [DIR ...]
-Each DIR holds captures and a labels.tsv (pcap, l4, endpoint_a, endpoint_b, ndpi_label, ...), e.g.
-tests/pcaps, tests/pcaps/negative, ../shared/pcaps, ../shared/ndpi-corpus.
+Each DIR holds captures and usually a labels.tsv (pcap, l4, endpoint_a, endpoint_b, ndpi_label, ...),
+e.g. tests/pcaps, tests/pcaps/lookalikes, ../shared/pcaps, ../shared/ndpi-corpus; without one
+(tests/pcaps/lab) every P2P flow counts as unlisted.
 
 Prints, per decision that gave a P2P label (detector:..., signature:..., peer cache, port guess),
 how many flows it labelled P2P and how many of those nDPI names as a non-P2P protocol, calls
@@ -43,7 +44,8 @@ def main():
     refused = []
     for d in args.dirs:
         labels = collections.defaultdict(dict)
-        for line in open(os.path.join(d, "labels.tsv")):
+        tsv = os.path.join(d, "labels.tsv")
+        for line in open(tsv) if os.path.exists(tsv) else []:
             r = line.rstrip("\n").split("\t")
             if len(r) >= 5:
                 labels[r[0]][(r[1], frozenset([endpoint(r[2]), endpoint(r[3])]))] = r[4]
