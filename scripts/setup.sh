@@ -15,8 +15,6 @@ PACKAGES=(
   # chart fonts for weir report
   fonts-dejavu-core
   transmission-daemon opentracker aria2 mktorrent uhub ncdc
-  # scripts/lab-captures (the real-client captures of tests/pcaps/lab): libtorrent, dumpcap
-  python3-libtorrent tshark
   # metrics check
   prometheus
 )

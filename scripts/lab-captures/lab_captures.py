@@ -2,6 +2,8 @@
 """Make the real-client P2P captures of tests/pcaps/lab (run as root; see its README).
 
 Usage: scripts/lab-captures/lab_captures.py OUTDIR [SCENARIO ...]
+Needs (Debian): python3-libtorrent, tshark (for dumpcap), opentracker, uhub, ncdc, tmux, ethtool;
+run it with /usr/bin/python3 (Debian's, which has the libtorrent module).
 Scenarios: bt-mse-trackers, bt-mse-dht-lsd-utp, bt-pex, dc-nmdc, dc-adc (default: all).
 
 Each scenario builds a LAN in network namespaces (weir-cap-<pid>-hub holding a Linux bridge and
@@ -368,9 +370,21 @@ SCENARIOS = {
 }
 
 
+NEEDS = {"dumpcap": "tshark", "opentracker": "opentracker", "uhub": "uhub", "ncdc": "ncdc", "tmux": "tmux",
+         "ethtool": "ethtool"}
+
+
 def main():
     if len(sys.argv) < 2 or os.geteuid() != 0:
         print(__doc__, file=sys.stderr)
+        return 2
+    missing = sorted({pkg for tool, pkg in NEEDS.items() if shutil.which(tool) is None})
+    try:
+        import libtorrent  # noqa: F401
+    except ImportError:
+        missing.append("python3-libtorrent")
+    if missing:
+        print(f"lab_captures.py needs: apt-get install {' '.join(missing)}", file=sys.stderr)
         return 2
     out_dir = os.path.abspath(sys.argv[1])
     os.makedirs(out_dir, exist_ok=True)
