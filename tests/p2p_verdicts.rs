@@ -123,6 +123,7 @@ fn run_all() -> Run {
 #[test]
 fn p2p_verdicts_agree_with_the_reference_or_the_bytes() {
     let (mut false_p2p, mut missed) = (Vec::new(), Vec::new());
+    let mut exceptions_used = vec![false; NDPI_WRONG.len()];
     let (mut reference_p2p, mut non_p2p_checked) = (0, 0);
     for (lookalike, pcap, labels, flows) in run_all() {
         for (k, got) in &flows {
@@ -134,7 +135,15 @@ fn p2p_verdicts_agree_with_the_reference_or_the_bytes() {
             let allowed = match reference {
                 Some(l) if ndpi_p2p(l) => true,
                 // nDPI names another protocol: only the reviewed exceptions.
-                Some(l) if l != "Unknown" => NDPI_WRONG.iter().any(|w| w.0 == pcap && key(w.1, w.2, w.3) == *k),
+                Some(l) if l != "Unknown" => {
+                    match NDPI_WRONG.iter().position(|w| w.0 == pcap && key(w.1, w.2, w.3) == *k) {
+                        Some(i) => {
+                            exceptions_used[i] = true;
+                            true
+                        }
+                        None => false,
+                    }
+                }
                 // Unknown to nDPI, or not listed: in the lookalike corpus never.
                 _ => !lookalike,
             };
@@ -155,6 +164,9 @@ fn p2p_verdicts_agree_with_the_reference_or_the_bytes() {
         }
     }
     assert!(false_p2p.is_empty(), "{} flows wrongly P2P:\n{}", false_p2p.len(), false_p2p.join("\n"));
+    for (used, w) in exceptions_used.iter().zip(NDPI_WRONG) {
+        assert!(used, "the reviewed exception {w:?} no longer applies: remove it");
+    }
     assert!(missed.is_empty(), "{} of {reference_p2p} P2P flows missed:\n{}", missed.len(), missed.join("\n"));
     // The corpus is what it claims to be.
     assert!(reference_p2p >= 360, "{reference_p2p} reference P2P flows");
