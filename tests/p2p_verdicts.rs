@@ -286,3 +286,35 @@ fn direct_connect_search_results_of_real_clients_are_directconnect() {
         assert!(flows.iter().any(|(k, d)| k.0 == "TCP" && d == hub), "{file}: {flows:?}");
     }
 }
+
+#[test]
+fn a_utp_connection_picked_up_after_its_syn_is_bittorrent() {
+    // bittorrent_utp.pcap's uTP flow without its first two packets (the SYN and the ST_STATE
+    // answering it), as a flow that outlived the flow table or a capture started late: its data
+    // and acknowledgements still tie the two directions.
+    let mut r = weir_capture::CaptureReader::open(&pcaps().join("bittorrent_utp.pcap")).unwrap();
+    let mut w = None;
+    let mut dropped = 0;
+    while let Some(rec) = r.next_record().unwrap() {
+        let w = w.get_or_insert_with(|| weir_capture::PcapWriter::new(Vec::new(), rec.linktype, true).unwrap());
+        let link = weir_engine::LinkType::from_pcap(rec.linktype).unwrap();
+        let utp = weir_wire::parse_frame(rec.data, link)
+            .ok()
+            .and_then(|f| f.ip().and_then(|ip| ip.transport.ports()))
+            .is_some_and(|(s, d)| s == 33333 || d == 33333);
+        if utp && dropped < 2 {
+            dropped += 1;
+            continue;
+        }
+        w.write_packet(rec.ts_nanos, rec.data, rec.orig_len).unwrap();
+    }
+    assert_eq!(dropped, 2);
+    let dir = std::env::temp_dir().join(format!("weir-p2p-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("utp-no-syn.pcap");
+    std::fs::write(&path, w.unwrap().into_inner()).unwrap();
+    let flows = classify(&path);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let got = &flows[&key("UDP", "127.0.0.1:49861", "127.0.0.1:33333")];
+    assert_eq!(got, &[("bittorrent".to_string(), "p2p".to_string(), "detector:bittorrent-utp".to_string())]);
+}

@@ -170,8 +170,10 @@ const DET_DONE: u8 = 4;
 const TURN_DONE: u8 = 8;
 /// WinMX greeting (responder) / login (originator) seen.
 const WINMX: u8 = 16;
-/// `flags[0]`, UDP: a uTP SYN was seen; its connection id and sequence number are in
-/// `prefix[0][..4]`.
+/// UDP: this direction sent a uTP header; the last one's connection id and sequence number are
+/// in `prefix[d][..4]`. (TCP flows use the bit for [`WINMX`].)
+const UTP_HDR: u8 = 16;
+/// `flags[0]`, UDP: the originator's last uTP header was a SYN.
 const UTP_SYN: u8 = 32;
 /// `flags[1]`: the candidate was matched in the responder's bytes after the originator had sent
 /// bytes that matched nothing: no proof against the peer cache.
@@ -712,18 +714,29 @@ impl Classifier {
         }
     }
 
-    /// uTP: the originator's SYN and the responder's ST_STATE that acknowledges it.
+    /// uTP: a header from one side tied to the last one from the other ([`bittorrent::utp_tied`]):
+    /// the originator's SYN and the ST_STATE acknowledging it, or, for a connection picked up
+    /// after its SYN, packets whose connection ids differ by one and whose acknowledgement is
+    /// near the other side's sequence number.
     fn utp_exchange(&self, st: &mut FlowInspect, d: usize, payload: &[u8], best: &mut Option<Decision>) {
         let Some(u) = bittorrent::utp(payload) else { return };
-        if d == 0 && u.kind == bittorrent::ST_SYN {
-            st.prefix[0][..2].copy_from_slice(&u.conn_id.to_be_bytes());
-            st.prefix[0][2..4].copy_from_slice(&u.seq.to_be_bytes());
-            st.flags[0] |= UTP_SYN;
-        } else if d == 1 && u.kind == bittorrent::ST_STATE && st.flags[0] & UTP_SYN != 0 {
-            let p = &st.prefix[0];
+        let o = 1 - d;
+        if st.flags[o] & UTP_HDR != 0 {
+            let p = &st.prefix[o];
             let (conn, seq) = (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]]));
-            if u.conn_id == conn && u.ack == seq {
+            let syn = o == 0 && st.flags[0] & UTP_SYN != 0;
+            if bittorrent::utp_tied(conn, seq, syn, &u) {
                 raise(best, Decision::Detector(DetectorId::UTP), |x| self.priority(x));
+            }
+        }
+        st.prefix[d][..2].copy_from_slice(&u.conn_id.to_be_bytes());
+        st.prefix[d][2..4].copy_from_slice(&u.seq.to_be_bytes());
+        st.flags[d] |= UTP_HDR;
+        if d == 0 {
+            if u.kind == bittorrent::ST_SYN {
+                st.flags[0] |= UTP_SYN;
+            } else {
+                st.flags[0] &= !UTP_SYN;
             }
         }
     }

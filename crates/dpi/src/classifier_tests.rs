@@ -86,6 +86,17 @@ fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
+/// A uTP header (BEP 29) of `kind` (0 data, 2 state), with `data` after it.
+fn utp_hdr(kind: u8, conn: u16, seq: u16, ack: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![(kind << 4) | 1, 0];
+    v.extend_from_slice(&conn.to_be_bytes());
+    v.extend_from_slice(&[0x12, 0x34, 0x56, 0x78, 0, 0, 0x10, 0, 0, 0x10, 0, 0]);
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ack.to_be_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
 fn bt_handshake() -> Vec<u8> {
     let mut v = b"\x13BitTorrent protocol".to_vec();
     v.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 5]);
@@ -168,6 +179,20 @@ flows! {
     utp_state_not_acking_the_syn: (L4::Udp, 33333, [
         (O, hex("41004567ed639296000000000010000023c60000")),
         (R, hex("21004567ed6393410000000000100000456723c7")),
+    ]) => ("unknown", "no match");
+    // A uTP connection picked up after its SYN: the initiator sends with id + 1, the other side
+    // with the id, each acknowledging the other's sequence numbers.
+    utp_picked_up_mid_connection: (L4::Udp, 33333, [
+        (O, utp_hdr(0, 0x4568, 0x1000, 0x2000, &[0x55; 300])),
+        (R, utp_hdr(2, 0x4567, 0x2000, 0x1000, &[])),
+    ]) => ("bittorrent", "detector:bittorrent-utp");
+    utp_ids_two_apart: (L4::Udp, 33333, [
+        (O, utp_hdr(0, 0x4569, 0x1000, 0x2000, &[0x55; 300])),
+        (R, utp_hdr(2, 0x4567, 0x2000, 0x1000, &[])),
+    ]) => ("unknown", "no match");
+    utp_ack_far_from_the_sequence: (L4::Udp, 33333, [
+        (O, utp_hdr(0, 0x4568, 0x1000, 0x2000, &[0x55; 300])),
+        (R, utp_hdr(2, 0x4567, 0x2000, 0x9000, &[])),
     ]) => ("unknown", "no match");
     udp_tracker_connect: (L4::Udp, 1337, [
         (O, hex("0000041727101980000000001234abcd")),

@@ -733,10 +733,11 @@ proptest! {
     fn utp_accepts_no_lookalike(kind in 0..UDP_KINDS, seed in any::<u64>()) {
         // The verdict needs a SYN from one side and the ST_STATE acknowledging it from the other.
         let (name, a, b) = udp_lookalike(kind, seed);
-        if let (Some(syn), Some(st)) = (bittorrent::utp(&a), bittorrent::utp(&b)) {
-            let tied = syn.kind == bittorrent::ST_SYN && st.kind == bittorrent::ST_STATE
-                && syn.conn_id == st.conn_id && st.ack == syn.seq;
-            prop_assert!(!tied, "{name}");
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            if let (Some(first), Some(then)) = (bittorrent::utp(x), bittorrent::utp(y)) {
+                let syn = first.kind == bittorrent::ST_SYN;
+                prop_assert!(!bittorrent::utp_tied(first.conn_id, first.seq, syn, &then), "{name}");
+            }
         }
     }
 

@@ -6,11 +6,13 @@
 //!
 //! # Why lookalikes do not pass
 //!
-//! - uTP: a version-1 header with a valid type and extension chain, a SYN from the originator and
-//!   an ST_STATE from the responder that carries the SYN's connection id and acknowledges its
-//!   sequence number: 32 bits tied across the two directions. RTP/RTCP (version 2 in the top two
-//!   bits, so never `0x_1` in the first byte with type <= 4 and an exact control-packet length),
-//!   STUN, DTLS and the rest fail on the first byte or on the tie.
+//! - uTP: a version-1 header with a valid type and extension chain (control packets exactly that
+//!   long) from each side, tied across the two directions: a SYN from the originator and an
+//!   ST_STATE from the responder that carries the SYN's connection id and acknowledges its
+//!   sequence number (32 bits), or, for a connection picked up after its SYN, connection ids that
+//!   differ by exactly one and an acknowledgement within 256 of the other side's sequence number
+//!   (about 23 bits on top of two valid headers). RTP/RTCP (version 2 in the top two bits, so
+//!   never `0x_1` in the first byte), STUN, DTLS and the rest fail on the first byte or the tie.
 //! - DHT: the whole datagram must be one bencoded dictionary (every length and nesting exact, no
 //!   trailing byte) holding a transaction id, a message type `q`/`r`/`e`, and for queries and
 //!   responses a 20-byte node id. No binary protocol starts `d1:` and parses to its last byte.
@@ -90,6 +92,26 @@ pub(crate) fn utp_data(p: &[u8]) -> Option<&[u8]> {
         pos += 2 + usize::from(*p.get(pos + 1)?);
     }
     p.get(pos..)
+}
+
+/// How far an acknowledgement may trail or lead the other side's last sequence number seen.
+const UTP_ACK_WINDOW: u16 = 256;
+
+/// True if `u` (from one side) answers the other side's last uTP header (`conn`, `seq`; `syn` if
+/// it was a SYN): the ST_STATE answering a SYN carries the SYN's connection id and acknowledges
+/// its sequence number exactly; on an established connection the initiator sends with its
+/// receive id plus one and the other side with the receive id, so the ids differ by exactly one,
+/// and the acknowledgement lies within [`UTP_ACK_WINDOW`] of the other side's sequence number.
+pub(crate) fn utp_tied(conn: u16, seq: u16, syn: bool, u: &Utp) -> bool {
+    if syn {
+        return u.kind == ST_STATE && u.conn_id == conn && u.ack == seq;
+    }
+    if u.kind == ST_SYN {
+        return false;
+    }
+    let ids = u.conn_id.wrapping_sub(conn) == 1 || conn.wrapping_sub(u.conn_id) == 1;
+    let near = u.ack.wrapping_sub(seq) <= UTP_ACK_WINDOW || seq.wrapping_sub(u.ack) <= UTP_ACK_WINDOW;
+    ids && near
 }
 
 // ---------------------------------------------------------------------------------------------
