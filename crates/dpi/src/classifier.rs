@@ -16,7 +16,6 @@
 //!    either the stream has passed the end bound of every higher-priority signature and the stream
 //!    detectors are done, or the other side has answered (request/response turn taken), or the
 //!    direction hit its limits. A UDP datagram is judged whole, so a UDP candidate is final at once.
-//!    Candidates that harvest peers (HTTP tracker, DHT) also wait for the responder's reply.
 //!    UDP requests that only their answer can confirm (UDP tracker announce and scrape, eDonkey and
 //!    Kad) leave a hint and a 32-bit token in the state; the other side's datagram that answers
 //!    them, echoing the token, makes the candidate.
