@@ -807,7 +807,10 @@ impl Classifier {
         let Ends { l4, orig, resp, now } = f;
         let label = self.resolve(c, l4, orig, resp);
         let p2p = self.set.registry.category(label.protocol) == crate::registry::Category::P2p;
-        let weak = st.flags[1] & CAND_WEAK != 0 || c == Decision::Detector(DetectorId::TLS_MIDSTREAM);
+        // A signature naming several protocols that no port settled proves nothing either.
+        let weak = st.flags[1] & CAND_WEAK != 0
+            || c == Decision::Detector(DetectorId::TLS_MIDSTREAM)
+            || label.protocol == ProtocolId::UNKNOWN;
         if !p2p
             && weak
             && let Some(k) = Self::cached(peers, &orig, &resp, now)

@@ -466,6 +466,10 @@ fn an_http_error_page_from_a_peer_is_no_proof_against_the_cache() {
     let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, get), (R, page)], &peers);
     assert_eq!(l.protocol, ProtocolId::HTTP);
+    // A bare "USER " (POP3 or FTP, only a port could tell) on a peer's port is no proof.
+    let (l, _) =
+        run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, b"USER x\r\n"), (R, &mse(50, 9))], &peers);
+    assert_eq!(l.decision, Decision::PeerCache);
     // A server-first protocol (the responder speaks first) is its own proof.
     let (l, _) = run_between(
         &C,
