@@ -65,7 +65,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let table = FlowTableConfig { capacity: args.flow_capacity, ..FlowTableConfig::default() };
     let shards = table.shards.min(args.flow_capacity.next_power_of_two() / 2).max(1);
     let table = FlowTableConfig { shards, ..table };
-    let shared = Shared::new(Arc::clone(&classifier), table, 65_536)
+    let shared = Shared::new(Arc::clone(&classifier), table, 262_144)
         .map_err(|e| anyhow::anyhow!("--flow-capacity {}: {e}", args.flow_capacity))?;
     let config = EngineConfig { inside: args.inside.clone(), record_flows: args.flows, ..EngineConfig::default() };
     let mut engine = Engine::new(shared, config);

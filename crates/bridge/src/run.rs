@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_config::Config;
 use weir_dpi::{Category, Classifier, InspectLimits, ProtocolId};
-use weir_engine::{Engine, EngineConfig, Expiry, Shared, WireError};
+use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, Shared, WireError};
 use weir_policy::{PolicyTable, ProtocolInfo};
 use weir_stats::{BridgeSummary, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
 use weir_xdp::{QueuePair, XdpConfig};
@@ -242,7 +242,8 @@ fn bridge(
 ) -> Result<RunOutcome> {
     let Outputs { mut stats_json, published } = out;
     let c = &p.config;
-    let shared = Shared::new(Arc::clone(&p.classifier), c.flow_table(), c.inspect.peer_cache)
+    let peers = PeerCache::new(c.inspect.peer_cache, c.inspect.peer_cache_ttl_s);
+    let shared = Shared::with_peers(Arc::clone(&p.classifier), c.flow_table(), peers)
         .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();

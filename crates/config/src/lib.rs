@@ -153,8 +153,10 @@ pub struct Inspect {
     pub max_bytes: u16,
     /// Signature file; `None`: the built-in one.
     pub signatures: Option<PathBuf>,
-    /// BitTorrent peer cache entries.
+    /// Peer cache entries (BitTorrent and Direct Connect endpoints).
     pub peer_cache: usize,
+    /// Seconds a learned peer endpoint stays a peer.
+    pub peer_cache_ttl_s: u32,
 }
 
 /// One policy rule: a protocol or category name, a direction, an action or a class, and
@@ -507,6 +509,13 @@ impl raw::RawConfig {
                 "use at least 64 (4096 is usual)",
             ));
         }
+        if !(1..=604_800).contains(&ins.peer_cache_ttl_s) {
+            return Err(e(
+                "inspect.peer_cache_ttl_s",
+                format!("{} is out of range", ins.peer_cache_ttl_s),
+                "use 1 to 604800 seconds (a week); 1800 is usual",
+            ));
+        }
 
         let policy = validate_policy(self.policy, file)?;
         let queue_memory = match &w.queue_memory {
@@ -594,6 +603,7 @@ impl raw::RawConfig {
                 max_bytes: ins.max_bytes,
                 signatures: ins.signatures,
                 peer_cache: ins.peer_cache,
+                peer_cache_ttl_s: ins.peer_cache_ttl_s,
             },
             policy,
             stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },
@@ -996,6 +1006,7 @@ mod tests {
         assert_eq!(c.rings.frame_size, 4096);
         assert_eq!(c.rings.fill, 4096);
         assert_eq!(c.flows.capacity, 1 << 20);
+        assert_eq!((c.inspect.peer_cache, c.inspect.peer_cache_ttl_s), (262_144, 1800));
         assert_eq!(c.policy.default, Action::Forward);
         assert_eq!(c.policy.malformed, Action::Forward);
         assert!(c.policy.rules.is_empty());
@@ -1162,6 +1173,7 @@ class = "p2p-day"
         queues_word: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueues = \"some\"\n" => "interfaces.queues";
         queues_twice: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueues = [1, 1]\n" => "interfaces.queues", "twice";
         zero_timeout: format!("{MINIMAL}[flows]\nudp_idle_s = 0\n") => "flows.udp_idle_s";
+        zero_peer_ttl: format!("{MINIMAL}[inspect]\npeer_cache_ttl_s = 0\n") => "inspect.peer_cache_ttl_s", "1800";
         bad_listen: format!("{MINIMAL}[stats]\nlisten = \"localhost\"\n") => "stats.listen", "127.0.0.1:9754";
         wrong_type: format!("{MINIMAL}[workers]\nbatch = \"many\"\n") => "batch";
         batch_too_large: format!("{MINIMAL}[workers]\nbatch = 4096\n") => "workers.batch", "1..=1024";

@@ -188,13 +188,15 @@ pub struct RawInspect {
     pub max_bytes: u16,
     /// Default none (built-in signatures).
     pub signatures: Option<PathBuf>,
-    /// Default 65536.
+    /// Default 262144.
     pub peer_cache: usize,
+    /// Default 1800.
+    pub peer_cache_ttl_s: u32,
 }
 
 impl Default for RawInspect {
     fn default() -> Self {
-        RawInspect { max_packets: 10, max_bytes: 4096, signatures: None, peer_cache: 65536 }
+        RawInspect { max_packets: 10, max_bytes: 4096, signatures: None, peer_cache: 262_144, peer_cache_ttl_s: 1800 }
     }
 }
 

@@ -25,14 +25,13 @@ mod top;
 
 pub use counters::{Direction, EngineCounters, ProtoCounters};
 pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
-pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
+pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
 pub use weir_wire::{Encap, LinkType, WireError};
 
 use core::net::IpAddr;
 use fragments::FragmentCache;
 use ipnet::IpNet;
-use parking_lot::Mutex;
 use std::sync::Arc;
 use top::TopFlows;
 use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
@@ -160,18 +159,23 @@ pub struct EngineConfig {
 }
 
 /// Shared parts that several engines (one per worker) use together.
+///
+/// The peer cache is shared without a lock: lookups (one or two per pending packet, under the
+/// flow-table shard lock) only load from it, and learning takes one of its buckets for a few
+/// stores (see [`PeerCache`]). No engine ever waits for another on it.
 #[derive(Clone)]
 pub struct Shared {
     /// The compiled signatures and detectors.
     pub classifier: Arc<Classifier>,
     /// The flow table.
     pub table: Arc<FlowTable<FlowState>>,
-    /// BitTorrent peers learned from tracker replies, DHT answers and labelled flows.
-    pub peers: Arc<Mutex<PeerCache>>,
+    /// BitTorrent and Direct Connect peers learned from the flows' content.
+    pub peers: Arc<PeerCache>,
 }
 
 impl Shared {
-    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`.
+    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`
+    /// endpoints, each a peer for [`DEFAULT_PEER_TTL_S`] after it was last learned.
     ///
     /// # Errors
     /// If the flow-table configuration is invalid.
@@ -180,11 +184,19 @@ impl Shared {
         table: FlowTableConfig,
         peer_capacity: usize,
     ) -> Result<Self, weir_flow::FlowConfigError> {
-        Ok(Shared {
-            classifier,
-            table: Arc::new(FlowTable::new(table)?),
-            peers: Arc::new(Mutex::new(PeerCache::new(peer_capacity))),
-        })
+        Shared::with_peers(classifier, table, PeerCache::new(peer_capacity, DEFAULT_PEER_TTL_S))
+    }
+
+    /// Shared parts with a table of the given shape and the given peer cache.
+    ///
+    /// # Errors
+    /// If the flow-table configuration is invalid.
+    pub fn with_peers(
+        classifier: Arc<Classifier>,
+        table: FlowTableConfig,
+        peers: PeerCache,
+    ) -> Result<Self, weir_flow::FlowConfigError> {
+        Ok(Shared { classifier, table: Arc::new(FlowTable::new(table)?), peers: Arc::new(peers) })
     }
 }
 
@@ -302,6 +314,17 @@ impl Engine {
             }
             None => (sport, dport, l4, payload),
         };
+        // A capture's snaplen shortens the payload, not the packet: the IP length says how long
+        // it was (the payload is a subslice of `frame`, so its offset there is a pointer
+        // difference). Detectors check lengths against it and contents as far as captured.
+        let payload_len = match (l4, ip.fragment) {
+            (Some(_), None) if wire_len as usize > frame.len() => {
+                let offset = (payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+                let ip_end = usize::from(ip.ip_offset) + usize::from(ip.ip_len);
+                if offset <= frame.len() { ip_end.saturating_sub(offset).max(payload.len()) } else { payload.len() }
+            }
+            _ => payload.len(),
+        };
 
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
         let portless = portless_label(proto);
@@ -324,8 +347,15 @@ impl Engine {
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
 
         // A known label costs one lookup: count the packet and go. (A port-less flow's first
-        // packet still takes the path below, which attributes it.)
+        // packet still takes the path below, which attributes it.) A flow that names peers is
+        // still read for them for a while after its verdict.
         if let Some(label) = flow.value.label(proto, portless).filter(|_| !(touched.is_new && l4.is_none())) {
+            if let Some(l4) = l4
+                && flow.value.inspect.harvesting()
+            {
+                let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
+                shared.classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
+            }
             c.protocol(label.protocol).count_packet(direction, wire_len);
             drop(shard);
             self.maybe_expire(now);
@@ -334,21 +364,8 @@ impl Engine {
 
         let verdict = match l4 {
             Some(l4) => {
-                let (o, r) = (flow.originator(), flow.responder());
-                let meta = PacketMeta {
-                    l4,
-                    dir: match touched.dir {
-                        FlowDir::Originator => weir_dpi::Dir::Originator,
-                        FlowDir::Responder => weir_dpi::Dir::Responder,
-                    },
-                    originator: Endpoint { ip: o.0, port: o.1 },
-                    responder: Endpoint { ip: r.0, port: r.1 },
-                    tcp_seq,
-                    syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
-                    payload,
-                };
-                let mut peers = shared.peers.lock();
-                shared.classifier.inspect(&mut flow.value.inspect, &meta, &mut peers)
+                let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
+                shared.classifier.inspect(&mut flow.value.inspect, &meta, &shared.peers)
             }
             None => Verdict::Done(portless),
         };
@@ -401,6 +418,35 @@ impl Engine {
     }
 }
 
+/// The DPI's view of one packet of `flow`.
+#[allow(clippy::too_many_arguments)]
+fn packet_meta<'p>(
+    flow: &Flow<FlowState>,
+    l4: L4,
+    dir: FlowDir,
+    tcp_seq: Option<u32>,
+    tcp_flags: u8,
+    payload: &'p [u8],
+    payload_len: usize,
+    now: u64,
+) -> PacketMeta<'p> {
+    let (o, r) = (flow.originator(), flow.responder());
+    PacketMeta {
+        l4,
+        dir: match dir {
+            FlowDir::Originator => weir_dpi::Dir::Originator,
+            FlowDir::Responder => weir_dpi::Dir::Responder,
+        },
+        originator: Endpoint { ip: o.0, port: o.1 },
+        responder: Endpoint { ip: r.0, port: r.1 },
+        tcp_seq,
+        syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
+        payload,
+        payload_len,
+        now,
+    }
+}
+
 /// The label of a flow of an IP protocol without ports: decided from the IP header alone.
 fn portless_label(ip_protocol: u8) -> Label {
     let protocol = match IpProtocol::from(ip_protocol) {
@@ -450,7 +496,7 @@ fn attribute_backlog(c: &EngineCounters, flow: &Flow<FlowState>, label: Label) {
 
 fn end_flow(
     classifier: &Classifier,
-    peers: &Mutex<PeerCache>,
+    peers: &PeerCache,
     c: &EngineCounters,
     record: bool,
     records: &mut Vec<FlowRecord>,
@@ -463,7 +509,7 @@ fn end_flow(
         (Some(_), Some(label)) => label,
         (Some(l4), None) => {
             let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
-            let label = classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, &peers.lock());
+            let label = classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, peers, flow.last_seen);
             attribute_backlog(c, &flow, label);
             label
         }
