@@ -11,9 +11,18 @@ mode=${1:-smoke}
 case "$mode" in
   smoke)
     secs=${FUZZ_SMOKE_SECS:-20}
-    for t in parse_classify capture_reader; do
+    for t in parse_classify tunnels capture_reader; do
       echo "fuzz: $t for ${secs}s"
-      cargo fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 2>&1 | tail -n 3
+      log=$(mktemp)
+      if cargo fuzz run "$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"$log" 2>&1; then
+        tail -n 3 "$log"
+      else
+        # a failed build or a crash: show the cause, not only the end of a backtrace
+        grep -E -m 20 -A 12 '^error|panicked|ERROR: libFuzzer|SUMMARY' "$log" || tail -n 60 "$log"
+        rm -f "$log"
+        exit 1
+      fi
+      rm -f "$log"
     done
     ;;
   run)

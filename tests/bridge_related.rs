@@ -12,7 +12,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{TempDir, Traffic, WeirRun, random_bytes, sha256, write_config};
+use support::{TempDir, Traffic, WeirRun, assert_accounted, random_bytes, sha256, write_config};
 use weir_testkit::lab::{Lab, LabOptions, OUT_V4, lab_available};
 
 /// Size of the files moved: many segments, far more bytes than the control flows carry.
@@ -41,7 +41,7 @@ fn ftp_data_connections_are_ftp_and_dropped_with_it() {
             let out = traffic.run("ftp-get", &["in", &url, got.to_str().unwrap(), "60", mode]);
             assert!(
                 out.status.success(),
-                "{mode} FTP download failed across a forwarding bridge: {}\nweir:\n{}",
+                "{mode} FTP download failed across a forwarding bridge: {}\nweir:\n{:?}",
                 String::from_utf8_lossy(&out.stderr),
                 weir.stderr_text()
             );
@@ -49,15 +49,15 @@ fn ftp_data_connections_are_ftp_and_dropped_with_it() {
         }
         traffic.stop();
         let summary = weir.stop();
-        summary.assert_accounted();
+        assert_accounted(&summary);
         let ftp = summary.protocol("ftp");
         eprintln!("ftp (forward): {ftp:?}");
         // Two control connections and at least one data connection each (curl lists nothing).
-        assert!(ftp.flows >= 4, "the data connections are not labelled ftp: {}", summary.0);
+        assert!(ftp.flows >= 4, "the data connections are not labelled ftp: {:?}", summary.protocols);
         assert!(
             ftp.bytes_in >= 2 * FILE_LEN as u64,
-            "both downloads' bytes should count as ftp inbound: {ftp:?}\n{}",
-            summary.0
+            "both downloads' bytes should count as ftp inbound: {ftp:?}\n{:?}",
+            summary.protocols
         );
         let unknown = summary.protocol("unknown");
         assert!(unknown.bytes_in < (FILE_LEN / 8) as u64, "the downloads were left unknown: {unknown:?}");
@@ -75,10 +75,10 @@ fn ftp_data_connections_are_ftp_and_dropped_with_it() {
     assert!(!out.status.success(), "the FTP download completed although ftp is dropped");
     traffic.stop();
     let summary = weir.stop();
-    summary.assert_accounted();
+    assert_accounted(&summary);
     let ftp = summary.protocol("ftp");
     eprintln!("ftp (drop): {ftp:?}");
-    assert!(ftp.flows > 0 && ftp.dropped_out + ftp.dropped_in > 0, "no ftp packet dropped: {}", summary.0);
+    assert!(ftp.flows > 0 && ftp.dropped_out + ftp.dropped_in > 0, "no ftp packet dropped: {:?}", summary.protocols);
     assert!(ftp.bytes_in < (FILE_LEN / 8) as u64, "ftp data came through: {ftp:?}");
 }
 
@@ -107,16 +107,16 @@ fn tftp_transfer_is_tftp() {
     let out = traffic.run("tftp-get", &["in", &format!("tftp://{OUT_V4}/boot.img"), got.to_str().unwrap(), "60"]);
     assert!(
         out.status.success(),
-        "TFTP download failed across the bridge: {}\nweir:\n{}",
+        "TFTP download failed across the bridge: {}\nweir:\n{:?}",
         String::from_utf8_lossy(&out.stderr),
         weir.stderr_text()
     );
     assert_eq!(sha256(&got), sha256(&file), "TFTP download differs");
     traffic.stop();
     let summary = weir.stop();
-    summary.assert_accounted();
+    assert_accounted(&summary);
     let tftp = summary.protocol("tftp");
     eprintln!("tftp: {tftp:?}");
-    assert!(tftp.flows >= 2, "the request and the transfer should both be tftp: {}", summary.0);
-    assert!(tftp.bytes_in >= 256 << 10, "the transfer's bytes count as tftp: {tftp:?}\n{}", summary.0);
+    assert!(tftp.flows >= 2, "the request and the transfer should both be tftp: {:?}", summary.protocols);
+    assert!(tftp.bytes_in >= 256 << 10, "the transfer's bytes count as tftp: {tftp:?}\n{:?}", summary.protocols);
 }

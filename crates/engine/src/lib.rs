@@ -13,26 +13,31 @@
 //! - Packets of a flow seen before its label was known are attributed to its protocol when the
 //!   label arrives, so after [`Engine::flush`] the per-protocol totals add up to all IP traffic.
 //! - Counters have one writer, the engine that owns them; others read them through an `Arc`.
+//! - A tunnelled frame (PPPoE, MPLS, GRE, IP in IP, VXLAN, GTP-U; see `weir_wire::parse_frame`)
+//!   belongs to the flow of its innermost IP packet and counts at its whole length on the wire;
+//!   [`EngineCounters::encapsulated`] says how many frames each kind of tunnel carried.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod counters;
 mod fragments;
 mod related;
+mod top;
 
 pub use counters::{Direction, EngineCounters, ProtoCounters};
 pub use related::{Expectations, RelatedConfig, RelatedCounters};
-pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
-pub use weir_flow::{EndReason, FlowTable, FlowTableConfig, Timeouts};
-pub use weir_wire::{LinkType, WireError};
+pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
+pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
+pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
+pub use weir_wire::{Encap, LinkType, WireError};
 
 use core::net::IpAddr;
 use fragments::FragmentCache;
 use ipnet::IpNet;
-use parking_lot::Mutex;
 use std::sync::Arc;
+use top::TopFlows;
 use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
-use weir_flow::{Flow, FlowDir, FlowKey, Seen};
+use weir_flow::{Flow, FlowDir, Seen};
 use weir_wire::{IpProtocol, Network, Transport};
 
 /// How often idle flows are swept, in packet-time nanoseconds.
@@ -89,31 +94,6 @@ pub struct FlowSnapshot {
     pub packets: u64,
 }
 
-/// The `n` active flows with the most bytes, largest first. Locks one shard at a time, briefly.
-pub fn top_flows(table: &FlowTable<FlowState>, n: usize) -> Vec<FlowSnapshot> {
-    let mut top: Vec<FlowSnapshot> = Vec::with_capacity(n + 1);
-    for shard in 0..table.shard_count() {
-        table.lock(shard).for_each(|f| {
-            let bytes = f.bytes[0] + f.bytes[1];
-            if top.len() < n || top.last().is_some_and(|t| t.bytes < bytes) {
-                let proto = f.key.protocol();
-                let snap = FlowSnapshot {
-                    ip_protocol: proto,
-                    originator: f.originator(),
-                    responder: f.responder(),
-                    protocol: f.value.label(proto, portless_label(proto)).map(|l| l.protocol),
-                    bytes,
-                    packets: f.packets[0] + f.packets[1],
-                };
-                let at = top.partition_point(|t| t.bytes >= bytes);
-                top.insert(at, snap);
-                top.truncate(n);
-            }
-        });
-    }
-    top
-}
-
 /// What the engine made of one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -127,8 +107,6 @@ pub enum Outcome {
         protocol: Option<ProtocolId>,
         /// Which way the packet travels.
         direction: Direction,
-        /// Whether this packet decided the flow's label.
-        decided_now: bool,
     },
 }
 
@@ -157,6 +135,18 @@ pub struct FlowRecord {
     pub end: EndReason,
 }
 
+/// Who ends idle flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// The engine itself, inside [`Engine::process`], sweeping every shard once per second of
+    /// packet time: for one engine over a capture.
+    #[default]
+    Inline,
+    /// Someone else (the bridge's control thread, with an engine of its own, one shard at a time
+    /// through [`Engine::expire_shard`]): the data path never sweeps.
+    External,
+}
+
 /// Settings of one engine.
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfig {
@@ -164,23 +154,32 @@ pub struct EngineConfig {
     pub inside: Vec<IpNet>,
     /// Keep a [`FlowRecord`] for every flow that ends (drained with [`Engine::drain_records`]).
     pub record_flows: bool,
+    /// Who ends idle flows.
+    pub expiry: Expiry,
+    /// Candidates for the heaviest flows kept on the data path ([`Engine::take_top`]); 0: none.
+    pub top_flows: usize,
 }
 
 /// Shared parts that several engines (one per worker) use together.
+///
+/// The peer cache is shared without a lock: lookups (one or two per pending packet, under the
+/// flow-table shard lock) only load from it, and learning takes one of its buckets for a few
+/// stores (see [`PeerCache`]). No engine ever waits for another on it.
 #[derive(Clone)]
 pub struct Shared {
     /// The compiled signatures and detectors.
     pub classifier: Arc<Classifier>,
     /// The flow table.
     pub table: Arc<FlowTable<FlowState>>,
-    /// BitTorrent peers learned from tracker replies, DHT answers and labelled flows.
-    pub peers: Arc<Mutex<PeerCache>>,
+    /// BitTorrent and Direct Connect peers learned from the flows' content.
+    pub peers: Arc<PeerCache>,
     /// Flows that control flows announced (FTP data, TFTP transfers, SIP media).
     pub related: Arc<Expectations>,
 }
 
 impl Shared {
-    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`.
+    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`
+    /// endpoints, each a peer for [`DEFAULT_PEER_TTL_S`] after it was last learned.
     ///
     /// # Errors
     /// If the flow-table configuration is invalid.
@@ -189,10 +188,22 @@ impl Shared {
         table: FlowTableConfig,
         peer_capacity: usize,
     ) -> Result<Self, weir_flow::FlowConfigError> {
+        Shared::with_peers(classifier, table, PeerCache::new(peer_capacity, DEFAULT_PEER_TTL_S))
+    }
+
+    /// Shared parts with a table of the given shape and the given peer cache.
+    ///
+    /// # Errors
+    /// If the flow-table configuration is invalid.
+    pub fn with_peers(
+        classifier: Arc<Classifier>,
+        table: FlowTableConfig,
+        peers: PeerCache,
+    ) -> Result<Self, weir_flow::FlowConfigError> {
         Ok(Shared {
             classifier,
             table: Arc::new(FlowTable::new(table)?),
-            peers: Arc::new(Mutex::new(PeerCache::new(peer_capacity))),
+            peers: Arc::new(peers),
             related: Arc::new(Expectations::new(RelatedConfig::default())),
         })
     }
@@ -213,13 +224,30 @@ pub struct Engine {
     fragments: FragmentCache,
     records: Vec<FlowRecord>,
     next_expire: u64,
+    top: TopFlows,
 }
 
 impl Engine {
     /// A new engine over `shared` parts.
     pub fn new(shared: Shared, config: EngineConfig) -> Self {
         let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
-        Engine { shared, counters, config, fragments: FragmentCache::new(), records: Vec::new(), next_expire: 0 }
+        let next_expire = match config.expiry {
+            Expiry::Inline => 0,
+            Expiry::External => u64::MAX,
+        };
+        let top = TopFlows::new(config.top_flows);
+        Engine { shared, counters, config, fragments: FragmentCache::new(), records: Vec::new(), next_expire, top }
+    }
+
+    /// Append the heaviest flows offered since the last call to `into`, and start afresh. Look
+    /// them up with [`top_flows`].
+    pub fn take_top(&mut self, into: &mut Vec<TopCandidate>) {
+        self.top.take(into);
+    }
+
+    /// The settings it was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     /// This engine's counters (for a stats reader).
@@ -254,6 +282,9 @@ impl Engine {
             Ok(f) => {
                 if wire_len as usize > frame.len() {
                     c.snaplen_cut.inc();
+                }
+                if !f.encap.is_empty() {
+                    c.count_encapsulation(&f.encap, wire_len);
                 }
                 f
             }
@@ -299,10 +330,21 @@ impl Engine {
             }
             None => (sport, dport, l4, payload),
         };
+        // A capture's snaplen shortens the payload, not the packet: the IP length says how long
+        // it was (the payload is a subslice of `frame`, so its offset there is a pointer
+        // difference). Detectors check lengths against it and contents as far as captured.
+        let payload_len = match (l4, ip.fragment) {
+            (Some(_), None) if wire_len as usize > frame.len() => {
+                let offset = (payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+                let ip_end = usize::from(ip.ip_offset) + usize::from(ip.ip_len);
+                if offset <= frame.len() { ip_end.saturating_sub(offset).max(payload.len()) } else { payload.len() }
+            }
+            _ => payload.len(),
+        };
 
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
         let portless = portless_label(proto);
-        let Engine { shared, config, records, .. } = self;
+        let Engine { shared, config, records, top, .. } = self;
         let table = &*shared.table;
         let hash = table.hash(&key);
         let mut shard = table.lock(table.shard_of(hash));
@@ -312,6 +354,7 @@ impl Engine {
         };
         let touched = shard.touch(&key, hash, seen, &mut on_end);
         let flow = touched.flow;
+        top.offer(&key, hash, flow.bytes[0] + flow.bytes[1], flow.packets[0] + flow.packets[1]);
         if touched.is_new {
             c.flows_created.inc();
             flow.value.originator_inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
@@ -335,12 +378,19 @@ impl Engine {
             attribute_backlog(c, flow, Label { protocol, decision: Decision::Related(why) });
             drop(shard);
             self.maybe_expire(now);
-            return Outcome::Ip { protocol: Some(protocol), direction, decided_now: true };
+            return Outcome::Ip { protocol: Some(protocol), direction };
         }
 
         // A known label costs one lookup: count the packet and go. (A port-less flow's first
-        // packet still takes the path below, which attributes it.)
+        // packet still takes the path below, which attributes it.) A flow that names peers is
+        // still read for them for a while after its verdict.
         if let Some(label) = flow.value.label(proto, portless).filter(|_| !(touched.is_new && l4.is_none())) {
+            if let Some(l4) = l4
+                && flow.value.inspect.harvesting()
+            {
+                let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
+                shared.classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
+            }
             c.protocol(label.protocol).count_packet(direction, wire_len);
             let announces = announces(label.protocol) && !payload.is_empty();
             let ends = (flow.originator(), flow.responder(), touched.dir);
@@ -349,34 +399,21 @@ impl Engine {
                 follow(&shared.related, label.protocol, ends, payload, now);
             }
             self.maybe_expire(now);
-            return Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: false };
+            return Outcome::Ip { protocol: Some(label.protocol), direction };
         }
 
         let verdict = match l4 {
             Some(l4) => {
-                let (o, r) = (flow.originator(), flow.responder());
-                let meta = PacketMeta {
-                    l4,
-                    dir: match touched.dir {
-                        FlowDir::Originator => weir_dpi::Dir::Originator,
-                        FlowDir::Responder => weir_dpi::Dir::Responder,
-                    },
-                    originator: Endpoint { ip: o.0, port: o.1 },
-                    responder: Endpoint { ip: r.0, port: r.1 },
-                    tcp_seq,
-                    syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
-                    payload,
-                };
-                let mut peers = shared.peers.lock();
-                shared.classifier.inspect(&mut flow.value.inspect, &meta, &mut peers)
+                let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
+                shared.classifier.inspect(&mut flow.value.inspect, &meta, &shared.peers)
             }
             None => Verdict::Done(portless),
         };
         let outcome = match verdict {
-            Verdict::Pending => Outcome::Ip { protocol: None, direction, decided_now: false },
+            Verdict::Pending => Outcome::Ip { protocol: None, direction },
             Verdict::Done(label) => {
                 attribute_backlog(c, flow, label);
-                Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: true }
+                Outcome::Ip { protocol: Some(label.protocol), direction }
             }
         };
         let ends = (flow.originator(), flow.responder(), touched.dir);
@@ -398,6 +435,15 @@ impl Engine {
             self.expire(now);
             self.shared.related.expire(now);
         }
+    }
+
+    /// End the flows of shard `shard` (modulo the shard count) idle past their timeout at `now`.
+    pub fn expire_shard(&mut self, shard: usize, now: u64) -> usize {
+        let Engine { shared, config, records, counters, .. } = self;
+        let c = &**counters;
+        shared.table.expire_shard(shard, now, &mut |flow, why| {
+            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
+        })
     }
 
     /// End every flow idle past its timeout at `now`.
@@ -470,6 +516,35 @@ fn follow(
     }
 }
 
+/// The DPI's view of one packet of `flow`.
+#[allow(clippy::too_many_arguments)]
+fn packet_meta<'p>(
+    flow: &Flow<FlowState>,
+    l4: L4,
+    dir: FlowDir,
+    tcp_seq: Option<u32>,
+    tcp_flags: u8,
+    payload: &'p [u8],
+    payload_len: usize,
+    now: u64,
+) -> PacketMeta<'p> {
+    let (o, r) = (flow.originator(), flow.responder());
+    PacketMeta {
+        l4,
+        dir: match dir {
+            FlowDir::Originator => weir_dpi::Dir::Originator,
+            FlowDir::Responder => weir_dpi::Dir::Responder,
+        },
+        originator: Endpoint { ip: o.0, port: o.1 },
+        responder: Endpoint { ip: r.0, port: r.1 },
+        tcp_seq,
+        syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
+        payload,
+        payload_len,
+        now,
+    }
+}
+
 /// The label of a flow of an IP protocol without ports: decided from the IP header alone (ICMP,
 /// IGMP, GRE, ESP and AH, OSPF, PIM, VRRP, PGM, L2TPv3, SCTP; anything else is unknown).
 fn portless_label(ip_protocol: u8) -> Label {
@@ -531,7 +606,7 @@ fn attribute_backlog(c: &EngineCounters, flow: &Flow<FlowState>, label: Label) {
 
 fn end_flow(
     classifier: &Classifier,
-    peers: &Mutex<PeerCache>,
+    peers: &PeerCache,
     c: &EngineCounters,
     record: bool,
     records: &mut Vec<FlowRecord>,
@@ -544,7 +619,7 @@ fn end_flow(
         (Some(_), Some(label)) => label,
         (Some(l4), None) => {
             let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
-            let label = classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, &peers.lock());
+            let label = classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, peers, flow.last_seen);
             attribute_backlog(c, &flow, label);
             label
         }
@@ -574,10 +649,128 @@ mod related_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_testkit::packet::Builder;
+
+    fn shared() -> Shared {
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let table = FlowTableConfig { shards: 4, capacity: 1024, ..FlowTableConfig::default() };
+        Shared::new(classifier, table, 64).unwrap()
+    }
+
+    fn udp(port: u16, len: usize) -> Vec<u8> {
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        Builder::default().udp((ip(1), port), (ip(2), 9), &vec![0x5a; len])
+    }
+
+    #[test]
+    fn external_expiry_leaves_idle_flows_to_the_sweeper_one_shard_at_a_time() {
+        let sh = shared();
+        let config = EngineConfig { expiry: Expiry::External, ..EngineConfig::default() };
+        let mut worker = Engine::new(sh.clone(), config.clone());
+        let mut sweeper = Engine::new(sh.clone(), config);
+        for p in 0..40 {
+            worker.process(&udp(1000 + p, 10), 52, LinkType::Ethernet, Ingress::Inside, 0);
+        }
+        // Far past the UDP timeout, the worker's packets sweep nothing.
+        worker.process(&udp(5000, 10), 52, LinkType::Ethernet, Ingress::Inside, 3_600_000_000_000);
+        assert_eq!(sh.table.stats().active, 41);
+        let now = 3_600_000_000_000;
+        let mut ended = 0;
+        for shard in 0..sh.table.shard_count() {
+            let before = sh.table.stats().active;
+            let n = sweeper.expire_shard(shard, now);
+            assert_eq!(before - sh.table.stats().active, n as u64);
+            ended += n;
+        }
+        assert_eq!(ended, 40, "all but the one just seen");
+        assert_eq!(sweeper.counters().flows_ended(EndReason::Idle).get(), 40);
+        assert_eq!(worker.counters().flows_ended(EndReason::Idle).get(), 0);
+    }
+
+    #[test]
+    fn the_heaviest_flows_come_from_the_data_path() {
+        let sh = shared();
+        let mut e = Engine::new(sh.clone(), EngineConfig { top_flows: 4, ..EngineConfig::default() });
+        // Flow p sends 8 * p packets of 100 bytes; flows 1..=6, so 3..=6 are the top four.
+        for p in 1..=6u16 {
+            for _ in 0..8 * p {
+                e.process(&udp(1000 + p, 100), 142, LinkType::Ethernet, Ingress::Inside, 1);
+            }
+        }
+        let mut cands = Vec::new();
+        e.take_top(&mut cands);
+        assert_eq!(cands.len(), 4);
+        let top = top_flows(&sh.table, &cands, 3);
+        let ports: Vec<u16> = top.iter().map(|(_, f)| f.originator.1).collect();
+        assert_eq!(ports, [1006, 1005, 1004]);
+        assert_eq!(top[0].1.packets, 48);
+        assert_eq!((top[0].1.bytes, top[0].0.bytes), (48 * 142, 48 * 142));
+        // Taken: the next interval starts empty.
+        let mut again = Vec::new();
+        e.take_top(&mut again);
+        assert!(again.is_empty());
+        // A flow that has ended is not listed even if it was a candidate.
+        e.flush();
+        assert!(top_flows(&sh.table, &cands, 3).is_empty());
+    }
+    use weir_stats::Counter;
 
     /// The flow-state budget is 160 bytes per flow at 1M flows, table index included (about 10
     /// bytes): keep the entry itself at 144. `cargo run --release -p weir-engine --example
     /// flow_memory` measures the whole.
+    /// A BitTorrent handshake, plain and inside each tunnel the test kit builds: one flow, the
+    /// inner one, labelled the same, counted at the wrapped frames' lengths, its frames counted
+    /// under their tunnel.
+    #[test]
+    fn tunnelled_flows_are_their_inner_flow_counted_whole() {
+        use weir_testkit::packet::{Builder, Tunnel, encapsulate, tcp_conversation};
+        let client = ("198.18.0.10".parse().unwrap(), 40_000);
+        let server = ("198.19.0.5".parse().unwrap(), 51_413);
+        let mut hs = b"\x13BitTorrent protocol".to_vec();
+        hs.extend_from_slice(&[0; 8]);
+        hs.extend_from_slice(&[0xab; 20]);
+        hs.extend_from_slice(b"-TR3000-abcdefghijkl");
+        let conv = tcp_conversation(&Builder::default(), client, server, &[(true, &hs[..]), (false, &hs[..])]);
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let bittorrent = classifier.registry().lookup("bittorrent").unwrap();
+        let run = |tunnel: Option<Tunnel>| {
+            let shared = Shared::new(Arc::clone(&classifier), FlowTableConfig::default(), 1024).unwrap();
+            let mut engine =
+                Engine::new(shared, EngineConfig { inside: vec![], record_flows: true, ..EngineConfig::default() });
+            let mut bytes = 0u64;
+            for (i, (frame, from_client)) in conv.iter().enumerate() {
+                let frame = tunnel.map_or_else(|| frame.clone(), |t| encapsulate(frame, t));
+                bytes += frame.len() as u64;
+                let ingress = if *from_client { Ingress::Inside } else { Ingress::Outside };
+                engine.process(&frame, frame.len() as u32, LinkType::Ethernet, ingress, i as u64 * 1000);
+            }
+            engine.flush();
+            let records: Vec<FlowRecord> = engine.drain_records().collect();
+            (records, bytes, Arc::clone(engine.counters()))
+        };
+        let (plain, plain_bytes, _) = run(None);
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].label.protocol, bittorrent);
+        for (tunnel, kind) in [
+            (Tunnel::Pppoe(1), Encap::Pppoe),
+            (Tunnel::Mpls(16), Encap::Mpls),
+            (Tunnel::Vxlan(42), Encap::Vxlan),
+            (Tunnel::Gre(7), Encap::Gre),
+        ] {
+            let (records, bytes, c) = run(Some(tunnel));
+            assert!(bytes > plain_bytes);
+            assert_eq!(records.len(), 1, "{tunnel:?}: {records:?}");
+            let r = records[0];
+            assert_eq!((r.originator, r.responder, r.label), (plain[0].originator, plain[0].responder, plain[0].label));
+            assert_eq!((r.packets, r.bytes[0] + r.bytes[1]), (plain[0].packets, bytes), "{tunnel:?}");
+            let p = c.protocol(bittorrent);
+            assert_eq!(p.bytes[0].get() + p.bytes[1].get(), bytes);
+            assert_eq!(c.encapsulated[kind.index()].get(), conv.len() as u64, "{tunnel:?}");
+            assert_eq!(c.encapsulated_bytes[kind.index()].get(), bytes);
+            assert_eq!(c.encapsulated.iter().map(Counter::get).sum::<u64>(), conv.len() as u64);
+        }
+    }
+
     #[test]
     fn flow_entry_fits_the_memory_budget() {
         assert!(core::mem::size_of::<Flow<FlowState>>() <= 144, "{}", core::mem::size_of::<Flow<FlowState>>());

@@ -12,7 +12,7 @@ fn ip(last: u8) -> IpAddr {
 fn engine() -> Engine {
     let classifier = Arc::new(Classifier::builtin().unwrap_or_else(|e| panic!("{e}")));
     let shared = Shared::new(classifier, FlowTableConfig::default(), 1024).unwrap_or_else(|e| panic!("{e}"));
-    Engine::new(shared, EngineConfig { inside: vec![], record_flows: true })
+    Engine::new(shared, EngineConfig { inside: vec![], record_flows: true, ..EngineConfig::default() })
 }
 
 /// Runs frames through the engine 1 ms apart from `t`; returns the records of all flows.
@@ -73,7 +73,7 @@ fn ftp_passive_and_active_data_connections() {
     let syn = &pasv[0];
     t += 1_000_000;
     let first = e.process(syn, syn.len() as u32, LinkType::Ethernet, Ingress::Unknown, t);
-    assert!(matches!(first, Outcome::Ip { protocol: Some(ProtocolId::FTP), decided_now: true, .. }), "{first:?}");
+    assert!(matches!(first, Outcome::Ip { protocol: Some(ProtocolId::FTP), .. }), "{first:?}");
     // Another host to the announced port is not the client's data connection.
     let stranger = frames(tcp_conversation(&b, (ip(9), 40003), (ip(2), 30001), &[(true, &[9u8; 300])]));
     let mut records = run(&mut e, &[stranger, pasv[1..].to_vec(), port, epsv].concat(), &mut t);

@@ -205,7 +205,7 @@ pub(crate) struct Pair {
     from_originator: bool,
     small: u16,
     a: u32,
-    b: [u8; 6],
+    b: u16,
 }
 
 const NONE: u8 = 0;
@@ -219,18 +219,24 @@ const DISCORD_PING: u8 = 7;
 
 impl Pair {
     /// Unpacks the state stored by [`Pair::store`].
-    pub(crate) fn load(head: u32, a: u32, b: [u8; 6]) -> Pair {
+    pub(crate) fn load(head: u32, a: u32, b: u16) -> Pair {
         Pair { kind: head as u8, from_originator: head & 0x100 != 0, small: (head >> 16) as u16, a, b }
     }
 
-    /// Packs into a 32-bit head, a 32-bit value and 6 bytes.
-    pub(crate) fn store(&self) -> (u32, u32, [u8; 6]) {
+    /// Packs into a 32-bit head and a 32-bit and a 16-bit value.
+    pub(crate) fn store(&self) -> (u32, u32, u16) {
         let head = u32::from(self.kind) | (u32::from(self.from_originator) << 8) | (u32::from(self.small) << 16);
         (head, self.a, self.b)
     }
 
+    /// The 32-bit second value of NTP and WireGuard halves: `small` then `b`.
     fn b32(&self) -> u32 {
-        u32::from_be_bytes([self.b[0], self.b[1], self.b[2], self.b[3]])
+        (u32::from(self.small) << 16) | u32::from(self.b)
+    }
+
+    fn set_b32(&mut self, v: u32) {
+        self.small = (v >> 16) as u16;
+        self.b = v as u16;
     }
 
     /// Does `p`, from `from_originator`, complete the pending first half?
@@ -240,7 +246,7 @@ impl Pair {
             RTP => same && rtp::continues(p, self.a, self.small),
             NTP => !same && ntp::answers(p, (u64::from(self.a) << 32) | u64::from(self.b32())),
             COAP => {
-                let req = coap::Message { kind: 0, code: 1, id: self.small, token: self.a, tkl: self.b[0] };
+                let req = coap::Message { kind: 0, code: 1, id: self.small, token: self.a, tkl: self.b as u8 };
                 !same && coap::parse(p).is_some_and(|m| m.answers(&req))
             }
             TFTP_DATA => !same && tftp::ack_block(p) == Some(self.small),
@@ -271,12 +277,12 @@ impl Pair {
         if let Some(t) = ntp::request(p) {
             pair.kind = NTP;
             pair.a = (t >> 32) as u32;
-            pair.b[..4].copy_from_slice(&(t as u32).to_be_bytes());
+            pair.set_b32(t as u32);
         } else if let Some(m) = coap::parse(p).filter(coap::Message::is_request) {
             pair.kind = COAP;
             pair.small = m.id;
             pair.a = m.token;
-            pair.b[0] = m.tkl;
+            pair.b = u16::from(m.tkl);
         } else if let Some(b) = tftp::data_block(p) {
             pair.kind = TFTP_DATA;
             pair.small = b;
@@ -289,7 +295,7 @@ impl Pair {
         } else if let Some((r, c)) = wireguard::data(p) {
             pair.kind = WG;
             pair.a = r;
-            pair.b[..4].copy_from_slice(&c.to_be_bytes());
+            pair.set_b32(c);
         } else if let Some((ssrc, seq)) = rtp::rtp(p) {
             pair.kind = RTP;
             pair.a = ssrc;

@@ -194,7 +194,7 @@ fn each_udp_sample_is_its_own_detector_only() {
     for (want, p, orig) in udp_samples() {
         let mut pair = Pair::default();
         assert_eq!(udp(&mut pair, orig, &p), Some(want), "{}: {:02x?}", want.name(), p);
-        let p2p = crate::detect::udp_datagram(&p, orig);
+        let p2p = crate::detect::udp_datagram(&p, p.len(), orig);
         assert!(
             p2p.is_none_or(|d| d.info().is_none_or(|i| i.protocol.0 > ProtocolId::GNUTELLA.0)),
             "{} sample taken by {:?}",

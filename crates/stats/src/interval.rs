@@ -1,36 +1,33 @@
-//! The stats thread's work each interval: turn counter snapshots, merged histograms, the flow
-//! table and the top flows into one [`IntervalRecord`].
+//! The stats thread's work each interval: turn a counter snapshot, the merged histograms, the
+//! flow table's figures and the top flows into one [`IntervalRecord`].
 
-use crate::bridge::Totals;
-use anyhow::Result;
+use crate::histo::{BatchHistograms, Collector, percentiles};
+use crate::record::{FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, UmemStats};
+use crate::totals::{ProtoTotals, SideTotals, Totals};
+use hdrhistogram::CreationError;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
-use weir_dpi::{Classifier, ProtocolId};
-use weir_engine::{Shared, WireError};
-use weir_stats::histo::{BatchHistograms, Collector, percentiles};
-use weir_stats::{FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats};
 
 /// How long the stats thread waits for workers' histograms (a worker answers within one poll
 /// wait, 10 ms, even when idle).
 const COLLECT_WAIT: Duration = Duration::from_millis(100);
 /// Window of the moving average.
 const MINUTE: Duration = Duration::from_secs(60);
-/// Flows listed in `top_flows`.
-const TOP_FLOWS: usize = 10;
 
-/// What the stats thread carries from one interval to the next.
-pub(crate) struct StatsState {
+/// Builds one [`IntervalRecord`] per interval, carrying what rates need from one to the next.
+pub struct RecordBuilder {
     started: Instant,
     last_at: Instant,
-    last: Option<Totals>,
+    last_protocols: Vec<ProtoTotals>,
+    last_sides: [SideTotals; 2],
     /// (time, per-protocol bytes by direction) for the one-minute average.
     history: VecDeque<(Instant, Vec<[u64; 2]>)>,
     merged: BatchHistograms,
     /// Cumulative (count, sum) of batch_ns, packet_ns, batch_size.
     cumulative: [(u64, u64); 3],
     flow_capacity: u64,
-    frames_total: u64,
     protocol_names: Vec<(String, String)>,
+    malformed_names: Vec<&'static str>,
 }
 
 fn with_totals(mut p: Percentiles, c: &mut (u64, u64), h: &hdrhistogram::Histogram<u64>) -> Percentiles {
@@ -41,34 +38,44 @@ fn with_totals(mut p: Percentiles, c: &mut (u64, u64), h: &hdrhistogram::Histogr
     p
 }
 
-impl StatsState {
-    pub(crate) fn new(classifier: &Classifier, flow_capacity: u64, frames_total: u64) -> Result<Self> {
-        let reg = classifier.registry();
+fn rate(now: u64, then: u64, secs: f64) -> f64 {
+    if secs > 0.0 { now.saturating_sub(then) as f64 / secs } else { 0.0 }
+}
+
+impl RecordBuilder {
+    /// A builder for protocols named `protocol_names[id]` = (name, category), malformed reasons
+    /// named in the order of [`Totals::malformed_by`], and a flow table of `flow_capacity`.
+    ///
+    /// # Errors
+    /// As [`BatchHistograms::new`].
+    pub fn new(
+        protocol_names: Vec<(String, String)>,
+        malformed_names: Vec<&'static str>,
+        flow_capacity: u64,
+    ) -> Result<Self, CreationError> {
         let now = Instant::now();
-        Ok(StatsState {
+        Ok(RecordBuilder {
             started: now,
             last_at: now,
-            last: None,
+            last_protocols: Vec::new(),
+            last_sides: Default::default(),
             history: VecDeque::new(),
-            merged: BatchHistograms::new().map_err(|e| anyhow::anyhow!("histograms: {e}"))?,
+            merged: BatchHistograms::new()?,
             cumulative: [(0, 0); 3],
             flow_capacity,
-            frames_total,
-            protocol_names: reg
-                .iter()
-                .map(|id| (reg.name(id).to_string(), reg.category(id).name().to_string()))
-                .collect(),
+            protocol_names,
+            malformed_names,
         })
     }
 
-    /// Build this interval's record from `t` (a fresh snapshot); collects the workers'
-    /// histograms and scans the flow table for the top flows.
-    pub(crate) fn record(
+    /// This interval's record from `t` (a fresh snapshot) and the flow table's figures; collects
+    /// the workers' histograms from `collector`. `epoch` is when the bridge started. The top
+    /// flows are left empty, for the caller (whose candidates come with the histograms).
+    pub fn record(
         &mut self,
         t: &Totals,
         collector: &mut Collector,
-        shared: &Shared,
-        classifier: &Classifier,
+        table: FlowTableStats,
         epoch: Instant,
     ) -> IntervalRecord {
         let now = Instant::now();
@@ -85,15 +92,11 @@ impl StatsState {
         let (oldest_at, oldest) = self.history.front().cloned().unwrap_or((now, Vec::new()));
         let window = now.duration_since(oldest_at).as_secs_f64();
 
-        let zero = Default::default();
+        let zero = ProtoTotals::default();
         let mut protocols = BTreeMap::new();
-        for (id, p) in t.protocols.iter().enumerate() {
-            if p.flows == 0 && p.packets == [0, 0] {
-                continue;
-            }
-            let before = self.last.as_ref().and_then(|l| l.protocols.get(id)).unwrap_or(&zero);
+        for (id, p) in t.protocols.iter().enumerate().filter(|(_, p)| p.seen()) {
+            let before = self.last_protocols.get(id).unwrap_or(&zero);
             let old = oldest.get(id).copied().unwrap_or([0, 0]);
-            let rate = |now: u64, then: u64, s: f64| if s > 0.0 { now.saturating_sub(then) as f64 / s } else { 0.0 };
             let (name, category) = self.protocol_names.get(id).cloned().unwrap_or_default();
             protocols.insert(
                 name,
@@ -109,8 +112,8 @@ impl StatsState {
                     bps_in: rate(p.bytes[1], before.bytes[1], secs) * 8.0,
                     pps_out: rate(p.packets[0], before.packets[0], secs),
                     pps_in: rate(p.packets[1], before.packets[1], secs),
-                    bps_out_1m: if window > 0.0 { rate(p.bytes[0], old[0], window) * 8.0 } else { 0.0 },
-                    bps_in_1m: if window > 0.0 { rate(p.bytes[1], old[1], window) * 8.0 } else { 0.0 },
+                    bps_out_1m: rate(p.bytes[0], old[0], window) * 8.0,
+                    bps_in_1m: rate(p.bytes[1], old[1], window) * 8.0,
                     flows: p.flows,
                     flows_new: p.flows.saturating_sub(before.flows),
                 },
@@ -119,42 +122,28 @@ impl StatsState {
 
         let mut interfaces = BTreeMap::new();
         for (i, name) in ["inside", "outside"].iter().enumerate() {
-            let s = &t.sides[i];
-            let before = self.last.as_ref().map(|l| l.sides[i]).unwrap_or_default();
+            let (s, before) = (&t.sides[i], &self.last_sides[i]);
             interfaces.insert(
                 (*name).to_string(),
                 InterfaceStats {
                     received: s.received,
                     received_bytes: s.received_bytes,
-                    forwarded: s.forwarded(),
+                    forwarded: s.forwarded,
                     dropped_policy: s.dropped_policy,
                     dropped_malformed: s.dropped_malformed,
-                    lost_tx_full: s.tx_full,
-                    rx_pps: s.received.saturating_sub(before.received) as f64 / secs,
-                    rx_bps: s.received_bytes.saturating_sub(before.received_bytes) as f64 * 8.0 / secs,
+                    lost_tx_full: s.lost_tx_full,
+                    rx_pps: rate(s.received, before.received, secs),
+                    rx_bps: rate(s.received_bytes, before.received_bytes, secs) * 8.0,
                 },
             );
         }
 
-        let malformed = WireError::ALL
+        let malformed = self
+            .malformed_names
             .iter()
             .zip(&t.malformed_by)
             .filter(|(_, n)| **n > 0)
-            .map(|(e, n)| (e.name().to_string(), *n))
-            .collect();
-
-        let table = shared.table.stats();
-        let reg = classifier.registry();
-        let top_flows = weir_engine::top_flows(&shared.table, TOP_FLOWS)
-            .into_iter()
-            .map(|f| TopFlow {
-                l4: crate::report::l4_name(f.ip_protocol),
-                src: std::net::SocketAddr::from(f.originator).to_string(),
-                dst: std::net::SocketAddr::from(f.responder).to_string(),
-                protocol: f.protocol.map_or_else(|| "pending".to_string(), |p: ProtocolId| reg.name(p).to_string()),
-                bytes: f.bytes,
-                packets: f.packets,
-            })
+            .map(|(e, n)| ((*e).to_string(), *n))
             .collect();
 
         let [c_batch, c_packet, c_size] = &mut self.cumulative;
@@ -167,29 +156,23 @@ impl StatsState {
             interfaces,
             malformed,
             non_ip: t.non_ip,
-            flow_table: FlowTableStats {
-                active: table.active,
-                capacity: self.flow_capacity,
-                created: table.created,
-                evicted: table.evicted,
-                expired: table.expired,
-                closed: table.closed,
-            },
-            umem: UmemStats { frames_total: self.frames_total, frames_in_use: collector.frames_in_use() },
+            flow_table: FlowTableStats { capacity: self.flow_capacity, ..table },
+            umem: UmemStats { frames_total: t.frames_total, frames_in_use: t.frames_in_use },
             batch_ns: with_totals(percentiles(&self.merged.batch_ns), c_batch, &self.merged.batch_ns),
             batch_size: with_totals(percentiles(&self.merged.batch_size), c_size, &self.merged.batch_size),
             packet_ns: with_totals(percentiles(&self.merged.packet_ns), c_packet, &self.merged.packet_ns),
-            top_flows,
+            top_flows: Vec::new(),
         };
         self.last_at = now;
-        self.last = Some(Totals { protocols: t.protocols.clone(), sides: t.sides, ..Totals::default() });
+        self.last_protocols.clone_from(&t.protocols);
+        self.last_sides = t.sides;
         record
     }
 }
 
 /// The one-line summary of a record printed on stderr each interval: per NIC the receive rate
 /// and the totals forwarded and dropped, then the four protocols with the most bandwidth.
-pub(crate) fn line(r: &IntervalRecord) -> String {
+pub fn stderr_line(r: &IntervalRecord) -> String {
     let mut s = String::new();
     for (name, i) in &r.interfaces {
         s.push_str(&format!(
@@ -206,4 +189,41 @@ pub(crate) fn line(r: &IntervalRecord) -> String {
     let top: Vec<String> = top.iter().take(4).map(|(b, n)| format!("{n} {:.1} Mbit/s", b / 1e6)).collect();
     s.push_str(&format!("| {}", if top.is_empty() { "-".to_string() } else { top.join(", ") }));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::histo::exchange;
+
+    #[test]
+    fn rates_are_deltas_over_the_interval_and_names_come_from_the_builder() {
+        let (mut collector, _sides) = exchange(0).unwrap();
+        let names = vec![("unknown".to_string(), "unknown".to_string()), ("http".to_string(), "web".to_string())];
+        let mut b = RecordBuilder::new(names, vec!["truncated", "bad-ip-version"], 1000).unwrap();
+        let epoch = Instant::now();
+        let mut t =
+            Totals { protocols: vec![ProtoTotals::default(); 2], malformed_by: vec![0, 3], ..Totals::default() };
+        t.protocols[1] = ProtoTotals { flows: 1, packets: [10, 0], bytes: [1000, 0], dropped: [0, 0] };
+        t.sides[0].received = 10;
+        t.frames_total = 64;
+        t.frames_in_use = 9;
+        let r = b.record(&t, &mut collector, FlowTableStats { active: 1, ..Default::default() }, epoch);
+        assert_eq!(r.kind, "interval");
+        assert_eq!(r.protocols.keys().collect::<Vec<_>>(), ["http"]);
+        assert_eq!(r.malformed.get("bad-ip-version"), Some(&3));
+        assert_eq!((r.flow_table.active, r.flow_table.capacity), (1, 1000));
+        assert_eq!((r.umem.frames_total, r.umem.frames_in_use), (64, 9));
+        std::thread::sleep(Duration::from_millis(20));
+        t.protocols[1].bytes[0] = 3000;
+        t.protocols[1].flows = 3;
+        let r = b.record(&t, &mut collector, FlowTableStats::default(), epoch);
+        let http = &r.protocols["http"];
+        assert_eq!(http.flows_new, 2);
+        let want = 2000.0 * 8.0 / r.interval_s;
+        assert!((http.bps_out - want).abs() < want * 1e-9, "{} vs {want}", http.bps_out);
+        assert!(http.bps_out_1m > 0.0);
+        assert_eq!(r.interfaces["inside"].rx_pps, 0.0, "nothing new received");
+        assert!(stderr_line(&r).contains("http"));
+    }
 }
