@@ -183,6 +183,9 @@ const CAND_WEAK: u8 = 32;
 /// UDP: this direction sent a request that awaits its answer; the hint is in `ac[0]`, its token
 /// in `next_seq[0]`.
 const HINT: u8 = 64;
+/// TCP: this direction's first segment was a tinc ID request. (UDP flows use the bit for
+/// [`HINT`].)
+const TINC_ID: u8 = 64;
 /// `flags[0]` only: the verdict is final and stored in `cand`/`cand_proto`.
 const DONE: u8 = 128;
 /// `flags[1]` only, after the verdict: [`Classifier::harvest`] still reads this flow for peers.
@@ -567,6 +570,13 @@ impl Classifier {
                     }
                     if st.flags[0] & st.flags[1] & WINMX != 0 {
                         raise(&mut best, Decision::Detector(DetectorId::WINMX), |x| self.priority(x));
+                    }
+                    // tinc: both daemons open with an ID request.
+                    if services::tinc::is_id_request(payload) {
+                        st.flags[d] |= TINC_ID;
+                    }
+                    if st.flags[0] & st.flags[1] & TINC_ID != 0 {
+                        raise(&mut best, Decision::Detector(DetectorId::TINC), |x| self.priority(x));
                     }
                 }
             }

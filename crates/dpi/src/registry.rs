@@ -169,6 +169,8 @@ builtin_protocols! {
     THRIFT = 72, "thrift", Other;
     /// CAPWAP (wireless access point control).
     CAPWAP = 73, "capwap", Network;
+    /// tinc (the VPN daemon's meta connection and the tunnel's datagrams).
+    TINC = 74, "tinc", Vpn;
 }
 
 impl ProtocolId {

@@ -29,11 +29,14 @@ pub enum Related {
     TftpRequest,
     /// A media stream announced in SIP's SDP.
     SipSdp,
+    /// A tinc tunnel's datagrams, between the hosts of a tinc meta connection and on the
+    /// listening daemon's port.
+    TincMeta,
 }
 
 impl Related {
     /// All kinds, in a fixed order (their packed values).
-    pub const ALL: [Related; 3] = [Related::FtpControl, Related::TftpRequest, Related::SipSdp];
+    pub const ALL: [Related; 4] = [Related::FtpControl, Related::TftpRequest, Related::SipSdp, Related::TincMeta];
 
     /// How the decision reads: `related: ftp control`.
     pub fn describe(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Related {
             Related::FtpControl => "related: ftp control",
             Related::TftpRequest => "related: tftp request",
             Related::SipSdp => "related: sip sdp",
+            Related::TincMeta => "related: tinc meta",
         }
     }
 }

@@ -418,11 +418,15 @@ impl Engine {
         };
         let ends = (flow.originator(), flow.responder(), touched.dir);
         drop(shard);
-        if let Outcome::Ip { protocol: Some(p), .. } = outcome
-            && announces(p)
-            && !payload.is_empty()
-        {
-            follow(&shared.related, p, ends, payload, now);
+        if let Outcome::Ip { protocol: Some(p), .. } = outcome {
+            if announces(p) && !payload.is_empty() {
+                follow(&shared.related, p, ends, payload, now);
+            } else if p == ProtocolId::TINC && l4 == Some(L4::Tcp) {
+                // A tinc meta connection, at its verdict (once): the tunnel's datagrams go
+                // between the same hosts, to or from the listening daemon's port.
+                let (orig, resp, _) = ends;
+                shared.related.expect(17, resp, Some(orig.0), ProtocolId::TINC, weir_dpi::Related::TincMeta, now);
+            }
         }
         self.maybe_expire(now);
         outcome

@@ -1,5 +1,5 @@
 //! Related flows through the whole engine: FTP data connections (passive and active), a TFTP
-//! transfer and SIP media are labelled by their control flow's announcement, and the policy's
+//! transfer, SIP media and a tinc tunnel are labelled by their control flow's announcement, and the policy's
 //! drop of that protocol then applies from the data flow's first packet.
 
 use super::*;
@@ -143,4 +143,36 @@ fn sip_media_and_expiry() {
     }
     assert_eq!(describe(&e, find(&records, 49171)).0, "unknown");
     assert!(e.shared.related.is_empty());
+}
+
+#[test]
+fn tinc_tunnel_datagrams_follow_the_meta_connection() {
+    let b = Builder::default();
+    let (client, server) = ((ip(1), 59244), (ip(2), 655));
+    let mut e = engine();
+    let mut t = 0;
+    // ID requests, then each side's METAKEY line (a 1024-digit hex key), as tinc 1.0 sends them.
+    let key = [b"1 94 64 0 0 ".as_slice(), &[b'A'; 1024], b"\n"].concat();
+    let meta = tcp_conversation(
+        &b,
+        client,
+        server,
+        &[(true, b"0 alpha 17\n"), (false, b"0 beta 17\n"), (true, &key), (false, &key)],
+    );
+    let mut meta = frames(meta);
+    meta.truncate(meta.len() - 2); // the meta connection stays open
+    run(&mut e, &meta, &mut t);
+    assert_eq!(e.shared.related.len(), 1, "the listening daemon's port, once");
+    // Encrypted datagrams: from a third host to the port they are nothing; between the two
+    // daemons (the listener sending first here) they are the tunnel.
+    let mut records = run(&mut e, &[b.udp((ip(3), 655), (ip(2), 655), &[0x5a; 300])], &mut t);
+    records.extend(run(&mut e, &[b.udp((ip(2), 655), (ip(1), 655), &[0xa5; 300])], &mut t));
+    e.flush();
+    records.extend(e.drain_records());
+    let tunnel = records.iter().find(|r| r.originator == (ip(2), 655)).unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(describe(&e, tunnel), ("tinc".into(), "related: tinc meta".into()));
+    let stranger = records.iter().find(|r| r.originator.0 == ip(3)).unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(describe(&e, stranger).0, "unknown");
+    let meta = records.iter().find(|r| r.originator == client).unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(describe(&e, meta), ("tinc".into(), "detector:tinc-meta".into()));
 }

@@ -66,6 +66,7 @@ mod tds;
 mod teredo;
 pub(crate) mod tftp;
 mod thrift;
+pub(crate) mod tinc;
 mod tpkt;
 mod tplink;
 mod ubiquiti;
@@ -196,6 +197,8 @@ service_detectors! {
     THRIFT = 115, "thrift", THRIFT, 45;
     /// CAPWAP control message.
     CAPWAP = 116, "capwap", CAPWAP, 50;
+    /// tinc's ID request from both sides of a meta connection.
+    TINC = 117, "tinc-meta", TINC, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
