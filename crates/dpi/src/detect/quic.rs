@@ -67,7 +67,7 @@ fn check(p: &[u8], from_originator: bool) -> Option<()> {
     }
     let version = be32(p, 1)?;
     let reserved = is_reserved_version(version);
-    if !known_version(version) && !(reserved && from_originator) {
+    if !(known_version(version) || reserved && from_originator) {
         return None;
     }
     let dcid_len = usize::from(*p.get(5)?);
