@@ -171,6 +171,8 @@ builtin_protocols! {
     CAPWAP = 73, "capwap", Network;
     /// tinc (the VPN daemon's meta connection and the tunnel's datagrams).
     TINC = 74, "tinc", Vpn;
+    /// UFTP (multicast file transfer).
+    UFTP = 75, "uftp", FileTransfer;
 }
 
 impl ProtocolId {

@@ -70,6 +70,7 @@ pub(crate) mod tinc;
 mod tpkt;
 mod tplink;
 mod ubiquiti;
+mod uftp;
 mod wireguard;
 
 use crate::detect::{DetectorId, DetectorInfo, Probe};
@@ -199,6 +200,8 @@ service_detectors! {
     CAPWAP = 116, "capwap", CAPWAP, 50;
     /// tinc's ID request from both sides of a meta connection.
     TINC = 117, "tinc-meta", TINC, 50;
+    /// UFTP message in the clear (versions 4, 5).
+    UFTP = 118, "uftp", UFTP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -363,6 +366,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         ),
         (DetectorId::THRIFT, thrift::is_message_start(p)),
         (DetectorId::CAPWAP, capwap::is_control(p)),
+        (DetectorId::UFTP, uftp::is_message(p)),
     ] {
         if hit {
             best = better(best, id);
