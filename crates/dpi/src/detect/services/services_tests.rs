@@ -50,7 +50,11 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::C37118, hex("aa41001200f100000000000000000005d7d0"), true),
         (DetectorId::THRIFT, hex("8281b2810109656d697442617463681c1c18"), true),
         (DetectorId::CAPWAP, capwap(), true),
-        (DetectorId::UFTP, hex("50010000c0a801ba0211a8c5009d000001060014020005140005a3f6b8393fbee6040401e6050558"), true),
+        (
+            DetectorId::UFTP,
+            hex("50010000c0a801ba0211a8c5009d000001060014020005140005a3f6b8393fbee6040401e6050558"),
+            true,
+        ),
     ]
 }
 

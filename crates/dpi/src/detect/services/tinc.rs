@@ -16,9 +16,10 @@ const MAJOR: &[u8] = b"17";
 
 /// Does `p` (a stream's first segment) start with tinc's ID request line?
 pub(crate) fn is_id_request(p: &[u8]) -> bool {
-    let Some(end) = p.iter().take(96).position(|&b| b == b'\n') else { return false };
-    let line = &p[..end];
-    let Some(rest) = line.strip_prefix(b"0 ") else { return false };
+    // The first two bytes decide for nearly every stream, before any scan for the line's end.
+    let Some(after) = p.strip_prefix(b"0 ") else { return false };
+    let Some(end) = after.iter().take(94).position(|&b| b == b'\n') else { return false };
+    let rest = &after[..end];
     let Some(sp) = rest.iter().position(|&b| b == b' ') else { return false };
     let (name, version) = (&rest[..sp], &rest[sp + 1..]);
     if name.is_empty() || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_') {
