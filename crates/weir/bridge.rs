@@ -163,11 +163,15 @@ pub(crate) fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&
         );
     }
 
+    let svc = crate::service::Service::start(c, path)?;
     // A weir that was killed leaves libxdp's redirect program attached (it passes traffic to the
     // kernel while no socket is bound, and nothing would ever detach it): remove it first.
     for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
         if weir_xdp::detach_xdp(ifname)? {
-            eprintln!("weir: removed a leftover XDP program from {ifname} (left by a weir that was killed?)");
+            weir_service::log::info(
+                "leftover-removed",
+                &[("nic", ifname), ("msg", &"removed a leftover XDP program (left by a weir that was killed?)")],
+            );
         }
     }
 
@@ -177,13 +181,20 @@ pub(crate) fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&
         match weir_xdp::set_rx_vlan_stripping(ifname, false) {
             Ok(true) => restore_vlan.push(ifname.clone()),
             Ok(false) => {}
-            Err(e) => eprintln!("weir: warning: {e}; VLAN tags stripped by the NIC will not be forwarded"),
+            Err(e) => weir_service::log::warn(
+                "vlan-stripping",
+                &[("nic", ifname), ("error", &e), ("msg", &"VLAN tags stripped by the NIC will not be forwarded")],
+            ),
         }
     }
-    let result = bridge(&p, queues, cores, path, Outputs { summary_json, stats_json });
+    let result = bridge(&p, queues, cores, path, Outputs { summary_json, stats_json }, &svc);
+    svc.finish(c);
     for ifname in restore_vlan {
         if let Err(e) = weir_xdp::set_rx_vlan_stripping(&ifname, true) {
-            eprintln!("weir: warning: could not restore VLAN stripping: {e}");
+            weir_service::log::warn(
+                "vlan-stripping",
+                &[("nic", &ifname), ("error", &e), ("msg", &"could not restore VLAN stripping")],
+            );
         }
     }
     result
@@ -196,12 +207,19 @@ struct Outputs<'a> {
 }
 
 /// Open the sockets, run the workers and the stats loop until a signal, report.
-fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: Outputs<'_>) -> Result<ExitCode> {
+fn bridge(
+    p: &Prepared,
+    queues: Vec<u32>,
+    cores: Vec<usize>,
+    path: &Path,
+    out: Outputs<'_>,
+    svc: &crate::service::Service,
+) -> Result<ExitCode> {
     let c = &p.config;
     // Outputs that can fail are opened before anything is attached.
     let published = Arc::new(parking_lot::Mutex::new(weir_stats::http::Published::default()));
     let _server = match (c.stats.enabled, c.stats.listen) {
-        (true, Some(addr)) => Some(weir_stats::http::Server::start(addr, Arc::clone(&published)).with_context(|| {
+        (true, Some(addr)) => Some(weir_stats::http::Server::start_with(addr, Arc::clone(&published), Default::default(), Some(svc.http_thread_init())).with_context(|| {
             format!(
                 "{}: key `stats.listen`: cannot listen on {addr}; pick a free port, or \"\" to turn the endpoint off",
                 path.display()
@@ -235,17 +253,30 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         }
     }
     for (q, pair) in &pairs {
-        eprintln!(
-            "weir: queue {q}: {} <-> {} bound in {:?} mode, {}",
-            c.interfaces.inside,
-            c.interfaces.outside,
-            pair.bind_mode(),
-            if pair.zero_copy_forwarding() {
-                "forwarding by descriptor (shared UMEM, no copy)"
-            } else {
-                "forwarding by copy (the kernel could not share one UMEM across both NICs)"
-            }
+        weir_service::log::info(
+            "queue-bound",
+            &[
+                ("queue", q),
+                ("inside", &c.interfaces.inside),
+                ("outside", &c.interfaces.outside),
+                ("bind_mode", &format!("{:?}", pair.bind_mode())),
+                ("forwarding", &if pair.zero_copy_forwarding() { "descriptor" } else { "copy" }),
+                (
+                    "msg",
+                    &if pair.zero_copy_forwarding() {
+                        "forwarding by descriptor (shared UMEM, no copy)"
+                    } else {
+                        "forwarding by copy (the kernel could not share one UMEM across both NICs)"
+                    },
+                ),
+            ],
         );
+    }
+    if let Err(e) = svc.drop_privileges() {
+        for (_, pair) in pairs {
+            let _ = pair.close();
+        }
+        return Err(e);
     }
 
     let table = FlowTableConfig {
@@ -281,6 +312,7 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         workers.push(handle);
     }
 
+    svc.ready(c, workers.len());
     let interval = Duration::from_secs(c.stats.interval_s);
     if let Some(core) = c.workers.stats_core {
         pin(core);
@@ -289,15 +321,19 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
     let mut next = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) && !workers.iter().any(|w| w.is_finished()) {
         std::thread::sleep(Duration::from_millis(50).min(interval));
+        svc.tick();
         if c.stats.enabled && Instant::now() >= next {
             next += interval;
             let t = Totals::read(&views, &p.classifier);
             let record = state.record(&t, &mut collector, &shared, &p.classifier, epoch);
-            eprintln!("{}", crate::stats::line(&record));
+            crate::service::interval_line(&crate::stats::line(&record));
             if let Some(w) = stats_json.as_mut() {
                 let line = serde_json::to_string(&record).unwrap_or_default();
                 if writeln!(w, "{line}").and_then(|()| w.flush()).is_err() {
-                    eprintln!("weir: warning: cannot write --stats-json; stopping that output");
+                    weir_service::log::warn(
+                        "stats-json",
+                        &[("msg", &"cannot write --stats-json; stopping that output")],
+                    );
                     stats_json = None;
                 }
             }
@@ -307,6 +343,7 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         }
     }
     stop.store(true, Ordering::Relaxed);
+    svc.stopping();
     let mut failed = false;
     let mut censuses = Vec::new();
     let mut engines = Vec::new();
@@ -317,11 +354,11 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
                 engines.push(engine);
             }
             Ok(Err(e)) => {
-                eprintln!("weir: error: {e:#}");
+                weir_service::log::error("worker", &[("error", &format!("{e:#}"))]);
                 failed = true;
             }
             Err(_) => {
-                eprintln!("weir: error: a worker thread panicked");
+                weir_service::log::error("worker", &[("error", &"a worker thread panicked")]);
                 failed = true;
             }
         }
@@ -345,7 +382,7 @@ fn pin(core: usize) {
     if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().find(|c| c.id == core))
         && !core_affinity::set_for_current(id)
     {
-        eprintln!("weir: warning: could not pin to core {core}");
+        weir_service::log::warn("pin", &[("core", &core), ("msg", &"could not pin to this core")]);
     }
 }
 

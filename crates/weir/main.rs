@@ -3,6 +3,7 @@
 mod bridge;
 mod classify;
 mod report;
+mod service;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -12,8 +13,17 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "weir", version, about, propagate_version = true)]
 struct Cli {
+    /// Log lines (start-up, errors, reloads) as `key=value` text or one JSON object each.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -49,6 +59,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    weir_service::log::set_format(match cli.log_format {
+        LogFormat::Text => weir_service::log::Format::Text,
+        LogFormat::Json => weir_service::log::Format::Json,
+    });
+    let is_run = matches!(cli.command, Command::Run { .. });
     let result = match cli.command {
         Command::Classify(args) => classify::run(&args),
         Command::CheckConfig { file } => bridge::check_config(&file),
@@ -67,6 +82,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_run => {
+            weir_service::log::error("exit", &[("error", &format!("{e:#}"))]);
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("weir: error: {e:#}");
             ExitCode::from(2)

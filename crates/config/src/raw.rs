@@ -28,6 +28,9 @@ pub struct RawConfig {
     /// `[stats]`.
     #[serde(default)]
     pub stats: RawStats,
+    /// `[service]`.
+    #[serde(default)]
+    pub service: RawService,
 }
 
 /// `interfaces.queues`: "all" or a list.
@@ -234,5 +237,21 @@ pub struct RawStats {
 impl Default for RawStats {
     fn default() -> Self {
         RawStats { enabled: true, interval_s: 1, listen: "127.0.0.1:9754".into() }
+    }
+}
+
+/// `[service]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawService {
+    /// Default "" (stay root, with only the capabilities still needed).
+    pub user: String,
+    /// Default "/run/weir".
+    pub run_dir: PathBuf,
+}
+
+impl Default for RawService {
+    fn default() -> Self {
+        RawService { user: String::new(), run_dir: PathBuf::from("/run/weir") }
     }
 }
