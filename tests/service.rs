@@ -57,10 +57,14 @@ fn a_second_weir_on_the_same_nics_exits_naming_the_first_and_touches_nothing() {
     let cfg = dir.path("second.toml");
     // Another stats port, so only the lock can stop it.
     std::fs::write(&cfg, format!("{CONFIG}[stats]\nlisten = \"127.0.0.1:9755\"\n")).unwrap();
-    let out = lab.cmd(Ns::Br, WEIR).args(["run", "--config", cfg.to_str().unwrap()]).stdin(Stdio::null()).output().unwrap();
+    let out =
+        lab.cmd(Ns::Br, WEIR).args(["run", "--config", cfg.to_str().unwrap()]).stdin(Stdio::null()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains(&format!("weir pid {}", first.pid())) && stderr.contains("nothing was changed"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("weir pid {}", first.pid())) && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("leftover"), "the second weir must not touch the first one's program: {stderr}");
     // The first is untouched: same program, still forwarding, and stops cleanly.
     assert_eq!(lab.run(Ns::Br, "ip", &["-d", "link", "show", "inside"]).unwrap().stdout, prog_before);

@@ -10,7 +10,7 @@
 //!   the workers start: keep only [`KEEP`], change user if configured, `no_new_privs`.
 //! - [`Service::ready`]: tell systemd (`READY=1`) and log the start and the policy generation.
 //! - [`Service::tick`], from the stats loop: a SIGHUP asks for a reload (see there).
-//! - [`Service::stopping`]: `STOPPING=1`.
+//! - [`Service::stopping`] says `STOPPING=1`.
 
 use anyhow::{Context, Result};
 use caps::Capability;

@@ -170,10 +170,11 @@ impl InstanceLock {
 fn read_pid(mut file: File) -> Option<u32> {
     for _ in 0..20 {
         let mut s = String::new();
-        if file.rewind().is_ok() && file.read_to_string(&mut s).is_ok() {
-            if let Ok(pid) = s.trim().parse() {
-                return Some(pid);
-            }
+        if file.rewind().is_ok()
+            && file.read_to_string(&mut s).is_ok()
+            && let Ok(pid) = s.trim().parse()
+        {
+            return Some(pid);
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
