@@ -88,7 +88,15 @@ if [ -n "${PPS:-}" ]; then
     echo "soak: rate fixed at $pps packets/s (PPS)"
 else
     start_weir capacity
-    gen capacity 5 5000000
+    # As fast as it goes: the profile's time is scheduled time, so at 5 M packets/s it would run
+    # far longer than 5 s; SIGTERM after 5 s of wall time, and it reports what it did.
+    ip netns exec "$ns_in" "$weir" gen --profile "$profile" --iface in0 --peer-iface out0 --peer-netns "$ns_out" \
+        --duration 100000 --rate-pps 5000000 --quiet --report "$tmp/gen-capacity.json" \
+        --sink-report "$tmp/sink-capacity.json" &
+    gen_pid=$!
+    sleep 5
+    kill -TERM "$gen_pid"
+    wait "$gen_pid" || true
     sleep 2
     stop_weir
     capacity=$(python3 -c "import json; print(int(json.load(open('$tmp/sink-capacity.json'))['pps']))")
