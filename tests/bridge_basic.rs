@@ -31,7 +31,15 @@ fn http_server(lab: &Lab, ns: Ns, dir: &Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Wait until it listens (python starts slowly on a loaded machine), at most 20 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let ss = lab.run(ns, "ss", &["-Hltn", &format!("sport = :{port}")]).unwrap();
+        if !String::from_utf8_lossy(&ss.stdout).trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     child
 }
 

@@ -71,7 +71,15 @@ fn metrics_pass_promtool_and_match_the_kernels_counts() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Wait until it listens (python starts slowly on a loaded machine), at most 20 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let ss = lab.run(Ns::Out, "ss", &["-Hltn", "sport = :8080"]).unwrap();
+        if !String::from_utf8_lossy(&ss.stdout).trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for _ in 0..5 {
         let out = lab.run(Ns::In, "curl", &["-sS", "-o", "/dev/null", &format!("http://{OUT_V4}:8080/")]).unwrap();
         assert!(out.status.success());
