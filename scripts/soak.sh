@@ -99,6 +99,12 @@ else
     wait "$gen_pid" || true
     sleep 2
     stop_weir
+    # The kernel frees AF_XDP sockets (and their queues) a moment after their process exits,
+    # later on a loaded machine: wait until none is left in the two hosts' namespaces.
+    for _ in $(seq 100); do
+        [ -z "$(ip netns exec "$ns_in" ss -H --xdp 2>/dev/null; ip netns exec "$ns_out" ss -H --xdp 2>/dev/null)" ] && break
+        sleep 0.2
+    done
     capacity=$(python3 -c "import json; print(int(json.load(open('$tmp/sink-capacity.json'))['pps']))")
     pps=$(python3 -c "print(int($capacity * $load))")
     echo "soak: measured capacity $capacity packets/s delivered (campus-2004, 5 s, both sides); soaking at $load of it: $pps packets/s"
