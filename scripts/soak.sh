@@ -79,8 +79,20 @@ stop_weir() {
     pids=()
 }
 gen() { # $1: tag, $2: seconds, $3: pps
-    ip netns exec "$ns_in" "$weir" gen --profile "$profile" --iface in0 --peer-iface out0 --peer-netns "$ns_out" \
-        --duration "$2" --rate-pps "$3" --quiet --report "$tmp/gen-$1.json" --sink-report "$tmp/sink-$1.json"
+    # If the capacity run's queues are still busy (the kernel frees a closed AF_XDP socket's
+    # queue in deferred work, late on a loaded machine), try again a few times.
+    local try rc
+    for try in 1 2 3 4 5 6; do
+        rc=0
+        ip netns exec "$ns_in" "$weir" gen --profile "$profile" --iface in0 --peer-iface out0 --peer-netns "$ns_out" \
+            --duration "$2" --rate-pps "$3" --quiet --report "$tmp/gen-$1.json" --sink-report "$tmp/sink-$1.json" \
+            2> >(tee "$tmp/gen-$1.err" >&2) || rc=$?
+        [ "$rc" = 0 ] && return 0
+        grep -q 'is busy' "$tmp/gen-$1.err" || return "$rc"
+        echo "soak: the generator's queues are still busy from the capacity run (try $try); again in 5 s" >&2
+        sleep 5
+    done
+    return "$rc"
 }
 
 if [ -n "${PPS:-}" ]; then
@@ -99,12 +111,10 @@ else
     wait "$gen_pid" || true
     sleep 2
     stop_weir
-    # The kernel frees AF_XDP sockets (and their queues) a moment after their process exits,
-    # later on a loaded machine: wait until none is left in the two hosts' namespaces.
-    for _ in $(seq 100); do
-        [ -z "$(ip netns exec "$ns_in" ss -H --xdp 2>/dev/null; ip netns exec "$ns_out" ss -H --xdp 2>/dev/null)" ] && break
-        sleep 0.2
-    done
+    # A generator stopped by SIGTERM can leave libxdp's program on the peer NIC (out0), which
+    # makes the next one's bind fail as busy: remove what is left on the hosts' NICs.
+    ip -n "$ns_in" link set dev in0 xdp off 2>/dev/null || true
+    ip -n "$ns_out" link set dev out0 xdp off 2>/dev/null || true
     capacity=$(python3 -c "import json; print(int(json.load(open('$tmp/sink-capacity.json'))['pps']))")
     pps=$(python3 -c "print(int($capacity * $load))")
     echo "soak: measured capacity $capacity packets/s delivered (campus-2004, 5 s, both sides); soaking at $load of it: $pps packets/s"
