@@ -56,7 +56,7 @@ fn the_unit_passes_systemd_analyze_verify_and_is_hardened() {
         "ProtectHome=yes",
         "PrivateTmp=yes",
         "RestrictAddressFamilies=AF_XDP AF_NETLINK AF_UNIX AF_INET AF_INET6",
-        "RuntimeDirectory=weir",
+        "RuntimeDirectory=weir xdp",
     ] {
         assert!(text.lines().any(|l| l == line), "weir.service lacks {line:?}");
     }
