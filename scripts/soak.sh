@@ -146,7 +146,19 @@ PY
 ) >"$tmp/samples.csv" &
 sampler=$!
 pids+=("$sampler")
-gen soak "$secs" "$pps"
+# The generator's duration is scheduled time: on a loaded machine it falls behind and would
+# run longer. SIGTERM at MINUTES of wall time (it then reports what it sent and received).
+gen soak "$secs" "$pps" &
+gen_pid=$!
+pids+=("$gen_pid")
+deadline=$(python3 -c "import time; print(time.time() + $secs + 20)")
+while kill -0 "$gen_pid" 2>/dev/null; do
+    python3 -c "import sys, time; sys.exit(0 if time.time() < $deadline else 1)" || { kill -TERM "$(pgrep -P "$gen_pid" -f 'weir.* gen ' | head -n 1)" 2>/dev/null || true; break; }
+    sleep 5
+done
+gen_rc=0
+wait "$gen_pid" || gen_rc=$?
+[ "$gen_rc" = 0 ] || [ "$gen_rc" = 130 ] || die "weir gen failed ($gen_rc)"
 sleep 2
 kill -0 "$weir_pid" 2>/dev/null || die "weir died during the soak: $(tail -n 20 "$tmp/weir-soak.log")"
 # One last sample, then stop.
