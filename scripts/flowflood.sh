@@ -12,7 +12,7 @@
 # Prints the new flows per second weir sustained (flow_table.created over the flood).
 #
 # usage: scripts/flowflood.sh [SECONDS]      (default 60; root; WEIR=path/to/weir)
-#   CAPACITY=65536   the flow table's bound (flows.capacity)
+#   CAPACITY=16384   the flow table's bound (flows.capacity)
 #   PPS=5000000      the rate asked of the generator (it sends as fast as it can up to this)
 #   OUT=DIR          keep the samples, reports and logs in DIR
 set -euo pipefail
@@ -20,7 +20,7 @@ set -euo pipefail
 die() { echo "flowflood.sh: $*" >&2; exit 2; }
 secs=${1:-60}
 [[ $secs =~ ^[0-9]+$ ]] && [ "$secs" -ge 10 ] || die "SECONDS must be a whole number >= 10, got '$secs'"
-capacity=${CAPACITY:-65536}
+capacity=${CAPACITY:-16384}
 pps=${PPS:-5000000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 weir=${WEIR:-}
