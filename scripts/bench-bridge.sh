@@ -270,7 +270,7 @@ start_weir() { # setup run-id -> sets WEIR_PID; waits until the sockets are boun
     WEIR_PID=$!
     PIDS+=("$WEIR_PID")
     for i in $(seq 100); do
-        grep -qs 'bound in' "$TMP/$id.weir.log" && return 0
+        grep -qs 'event=ready' "$TMP/$id.weir.log" && return 0
         kill -0 "$WEIR_PID" 2>/dev/null || break
         sleep 0.1
     done

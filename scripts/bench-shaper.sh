@@ -184,7 +184,7 @@ EOF
             WEIR_WHY=$(grep -m1 'error' "$TMP/weir.log" || tail -n 1 "$TMP/weir.log")
             return 0
         fi
-        grep -q "bound in" "$TMP/weir.log" && nsx weir in ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && break
+        grep -q "queue-bound" "$TMP/weir.log" && nsx weir in ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && break
         sleep 0.1
     done
     kill -0 "$pid" 2>/dev/null || die "weir stopped: $(tail -n 3 "$TMP/weir.log")"

@@ -181,7 +181,7 @@ fn two_generator_threads_on_two_queues_keep_the_ground_truth_exact() {
     let (code, log, summary) = weir.stop();
     assert_eq!(code, 0, "weir run exit code");
     // Both weir workers were started, and the two senders' frames arrived on both queues.
-    assert!(log.contains("queue 0:") && log.contains("queue 1:"), "weir did not start a worker per queue: {log}");
+    assert!(log.contains("queue=0") && log.contains("queue=1"), "weir did not start a worker per queue: {log}");
     let offered = read_json(&gen_report);
     assert_eq!(n(&offered["threads"]), 2);
     let sink = read_json(&sink_report);

@@ -7,6 +7,7 @@
 mod classify;
 mod control;
 mod report;
+mod service;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -20,8 +21,17 @@ use std::sync::atomic::AtomicBool;
 #[derive(Parser, Debug)]
 #[command(name = "weir", version, about, propagate_version = true)]
 struct Cli {
+    /// Log lines (start-up, errors, reloads) as `key=value` text or one JSON object each.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -59,6 +69,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    weir_service::log::set_format(match cli.log_format {
+        LogFormat::Text => weir_service::log::Format::Text,
+        LogFormat::Json => weir_service::log::Format::Json,
+    });
+    let is_run = matches!(cli.command, Command::Run { .. });
     let result = match cli.command {
         Command::Classify(args) => classify::run(&args),
         Command::CheckConfig { file } => check_config(&file),
@@ -78,6 +93,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if is_run => {
+            weir_service::log::error("exit", &[("error", &format!("{e:#}"))]);
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("weir: error: {e:#}");
             ExitCode::from(2)
@@ -109,7 +128,11 @@ fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&Path>) -> a
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the SIGINT/SIGTERM handler")?;
     }
-    let outcome = weir_bridge::run(&prepared, path, sink, &stop)?;
+    // Before any interface is touched: the per-NIC lock (a second weir on these NICs stops here).
+    let svc = service::Service::start(&prepared.config, path)?;
+    let outcome = weir_bridge::run(&prepared, path, sink, &stop, &svc);
+    svc.finish(&prepared.config);
+    let outcome = outcome?;
     eprint!("{}", weir_bridge::final_report(&outcome.summary));
     if let Some(file) = summary_json {
         let json = serde_json::to_string(&outcome.summary)?;

@@ -35,7 +35,7 @@ mod verdict;
 mod worker;
 
 pub use counters::{WorkerCounters, WorkerView, totals};
-pub use run::{Prepared, RunOutcome, StatsSink, final_report, prepare, run};
+pub use run::{Lifecycle, Prepared, RunOutcome, StatsSink, final_report, prepare, run};
 pub use sweep::{SWEEP_PERIOD, Sweeper};
 pub use verdict::{Inspector, Verdict, ingress};
 pub use worker::{IDLE_WAIT, Worker, WorkerError, WorkerExit};
@@ -45,6 +45,6 @@ pub fn pin(core: usize) {
     if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().find(|c| c.id == core))
         && !core_affinity::set_for_current(id)
     {
-        eprintln!("weir: warning: could not pin to core {core}");
+        weir_service::log::warn("pin", &[("core", &core), ("msg", &"could not pin to this core")]);
     }
 }

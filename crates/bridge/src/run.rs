@@ -19,6 +19,7 @@ use weir_config::Config;
 use weir_dpi::{Category, Classifier, InspectLimits, ProtocolId};
 use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, RelatedConfig, Shared, WireError};
 use weir_policy::{PolicyTable, ProtocolInfo};
+use weir_service::log;
 use weir_stats::{BridgeSummary, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
 use weir_xdp::{QueuePair, XdpConfig};
 
@@ -109,6 +110,37 @@ pub struct RunOutcome {
     pub failed: bool,
 }
 
+/// The steps of the process around the bridge, for `weir run` as a service (the per-NIC lock is
+/// taken before [`run`]; privileges drop once the sockets are bound; readiness goes to systemd).
+/// Every method has a default that does nothing, so `()` is a bridge with no service around it.
+pub trait Lifecycle: Sync {
+    /// Run first by the stats endpoint's thread (e.g. wait for privileges to drop, then clear
+    /// its own capabilities).
+    fn http_thread_init(&self) -> Option<weir_stats::http::ThreadInit> {
+        None
+    }
+    /// The sockets are bound and the programs attached; no worker has started. An error stops
+    /// the run (everything is closed again).
+    ///
+    /// # Errors
+    /// Whatever the implementation refuses to run without (e.g. privileges that cannot drop).
+    fn bound(&self) -> Result<()> {
+        Ok(())
+    }
+    /// The workers run.
+    fn ready(&self, _queues: usize) {}
+    /// Called from the control loop every few tens of milliseconds.
+    fn tick(&self) {}
+    /// The stats line of an interval.
+    fn interval(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    /// The bridge is stopping (a signal, or a worker ended).
+    fn stopping(&self) {}
+}
+
+impl Lifecycle for () {}
+
 /// Turns receive VLAN stripping back on, at drop, where weir turned it off.
 struct VlanGuard(Vec<String>);
 
@@ -116,7 +148,10 @@ impl Drop for VlanGuard {
     fn drop(&mut self) {
         for ifname in &self.0 {
             if let Err(e) = weir_xdp::set_rx_vlan_stripping(ifname, true) {
-                eprintln!("weir: warning: could not restore VLAN stripping: {e}");
+                log::warn(
+                    "vlan-stripping",
+                    &[("nic", ifname), ("error", &e), ("msg", &"could not restore VLAN stripping")],
+                );
             }
         }
     }
@@ -127,7 +162,13 @@ impl Drop for VlanGuard {
 /// # Errors
 /// A start-up failure (nothing is left attached), or a stats output that cannot be written at
 /// start.
-pub fn run(p: &Prepared, path: &Path, stats_json: Option<StatsSink>, stop: &Arc<AtomicBool>) -> Result<RunOutcome> {
+pub fn run(
+    p: &Prepared,
+    path: &Path,
+    stats_json: Option<StatsSink>,
+    stop: &Arc<AtomicBool>,
+    life: &dyn Lifecycle,
+) -> Result<RunOutcome> {
     let c = &p.config;
     let nqueues = weir_xdp::check_pair(&c.interfaces.inside, &c.interfaces.outside, &p.xdp)?;
     let queues: Vec<u32> = match &c.interfaces.queues {
@@ -160,12 +201,20 @@ pub fn run(p: &Prepared, path: &Path, stats_json: Option<StatsSink>, stop: &Arc<
     // Outputs that can fail are opened before anything is attached.
     let published = Arc::new(parking_lot::Mutex::new(weir_stats::http::Published::default()));
     let server = match (c.stats.enabled, c.stats.listen) {
-        (true, Some(addr)) => Some(weir_stats::http::Server::start(addr, Arc::clone(&published)).with_context(|| {
-            format!(
-                "{}: key `stats.listen`: cannot listen on {addr}; pick a free port, or \"\" to turn the endpoint off",
-                path.display()
+        (true, Some(addr)) => Some(
+            weir_stats::http::Server::start_with(
+                addr,
+                Arc::clone(&published),
+                Default::default(),
+                life.http_thread_init(),
             )
-        })?),
+            .with_context(|| {
+                format!(
+                    "{}: key `stats.listen`: cannot listen on {addr}; pick a free port, or \"\" to turn the endpoint off",
+                    path.display()
+                )
+            })?,
+        ),
         _ => None,
     };
 
@@ -173,7 +222,10 @@ pub fn run(p: &Prepared, path: &Path, stats_json: Option<StatsSink>, stop: &Arc<
     // kernel while no socket is bound, and nothing would ever detach it): remove it first.
     for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
         if weir_xdp::detach_xdp(ifname)? {
-            eprintln!("weir: removed a leftover XDP program from {ifname} (left by a weir that was killed?)");
+            log::info(
+                "leftover-removed",
+                &[("nic", ifname), ("msg", &"removed a leftover XDP program (left by a weir that was killed?)")],
+            );
         }
     }
     // Receive VLAN stripping hides tags from XDP: off while weir runs, restored at exit.
@@ -182,11 +234,20 @@ pub fn run(p: &Prepared, path: &Path, stats_json: Option<StatsSink>, stop: &Arc<
         match weir_xdp::set_rx_vlan_stripping(ifname, false) {
             Ok(true) => vlan.0.push(ifname.clone()),
             Ok(false) => {}
-            Err(e) => eprintln!("weir: warning: {e}; VLAN tags stripped by the NIC will not be forwarded"),
+            Err(e) => log::warn(
+                "vlan-stripping",
+                &[("nic", ifname), ("error", &e), ("msg", &"VLAN tags stripped by the NIC will not be forwarded")],
+            ),
         }
     }
     let pairs = open_pairs(p, &queues)?;
-    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published }, stop);
+    if let Err(e) = life.bound() {
+        for pair in pairs {
+            let _ = pair.close();
+        }
+        return Err(e);
+    }
+    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published }, stop, life);
     drop(server);
     drop(vlan);
     outcome
@@ -208,17 +269,23 @@ fn open_pairs(p: &Prepared, queues: &[u32]) -> Result<Vec<QueuePair>> {
         }
     }
     for pair in &pairs {
-        eprintln!(
-            "weir: queue {}: {} <-> {} bound in {:?} mode, {}",
-            pair.queue(),
-            c.interfaces.inside,
-            c.interfaces.outside,
-            pair.bind_mode(),
-            if pair.zero_copy_forwarding() {
-                "forwarding by descriptor (shared UMEM, no copy)"
-            } else {
-                "forwarding by copy (the kernel could not share one UMEM across both NICs)"
-            }
+        log::info(
+            "queue-bound",
+            &[
+                ("queue", &pair.queue()),
+                ("inside", &c.interfaces.inside),
+                ("outside", &c.interfaces.outside),
+                ("bind_mode", &format!("{:?}", pair.bind_mode())),
+                ("forwarding", &if pair.zero_copy_forwarding() { "descriptor" } else { "copy" }),
+                (
+                    "msg",
+                    &if pair.zero_copy_forwarding() {
+                        "forwarding by descriptor (shared UMEM, no copy)"
+                    } else {
+                        "forwarding by copy (the kernel could not share one UMEM across both NICs)"
+                    },
+                ),
+            ],
         );
     }
     Ok(pairs)
@@ -239,6 +306,7 @@ fn bridge(
     path: &Path,
     out: Outputs,
     stop: &Arc<AtomicBool>,
+    life: &dyn Lifecycle,
 ) -> Result<RunOutcome> {
     let Outputs { mut stats_json, published } = out;
     let c = &p.config;
@@ -276,6 +344,7 @@ fn bridge(
         handles.push(handle);
     }
 
+    life.ready(handles.len());
     let mut sweeper = Sweeper::new(shared.clone());
     let interval = Duration::from_secs(c.stats.interval_s);
     if let Some(core) = c.workers.stats_core {
@@ -289,6 +358,7 @@ fn bridge(
     while !stop.load(Ordering::Relaxed) && !handles.iter().any(|w| w.is_finished()) {
         std::thread::sleep(CONTROL_TICK.min(interval));
         sweeper.tick(epoch.elapsed().as_nanos() as u64);
+        life.tick();
         if c.stats.enabled && Instant::now() >= next {
             next += interval;
             let t = totals(&views, &[sweeper.counters()], names.len());
@@ -304,12 +374,12 @@ fn bridge(
             let mut record = builder.record(&t, &mut collector, flow_table, epoch);
             // Collecting the histograms brought the workers' fresh top-flow candidates.
             record.top_flows = tracker.update(&views, &shared, &names);
-            eprintln!("{}", weir_stats::stderr_line(&record));
+            life.interval(&weir_stats::stderr_line(&record));
             let json = serde_json::to_string(&record).unwrap_or_default();
             if let Some(w) = stats_json.as_mut()
                 && writeln!(w, "{json}").and_then(|()| w.flush()).is_err()
             {
-                eprintln!("weir: warning: cannot write --stats-json; stopping that output");
+                log::warn("stats-json", &[("msg", &"cannot write --stats-json; stopping that output")]);
                 stats_json = None;
             }
             let metrics = weir_stats::prometheus::render(&record);
@@ -317,17 +387,18 @@ fn bridge(
         }
     }
     stop.store(true, Ordering::Relaxed);
+    life.stopping();
     let mut failed = false;
     let mut exits: Vec<WorkerExit> = Vec::new();
     for h in handles {
         match h.join() {
             Ok(Ok(exit)) => exits.push(exit),
             Ok(Err(e)) => {
-                eprintln!("weir: error: {e}");
+                log::error("worker", &[("error", &format!("{e:#}"))]);
                 failed = true;
             }
             Err(_) => {
-                eprintln!("weir: error: a worker thread panicked");
+                log::error("worker", &[("error", &"a worker thread panicked")]);
                 failed = true;
             }
         }

@@ -302,6 +302,15 @@ pub struct Control {
     pub socket: Option<PathBuf>,
 }
 
+/// Running as a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// Change to this user once set up; `None`: stay root with reduced capabilities.
+    pub user: Option<String>,
+    /// Directory of the per-NIC pid files (one weir per NIC).
+    pub run_dir: std::path::PathBuf,
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -321,6 +330,8 @@ pub struct Config {
     pub stats: Stats,
     /// Control socket.
     pub control: Control,
+    /// Service.
+    pub service: Service,
 }
 
 /// A configuration that cannot be used. Every variant names the file and the key.
@@ -598,6 +609,25 @@ impl raw::RawConfig {
             })?),
         };
 
+        let user = match self.service.user.trim() {
+            "" => None,
+            u if u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) => Some(u.to_string()),
+            u => {
+                return Err(e(
+                    "service.user",
+                    format!("{u:?} is not a user name"),
+                    "name an account such as \"weir\" (adduser --system --group weir), or \"\" to stay root",
+                ));
+            }
+        };
+        if !self.service.run_dir.is_absolute() {
+            return Err(e(
+                "service.run_dir",
+                format!("{:?} is not an absolute path", self.service.run_dir),
+                "use e.g. \"/run/weir\"",
+            ));
+        }
+
         let config = Config {
             interfaces: Interfaces { inside: i.inside, outside: i.outside, queues, xdp_mode, bind_mode },
             workers: Workers { cores: w.cores, stats_core: w.stats_core, batch: w.batch, busy_poll, queue_memory },
@@ -629,6 +659,7 @@ impl raw::RawConfig {
             policy,
             stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },
             control,
+            service: Service { user, run_dir: self.service.run_dir },
         };
         if let Err(p) = config.xdp().check() {
             return Err(invalid(file, xdp_key(p.key), p.problem, p.fix));
@@ -1031,6 +1062,11 @@ mod tests {
         assert_eq!(c.policy.default, Action::Forward);
         assert_eq!(c.policy.malformed, Action::Forward);
         assert!(c.policy.rules.is_empty());
+        assert_eq!(c.service.user, None);
+        assert_eq!(c.service.run_dir, std::path::PathBuf::from("/run/weir"));
+        let c =
+            Config::parse(&format!("{MINIMAL}[service]\nuser = \"weir\"\nrun_dir = \"/tmp/w\"\n"), "t.toml").unwrap();
+        assert_eq!(c.service.user.as_deref(), Some("weir"));
     }
 
     #[test]
@@ -1177,6 +1213,9 @@ class = "p2p-day"
     }
 
     bad_config! {
+        bad_user: format!("{MINIMAL}[service]\nuser = \"we ir\"\n") => "service.user", "adduser";
+        relative_run_dir: format!("{MINIMAL}[service]\nrun_dir = \"run\"\n") => "service.run_dir", "/run/weir";
+        unknown_service_key: format!("{MINIMAL}[service]\ngroup = \"x\"\n") => "group";
         unknown_key_is_named: format!("{MINIMAL}colour = \"blue\"\n") => "colour", "t.toml";
         unknown_nested_key_is_named: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueue = 3\n" => "queue";
         missing_inside: "[interfaces]\noutside = \"b\"\n" => "inside";

@@ -31,6 +31,9 @@ pub struct RawConfig {
     /// `[control]`.
     #[serde(default)]
     pub control: RawControl,
+    /// `[service]`.
+    #[serde(default)]
+    pub service: RawService,
 }
 
 /// A number or a string with a unit (`burst = 65536` or `burst = "64 KiB"`).
@@ -323,4 +326,20 @@ impl Default for RawStats {
 pub struct RawControl {
     /// Default "/run/weir/INSIDE-OUTSIDE.sock"; "" turns the control socket off.
     pub socket: Option<String>,
+}
+
+/// `[service]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawService {
+    /// Default "" (stay root, with only the capabilities still needed).
+    pub user: String,
+    /// Default "/run/weir".
+    pub run_dir: PathBuf,
+}
+
+impl Default for RawService {
+    fn default() -> Self {
+        RawService { user: String::new(), run_dir: PathBuf::from("/run/weir") }
+    }
 }

@@ -29,7 +29,7 @@ pub use related::{Expectations, RelatedConfig, RelatedCounters};
 pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
 pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
-pub use weir_wire::{Encap, LinkType, WireError};
+pub use weir_wire::{Encap, Ingress, LinkType, Sender, WireError};
 
 use core::net::IpAddr;
 use fragments::FragmentCache;
@@ -42,18 +42,6 @@ use weir_wire::{IpProtocol, Network, Transport};
 
 /// How often idle flows are swept, in packet-time nanoseconds.
 const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
-
-/// Where a frame entered the box.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ingress {
-    /// From the inside NIC: it travels outbound.
-    Inside,
-    /// From the outside NIC: it travels inbound.
-    Outside,
-    /// Unknown (a capture file): decided per flow from the inside networks, else the side that
-    /// opened the flow counts as inside.
-    Unknown,
-}
 
 /// The engine's per-flow state, stored in the flow table beside the flow's counters.
 ///
@@ -535,10 +523,7 @@ fn packet_meta<'p>(
     let (o, r) = (flow.originator(), flow.responder());
     PacketMeta {
         l4,
-        dir: match dir {
-            FlowDir::Originator => weir_dpi::Dir::Originator,
-            FlowDir::Responder => weir_dpi::Dir::Responder,
-        },
+        dir,
         originator: Endpoint { ip: o.0, port: o.1 },
         responder: Endpoint { ip: r.0, port: r.1 },
         tcp_seq,

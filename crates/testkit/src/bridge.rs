@@ -56,7 +56,7 @@ impl Weir {
     }
 
     /// Start `weir run --config CONFIG --summary-json SUMMARY EXTRA...` in the lab's bridge
-    /// namespace and wait (at most 30 s) until it has bound its sockets.
+    /// namespace and wait (at most 30 s) until it is ready (sockets bound, workers running).
     pub fn spawn(exe: &str, lab: &Lab, config: &Path, summary: &Path, extra: &[&str]) -> Weir {
         let mut child = lab
             .cmd(Ns::Br, exe)
@@ -86,7 +86,8 @@ impl Weir {
             }
         });
         let mut w = Weir { child: Some(child), stderr: rx, lines: Vec::new(), text, summary: summary.to_path_buf() };
-        w.wait_for("bound", Duration::from_secs(30));
+        // `event=ready`: every socket bound, privileges dropped, the workers running.
+        w.wait_for("event=ready", Duration::from_secs(30));
         w
     }
 
