@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Classification speed: weir classify vs ndpiReader (Debian's libndpi-bin, nDPI 4.2) over the same
 # real captures, in the same run, pinned to the same core. Prints packets/s of both per run, and
-# the medians and their ratio. Goal: weir >= 3x ndpiReader.
+# the medians and their ratio. Goal: weir >= 4x ndpiReader.
 # Usage: scripts/bench-classify.sh [RUNS] [LOOPS]
+#   BASELINE=path/to/other/weir  also measures that build in the same runs (before/after a change,
+#                                e.g. a release build of main), and prints its ratio beside this one's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -25,21 +27,41 @@ ndpi_pps() {
     awk '/nDPI throughput:/ { v=$3; u=$4; m=(u=="M")?1e6:(u=="K")?1e3:1; print v*m }' | median
 }
 
-weir_pps() {
-  taskset -c "$CORE" ./target/release/weir classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress |
+weir_pps() { # [binary]
+  taskset -c "$CORE" "${1:-./target/release/weir}" classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress |
     tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets_per_s"])'
 }
 
-printf '%-5s %15s %15s %8s\n' run ndpiReader_pps weir_pps ratio
-ndpi_all=(); weir_all=(); ratios=()
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+if [ -n "${BASELINE:-}" ]; then
+  [ -x "$BASELINE" ] || { echo "BASELINE=$BASELINE is not an executable weir" >&2; exit 2; }
+  printf '%-5s %15s %15s %8s %15s %8s\n' run ndpiReader_pps weir_pps ratio baseline_pps ratio
+else
+  printf '%-5s %15s %15s %8s\n' run ndpiReader_pps weir_pps ratio
+fi
+ndpi_all=(); weir_all=(); ratios=(); base_all=(); base_ratios=()
 for run in $(seq 1 "$RUNS"); do
   n=$(ndpi_pps); w=$(weir_pps)
-  r=$(python3 -c "print(f'{$w/$n:.2f}')")
-  printf '%-5s %15.0f %15.0f %8s\n' "$run" "$n" "$w" "$r"
+  r=$(ratio "$w" "$n")
   ndpi_all+=("$n"); weir_all+=("$w"); ratios+=("$r")
+  if [ -n "${BASELINE:-}" ]; then
+    b=$(weir_pps "$BASELINE"); br=$(ratio "$b" "$n")
+    base_all+=("$b"); base_ratios+=("$br")
+    printf '%-5s %15.0f %15.0f %8s %15.0f %8s\n' "$run" "$n" "$w" "$r" "$b" "$br"
+  else
+    printf '%-5s %15.0f %15.0f %8s\n' "$run" "$n" "$w" "$r"
+  fi
 done
 nm=$(printf '%s\n' "${ndpi_all[@]}" | median)
 wm=$(printf '%s\n' "${weir_all[@]}" | median)
 rm_=$(printf '%s\n' "${ratios[@]}" | median)
-printf '%-5s %15.0f %15.0f %8s\n' median "$nm" "$wm" "$rm_"
+if [ -n "${BASELINE:-}" ]; then
+  bm=$(printf '%s\n' "${base_all[@]}" | median)
+  brm=$(printf '%s\n' "${base_ratios[@]}" | median)
+  printf '%-5s %15.0f %15.0f %8s %15.0f %8s\n' median "$nm" "$wm" "$rm_" "$bm" "$brm"
+  echo "baseline: $BASELINE"
+else
+  printf '%-5s %15.0f %15.0f %8s\n' median "$nm" "$wm" "$rm_"
+fi
 echo "captures: ${#FILES[@]} files, $LOOPS loops per run, core $CORE; ratio = weir / ndpiReader packets per second"

@@ -12,6 +12,12 @@
 #   bt-leech   NAME in|out TORRENT DIR [SECS]
 #                                          aria2c downloads into DIR (no DHT/LPD/PEX, --seed-time=0),
 #                                          bounded (default 120 s); aria2c's exit status
+#   ftp-serve  NAME in|out DIR             pyftpdlib (anonymous, read-only) on ADDR:21 serving DIR,
+#                                          passive data ports 30000-30099
+#   ftp-get    NAME in|out URL OUT [SECS] [active]
+#                                          curl ftp://... to OUT (passive; "active": EPRT/PORT), bounded
+#   tftp-serve NAME in|out DIR             tftpd-hpa (in.tftpd -L) on ADDR:69 serving DIR
+#   tftp-get   NAME in|out URL OUT [SECS]  curl tftp://... to OUT, bounded; curl's exit status
 #   dc-hub     NAME in|out [PORT]          uhub (ADC) on ADDR:PORT (default 1511)
 #   dc-client  NAME in|out NICK [HUB]      ncdc in tmux, /open adc://HUB/ (default: the dc-hub's address)
 #   dc-status  NAME NICK                   prints ncdc's screen; exit 0 if NICK is logged in, else 1
@@ -29,7 +35,7 @@ set -euo pipefail
 
 die() { echo "lab-traffic.sh: $*" >&2; exit 2; }
 say() { echo "lab-traffic.sh: $*" >&2; }
-usage() { sed -n '5,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ $# -ge 2 ] || usage
 cmd=$1 name=$2
@@ -438,12 +444,79 @@ stop() {
     rm -rf "$state"
 }
 
+# --- FTP and TFTP ----------------------------------------------------------------------------
+
+ftp_serve() {
+    [ $# -eq 2 ] || usage
+    local side=$1 dir=$2 ns role
+    ns=$(ns_of "$side")
+    need_ns "$ns"
+    [ -d "$dir" ] || die "no directory '$dir'"
+    python -c 'import pyftpdlib' 2>/dev/null || die "pyftpdlib is not installed (scripts/setup.sh installs python3-pyftpdlib)"
+    role=ftp-$side
+    if running "$role"; then echo "$role already running (pid $(pid_of "$role"))"; return 0; fi
+    start_daemon "$role" "$ns" "$(command -v /usr/bin/python3 || command -v python3)" -m pyftpdlib \
+        -i "$(addr_of "$side")" -p 21 -d "$(cd "$dir" && pwd)" -r 30000-30099
+    wait_listen "$ns" t 21 15 "$role"
+    echo "ftp://$(addr_of "$side")/ serving $dir (pid $(pid_of "$role"))"
+}
+
+ftp_get() {
+    [ $# -ge 3 ] && [ $# -le 5 ] || usage
+    local side=$1 url=$2 out=$3 secs=${4:-120} mode=${5:-passive} ns rc=0 active=()
+    ns=$(ns_of "$side")
+    need_ns "$ns"
+    need_tool curl
+    case $mode in
+    passive) ;;
+    active) active=(--ftp-port "$(addr_of "$side")") ;;
+    *) die "mode must be passive or active, got '$mode'" ;;
+    esac
+    run_bounded "ftp-get-$side-$$" "$secs" "$ns" curl -sS --fail --noproxy '*' --connect-timeout 10 \
+        "${active[@]}" -o "$out" "$url" || rc=$?
+    [ $rc -eq 0 ] || say "ftp-get $url ($mode) failed (exit $rc): $(tail -n 5 "$state/ftp-get-$side-$$.log")"
+    rm -f "$state/ftp-get-$side-$$.log"
+    return $rc
+}
+
+tftp_serve() {
+    [ $# -eq 2 ] || usage
+    local side=$1 dir=$2 ns role
+    ns=$(ns_of "$side")
+    need_ns "$ns"
+    [ -d "$dir" ] || die "no directory '$dir'"
+    need_tool in.tftpd
+    role=tftp-$side
+    if running "$role"; then echo "$role already running (pid $(pid_of "$role"))"; return 0; fi
+    # -L: stay in the foreground (so the recorded PID is the server's); files must be world-readable.
+    start_daemon "$role" "$ns" in.tftpd -L -a "$(addr_of "$side"):69" -s "$(cd "$dir" && pwd)"
+    wait_listen "$ns" u 69 15 "$role"
+    echo "tftp://$(addr_of "$side")/ serving $dir (pid $(pid_of "$role"))"
+}
+
+tftp_get() {
+    [ $# -ge 3 ] && [ $# -le 4 ] || usage
+    local side=$1 url=$2 out=$3 secs=${4:-120} ns rc=0
+    ns=$(ns_of "$side")
+    need_ns "$ns"
+    need_tool curl
+    run_bounded "tftp-get-$side-$$" "$secs" "$ns" curl -sS --fail --noproxy '*' --connect-timeout 10 \
+        -o "$out" "$url" || rc=$?
+    [ $rc -eq 0 ] || say "tftp-get $url failed (exit $rc): $(tail -n 5 "$state/tftp-get-$side-$$.log")"
+    rm -f "$state/tftp-get-$side-$$.log"
+    return $rc
+}
+
 case $cmd in
 http-serve) http_serve "$@" ;;
 http-get) http_get "$@" ;;
 bt-tracker) bt_tracker "$@" ;;
 bt-seed) bt_seed "$@" ;;
 bt-leech) bt_leech "$@" ;;
+ftp-serve) ftp_serve "$@" ;;
+ftp-get) ftp_get "$@" ;;
+tftp-serve) tftp_serve "$@" ;;
+tftp-get) tftp_get "$@" ;;
 dc-hub) dc_hub "$@" ;;
 dc-client) dc_client "$@" ;;
 dc-status) dc_status "$@" ;;

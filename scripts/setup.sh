@@ -15,6 +15,8 @@ PACKAGES=(
   # chart fonts for weir report
   fonts-dejavu-core
   transmission-daemon opentracker aria2 mktorrent uhub ncdc
+  # FTP and TFTP servers for the related-flow lab test (curl is the client)
+  python3-pyftpdlib tftpd-hpa
   # metrics check
   prometheus
   # the Debian package (cargo-deb, dpkg-shlibdeps) and the unit check (systemd-analyze)
@@ -32,7 +34,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts some of these as services on install; the lab runs its own instances.
-for svc in nginx transmission-daemon opentracker uhub prometheus; do
+for svc in nginx transmission-daemon opentracker uhub prometheus tftpd-hpa; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_config::Config;
 use weir_dpi::{Category, Classifier, InspectLimits, ProtocolId};
-use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, Shared, WireError};
+use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, RelatedConfig, Shared, WireError};
 use weir_policy::{PolicyTable, ProtocolInfo};
 use weir_service::log;
 use weir_stats::{BridgeSummary, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
@@ -311,8 +311,13 @@ fn bridge(
     let Outputs { mut stats_json, published } = out;
     let c = &p.config;
     let peers = PeerCache::new(c.inspect.peer_cache, c.inspect.peer_cache_ttl_s);
+    let related = RelatedConfig {
+        capacity: c.inspect.related,
+        timeout_ns: c.inspect.related_timeout_s.saturating_mul(1_000_000_000),
+    };
     let shared = Shared::with_peers(Arc::clone(&p.classifier), c.flow_table(), peers)
-        .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?
+        .with_related(related);
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();
     let names = p.protocol_names();

@@ -157,6 +157,11 @@ pub struct Inspect {
     pub peer_cache: usize,
     /// Seconds a learned peer endpoint stays a peer.
     pub peer_cache_ttl_s: u32,
+    /// Most flows announced by control flows (FTP data, TFTP transfers, SIP media) waited for at
+    /// once; 0: off.
+    pub related: usize,
+    /// How long an announced flow is waited for, seconds.
+    pub related_timeout_s: u64,
 }
 
 /// One policy rule: a protocol or category name, a direction, an action or a class, and
@@ -520,6 +525,20 @@ impl raw::RawConfig {
                 "use at least 64 (4096 is usual)",
             ));
         }
+        if ins.related > 1 << 20 {
+            return Err(e(
+                "inspect.related",
+                format!("{} is too large", ins.related),
+                "use at most 1048576 (4096 is usual; 0 turns related flows off)",
+            ));
+        }
+        if !(1..=86_400).contains(&ins.related_timeout_s) {
+            return Err(e(
+                "inspect.related_timeout_s",
+                format!("{} is out of range", ins.related_timeout_s),
+                "use 1 to 86400 seconds (120 is usual)",
+            ));
+        }
         if !(1..=604_800).contains(&ins.peer_cache_ttl_s) {
             return Err(e(
                 "inspect.peer_cache_ttl_s",
@@ -634,6 +653,8 @@ impl raw::RawConfig {
                 signatures: ins.signatures,
                 peer_cache: ins.peer_cache,
                 peer_cache_ttl_s: ins.peer_cache_ttl_s,
+                related: ins.related,
+                related_timeout_s: ins.related_timeout_s,
             },
             policy,
             stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },

@@ -195,11 +195,23 @@ pub struct RawInspect {
     pub peer_cache: usize,
     /// Default 1800.
     pub peer_cache_ttl_s: u32,
+    /// Default 4096; 0 turns related-flow labelling off.
+    pub related: usize,
+    /// Default 120.
+    pub related_timeout_s: u64,
 }
 
 impl Default for RawInspect {
     fn default() -> Self {
-        RawInspect { max_packets: 10, max_bytes: 4096, signatures: None, peer_cache: 262_144, peer_cache_ttl_s: 1800 }
+        RawInspect {
+            max_packets: 10,
+            max_bytes: 4096,
+            signatures: None,
+            peer_cache: 262_144,
+            peer_cache_ttl_s: 1800,
+            related: 4096,
+            related_timeout_s: 120,
+        }
     }
 }
 

@@ -40,7 +40,7 @@ use core::net::IpAddr;
 use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton, StateID};
 
-use crate::detect::{self, DetectorId, UdpHint, bittorrent, winmx};
+use crate::detect::{self, DetectorId, UdpHint, bittorrent, services, winmx};
 use crate::peers::{PeerCache, PeerKind};
 use crate::registry::{ProtocolId, Registry};
 use crate::signature::{DirFilter, L4Filter, Learn, SignatureError, SignatureId, SignatureSet};
@@ -125,6 +125,9 @@ pub enum Decision {
     PeerCache,
     /// Nothing matched.
     NoMatch,
+    /// Another flow announced this one (an FTP data connection, a TFTP transfer, a SIP media
+    /// stream); set by the engine through [`FlowInspect::relate`], never by inspection.
+    Related(crate::related::Related),
 }
 
 /// A flow's protocol and how it was decided.
@@ -174,6 +177,9 @@ const CAND_WEAK: u8 = 32;
 /// UDP: this direction sent a request that awaits its answer; the hint is in `ac[0]`, its token
 /// in `next_seq[0]`.
 const HINT: u8 = 64;
+/// TCP: this direction's first segment was a tinc ID request. (UDP flows use the bit for
+/// [`HINT`].)
+const TINC_ID: u8 = 64;
 /// `flags[0]` only: the verdict is final and stored in `cand`/`cand_proto`.
 const DONE: u8 = 128;
 /// `flags[1]` only, after the verdict: [`Classifier::harvest`] still reads this flow for peers.
@@ -210,6 +216,7 @@ const K_DET: u16 = 2;
 const K_PORT: u16 = 3;
 const K_PEER: u16 = 4;
 const K_NOMATCH: u16 = 5;
+const K_RELATED: u16 = 6;
 
 fn pack(d: Decision) -> u16 {
     match d {
@@ -218,6 +225,9 @@ fn pack(d: Decision) -> u16 {
         Decision::PortGuess => K_PORT << 13,
         Decision::PeerCache => K_PEER << 13,
         Decision::NoMatch => K_NOMATCH << 13,
+        Decision::Related(r) => {
+            (K_RELATED << 13) | crate::related::Related::ALL.iter().position(|&k| k == r).map_or(0, |i| i as u16)
+        }
     }
 }
 
@@ -229,6 +239,7 @@ fn unpack(v: u16) -> Option<Decision> {
         K_PORT => Some(Decision::PortGuess),
         K_PEER => Some(Decision::PeerCache),
         K_NOMATCH => Some(Decision::NoMatch),
+        K_RELATED => crate::related::Related::ALL.get(usize::from(id)).map(|&r| Decision::Related(r)),
         _ => None,
     }
 }
@@ -264,6 +275,14 @@ impl FlowInspect {
     /// verdict included), saturating at 255.
     pub fn packets(&self) -> [u8; 2] {
         self.packets
+    }
+
+    /// Labels a flow that another flow announced (see [`crate::related`]): the verdict is final at
+    /// once, and the flow is never inspected.
+    pub fn relate(&mut self, protocol: ProtocolId, why: crate::related::Related) {
+        self.cand = pack(Decision::Related(why));
+        self.cand_proto = protocol.0;
+        self.flags[0] |= DONE;
     }
 
     /// True while the verdict is final but [`Classifier::harvest`] still wants this flow's packets.
@@ -546,9 +565,17 @@ impl Classifier {
                     if st.flags[0] & st.flags[1] & WINMX != 0 {
                         raise(&mut best, Decision::Detector(DetectorId::WINMX), |x| self.priority(x));
                     }
+                    // tinc: both daemons open with an ID request.
+                    if services::tinc::is_id_request(payload) {
+                        st.flags[d] |= TINC_ID;
+                    }
+                    if st.flags[0] & st.flags[1] & TINC_ID != 0 {
+                        raise(&mut best, Decision::Detector(DetectorId::TINC), |x| self.priority(x));
+                    }
                 }
             }
             L4::Udp => {
+                self.services_udp(st, d, payload, &mut best);
                 let start = self.set.start;
                 self.scan(start, feed, 0, L4::Udp, d, &mut best);
                 let n = pkt.payload_len.max(payload.len());
@@ -707,6 +734,21 @@ impl Classifier {
         }
     }
 
+    /// The everyday-protocol UDP detectors ([`detect::services`]). Their two-datagram proofs keep
+    /// their pending half in fields a UDP flow does not otherwise use: `ac[1]`, `next_seq[1]` and
+    /// `prefix[1][4..]` (uTP keeps its headers in `prefix[d][..4]`, a reply's hint `ac[0]` and
+    /// `next_seq[0]`).
+    fn services_udp(&self, st: &mut FlowInspect, d: usize, payload: &[u8], best: &mut Option<Decision>) {
+        let b = u16::from_be_bytes([st.prefix[1][4], st.prefix[1][5]]);
+        let mut pair = services::Pair::load(st.ac[1], st.next_seq[1], b);
+        if let Some(det) = services::udp(&mut pair, d == 0, payload) {
+            raise(best, Decision::Detector(det), |x| self.priority(x));
+        }
+        let (head, a, b) = pair.store();
+        (st.ac[1], st.next_seq[1]) = (head, a);
+        st.prefix[1][4..6].copy_from_slice(&b.to_be_bytes());
+    }
+
     /// uTP: a header from one side tied to the last one from the other ([`bittorrent::utp_tied`]):
     /// the originator's SYN and the ST_STATE acknowledging it, or, for a connection picked up
     /// after its SYN, packets whose connection ids differ by one and whose acknowledgement is
@@ -762,7 +804,7 @@ impl Classifier {
                 .and_then(|s| if s.protocols.len() == 1 { s.protocols.first().copied() } else { None })
                 .unwrap_or(ProtocolId::UNKNOWN),
             Decision::Detector(x) => x.info().map_or(ProtocolId::UNKNOWN, |i| i.protocol),
-            Decision::PeerCache | Decision::PortGuess | Decision::NoMatch => ProtocolId::UNKNOWN,
+            Decision::PeerCache | Decision::PortGuess | Decision::NoMatch | Decision::Related(_) => ProtocolId::UNKNOWN,
         }
     }
 
@@ -909,22 +951,39 @@ impl Classifier {
             && let Some(sig) = self.set.sigs.get(usize::from(s.0))
             && sig.protocols.len() > 1
         {
-            return match port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
+            return match self.port_guess(l4, orig, resp).filter(|p| sig.protocols.contains(p)) {
                 Some(p) => Label { protocol: p, decision: Decision::PortGuess },
                 None => Label::NO_MATCH,
             };
         }
-        Label { protocol: self.protocol_of(c), decision: c }
+        let protocol = self.protocol_of(c);
+        // mDNS and LLMNR are DNS messages on their own ports (RFC 6762, RFC 4795): the port breaks
+        // the tie, and the label says so.
+        if protocol == ProtocolId::DNS
+            && l4 == L4::Udp
+            && let Some(p) =
+                self.port_guess(l4, orig, resp).filter(|p| matches!(*p, ProtocolId::MDNS | ProtocolId::LLMNR))
+        {
+            return Label { protocol: p, decision: Decision::PortGuess };
+        }
+        Label { protocol, decision: c }
     }
 
     fn fallback(&self, l4: L4, orig: Endpoint, resp: Endpoint, peers: &PeerCache, now: u64) -> Label {
         if let Some(k) = Self::cached(peers, &orig, &resp, now) {
             return Label { protocol: k.protocol(), decision: Decision::PeerCache };
         }
-        match port_guess(l4, orig, resp) {
+        match self.port_guess(l4, orig, resp) {
             Some(p) => Label { protocol: p, decision: Decision::PortGuess },
             None => Label::NO_MATCH,
         }
+    }
+
+    /// The well-known port's protocol: the built-in table (the responder's port first), then the
+    /// signature file's `[[port]]` tables (likewise).
+    fn port_guess(&self, l4: L4, orig: Endpoint, resp: Endpoint) -> Option<ProtocolId> {
+        let ports = &self.set.ports;
+        port_guess(l4, orig, resp).or_else(|| ports.get(l4, resp.port)).or_else(|| ports.get(l4, orig.port))
     }
 
     /// The flow ends (FIN/RST, idle timeout, eviction, end of capture) while still pending: the
@@ -1043,6 +1102,7 @@ impl fmt::Display for Describe<'_> {
             Decision::PortGuess => f.write_str("port guess"),
             Decision::PeerCache => f.write_str("peer cache"),
             Decision::NoMatch => f.write_str("no match"),
+            Decision::Related(r) => f.write_str(r.describe()),
         }
     }
 }

@@ -224,6 +224,11 @@ flows! {
     // A port never makes a peer-to-peer label: WinMX's port with half its login is unknown.
     winmx_greeting_alone_is_not_winmx_on_its_port: (L4::Tcp, 6699, [(R, b"1"), (O, b"\x00\x00\x00\x01\x02\x03\x04\x05")])
         => ("unknown", "no match");
+    tinc_meta: (L4::Tcp, 655, [(O, b"0 thinkpad 17\n"), (R, b"0 iniz 17\n")]) => ("tinc", "detector:tinc-meta");
+    // One side's ID request alone is one text line: no proof.
+    tinc_one_side_only: (L4::Tcp, 30000, [(O, b"0 thinkpad 17\n"), (R, b"220 ready\r\n")]) => ("unknown", "no match");
+    quic_reserved_version: (L4::Udp, 443, [(O, { let mut q = quic_initial(); q[1..5].copy_from_slice(&[0x0a; 4]); q })])
+        => ("quic", "detector:quic");
     tls_client_hello: (L4::Tcp, 8443, [(O, client_hello())]) => ("tls", "detector:tls");
     tls_bad_record_length: (L4::Tcp, 8443, [(O, { let mut h = client_hello(); h[3] = 0; h[4] = 0x08; h })])
         => ("unknown", "no match");
@@ -283,6 +288,8 @@ fn decision_packing_round_trips() {
         Decision::PortGuess,
         Decision::PeerCache,
         Decision::NoMatch,
+        Decision::Related(crate::related::Related::FtpControl),
+        Decision::Related(crate::related::Related::SipSdp),
     ] {
         assert_eq!(unpack(pack(d)), Some(d));
     }
@@ -687,6 +694,23 @@ proptest! {
             let (l, _) = run(&C, l4, 30000, &[(O, &a), (R, &b)], &peers);
             prop_assert!(!p2p(l), "{:?} from {:02x?}", l, &a[..16.min(a.len())]);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+    /// tinc lookalikes: random text lines from both sides (some starting "0 ") are tinc only when
+    /// both are ID requests by construction.
+    #[test]
+    fn tinc_needs_an_id_request_from_both_sides(
+        a in "(0 )?[a-z_ 0-9.]{0,12}( 17)?\n", b in "(0 )?[a-z_ 0-9.]{0,12}( 17)?\n",
+    ) {
+        let peers = PeerCache::new(4, 3600);
+        let (l, _) = run(&C, L4::Tcp, 30000, &[(O, a.as_bytes()), (R, b.as_bytes())], &peers);
+        let id = |s: &str| crate::detect::services::tinc::is_id_request(s.as_bytes());
+        prop_assert_eq!(l.protocol == ProtocolId::TINC, id(&a) && id(&b), "{:?} {:?}: {:?}", a, b, l);
+        prop_assert!(!p2p(l));
     }
 }
 

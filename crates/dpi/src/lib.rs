@@ -24,11 +24,14 @@ pub mod detect;
 #[cfg(test)]
 mod lookalike_tests;
 mod peers;
+mod ports;
 mod registry;
+pub mod related;
 mod signature;
 
 pub use classifier::{Classifier, Decision, Dir, Endpoint, FlowInspect, InspectLimits, L4, Label, PacketMeta, Verdict};
 pub use detect::{DetectorId, Probe};
 pub use peers::{DEFAULT_PEER_TTL_S, PeerCache, PeerKind};
 pub use registry::{Category, ProtocolId, Registry};
+pub use related::Related;
 pub use signature::{MAX_CASE_INSENSITIVE_LETTERS, MAX_SIGNATURES, SignatureError, SignatureId};

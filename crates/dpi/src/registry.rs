@@ -56,7 +56,123 @@ builtin_protocols! {
     /// SIP.
     SIP = 16, "sip", Voip;
     /// ICMP and ICMPv6 (decided from the IP header; never inspected).
-    ICMP = 17, "icmp", Other;
+    ICMP = 17, "icmp", Network;
+    /// IGMP (IP protocol 2; from the IP header).
+    IGMP = 18, "igmp", Network;
+    /// GRE not decapsulated (IP protocol 47; from the IP header), e.g. PPTP's enhanced GRE.
+    GRE = 19, "gre", Vpn;
+    /// IPsec: ESP and AH (IP protocols 50, 51; from the IP header), and IKE over UDP.
+    IPSEC = 20, "ipsec", Vpn;
+    /// OSPF (IP protocol 89; from the IP header).
+    OSPF = 21, "ospf", Network;
+    /// PIM (IP protocol 103; from the IP header).
+    PIM = 22, "pim", Network;
+    /// VRRP (IP protocol 112; from the IP header).
+    VRRP = 23, "vrrp", Network;
+    /// PGM reliable multicast (IP protocol 113; from the IP header).
+    PGM = 24, "pgm", Network;
+    /// SCTP (IP protocol 132; from the IP header).
+    SCTP = 25, "sctp", Network;
+    /// L2TPv3 over IP (IP protocol 115; from the IP header).
+    L2TP = 26, "l2tp", Vpn;
+    /// STUN and TURN (RFC 5389/8489, and the classic RFC 3489).
+    STUN = 27, "stun", Voip;
+    /// RTP and RTCP media streams.
+    RTP = 28, "rtp", Voip;
+    /// RADIUS authentication and accounting.
+    RADIUS = 29, "radius", Network;
+    /// Kerberos v5.
+    KERBEROS = 30, "kerberos", Network;
+    /// Service Location Protocol (v1 and v2).
+    SLP = 31, "slp", Network;
+    /// NTP.
+    NTP = 32, "ntp", Network;
+    /// Syslog (RFC 3164 and RFC 5424).
+    SYSLOG = 33, "syslog", Network;
+    /// DTLS.
+    DTLS = 34, "dtls", Web;
+    /// TFTP: requests, and the transfers they start (related flows).
+    TFTP = 35, "tftp", FileTransfer;
+    /// DHCPv6.
+    DHCPV6 = 36, "dhcpv6", Network;
+    /// NFS and its helpers (mount, lock manager, status monitor, ACLs) over ONC RPC.
+    NFS = 37, "nfs", FileTransfer;
+    /// ONC RPC (Sun RPC) calls to other programs (portmapper, NIS, ...).
+    SUNRPC = 38, "sunrpc", Network;
+    /// CoAP.
+    COAP = 39, "coap", Iot;
+    /// BACnet/IP.
+    BACNET = 40, "bacnet", Iot;
+    /// Discord voice: the IP-discovery exchange that opens a voice connection.
+    DISCORD = 41, "discord", Voip;
+    /// OpenVPN.
+    OPENVPN = 42, "openvpn", Vpn;
+    /// WireGuard.
+    WIREGUARD = 43, "wireguard", Vpn;
+    /// Multicast DNS (RFC 6762: DNS messages on port 5353).
+    MDNS = 44, "mdns", Naming;
+    /// LLMNR (RFC 4795: DNS messages on port 5355).
+    LLMNR = 45, "llmnr", Naming;
+    /// Microsoft SQL Server (TDS).
+    MSSQL = 46, "mssql", Database;
+    /// PostgreSQL.
+    POSTGRESQL = 47, "postgresql", Database;
+    /// MySQL and MariaDB.
+    MYSQL = 48, "mysql", Database;
+    /// LDAP.
+    LDAP = 49, "ldap", Network;
+    /// DNP3 (IEEE 1815) over TCP or UDP.
+    DNP3 = 50, "dnp3", Iot;
+    /// Modbus/TCP.
+    MODBUS = 51, "modbus", Iot;
+    /// IEC 60870-5-104.
+    IEC104 = 52, "iec104", Iot;
+    /// H.323 call signalling (H.225.0 over TPKT).
+    H323 = 53, "h323", Voip;
+    /// RDP (TPKT and X.224 connection request).
+    RDP = 54, "rdp", RemoteAccess;
+    /// DCE/RPC (MS-RPC) connection-oriented.
+    DCERPC = 55, "dcerpc", Network;
+    /// Apache Kafka.
+    KAFKA = 56, "kafka", Database;
+    /// MQTT.
+    MQTT = 57, "mqtt", Iot;
+    /// Redis (RESP).
+    REDIS = 58, "redis", Database;
+    /// SOCKS 4 and 5 proxies.
+    SOCKS = 59, "socks", Vpn;
+    /// collectd's binary network protocol.
+    COLLECTD = 60, "collectd", Network;
+    /// Elasticsearch's binary transport protocol.
+    ELASTICSEARCH = 61, "elasticsearch", Database;
+    /// NAT-PMP.
+    NATPMP = 62, "nat-pmp", Network;
+    /// Teredo (IPv6 over UDP).
+    TEREDO = 63, "teredo", Vpn;
+    /// EtherNet/IP (CIP).
+    ETHERNETIP = 64, "ethernetip", Iot;
+    /// Apache Cassandra's native protocol.
+    CASSANDRA = 65, "cassandra", Database;
+    /// Cisco Skinny (SCCP).
+    SKINNY = 66, "skinny", Voip;
+    /// Ubiquiti device discovery.
+    UBIQUITI = 67, "ubiquiti", Network;
+    /// TP-Link Smart Home protocol.
+    TPLINK_SHP = 68, "tplink-shp", Iot;
+    /// Tencent QQ's classic UDP protocol (OICQ).
+    QQ = 69, "qq", Messaging;
+    /// IEEE C37.118 synchrophasor frames.
+    C37118 = 70, "c37118", Iot;
+    /// FastCGI.
+    FASTCGI = 71, "fastcgi", Web;
+    /// Apache Thrift RPC.
+    THRIFT = 72, "thrift", Other;
+    /// CAPWAP (wireless access point control).
+    CAPWAP = 73, "capwap", Network;
+    /// tinc (the VPN daemon's meta connection and the tunnel's datagrams).
+    TINC = 74, "tinc", Vpn;
+    /// UFTP (multicast file transfer).
+    UFTP = 75, "uftp", FileTransfer;
 }
 
 impl ProtocolId {
@@ -83,6 +199,19 @@ pub enum Category {
     Voip,
     /// Audio and video streaming.
     Streaming,
+    /// VPNs, tunnels and proxies (IPsec, OpenVPN, WireGuard, GRE, SOCKS).
+    Vpn,
+    /// Databases and data stores (SQL servers, Redis, Kafka, Elasticsearch).
+    Database,
+    /// IoT and industrial control (MQTT, CoAP, Modbus, DNP3, BACnet, IEC 104).
+    Iot,
+    /// Online games.
+    Gaming,
+    /// Network infrastructure: addressing, discovery, routing, time, authentication, monitoring
+    /// (DHCP, NTP, SNMP, RADIUS, Kerberos, LDAP, syslog, ICMP, ...).
+    Network,
+    /// Chat and instant messaging (XMPP, IRC).
+    Messaging,
     /// Anything else that is known.
     Other,
     /// Not recognised.
@@ -100,6 +229,12 @@ impl Category {
         Category::Naming,
         Category::Voip,
         Category::Streaming,
+        Category::Vpn,
+        Category::Database,
+        Category::Iot,
+        Category::Gaming,
+        Category::Network,
+        Category::Messaging,
         Category::Other,
         Category::Unknown,
     ];
@@ -115,6 +250,12 @@ impl Category {
             Category::Naming => "naming",
             Category::Voip => "voip",
             Category::Streaming => "streaming",
+            Category::Vpn => "vpn",
+            Category::Database => "database",
+            Category::Iot => "iot",
+            Category::Gaming => "gaming",
+            Category::Network => "network",
+            Category::Messaging => "messaging",
             Category::Other => "other",
             Category::Unknown => "unknown",
         }

@@ -72,6 +72,20 @@ pub enum SignatureError {
         /// What is wrong and how to fix it.
         problem: String,
     },
+    /// A `[[port]]` table is invalid.
+    #[error("{origin}: port table for {protocol:?} (#{index}): key \"{key}\": {problem}")]
+    Port {
+        /// File name or other origin label.
+        origin: String,
+        /// 1-based position among the `[[port]]` tables.
+        index: usize,
+        /// The protocol it names (as written).
+        protocol: String,
+        /// The offending key.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
     /// The file as a whole is invalid (too many signatures, automaton too large).
     #[error("{origin}: {problem}")]
     File {
@@ -89,6 +103,8 @@ struct RawFile {
     protocol: Vec<RawProtocol>,
     #[serde(default)]
     signature: Vec<RawSignature>,
+    #[serde(default)]
+    port: Vec<crate::ports::RawPort>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +216,8 @@ pub(crate) struct SignatureSet {
     pub(crate) start: StateID,
     /// Largest state id reachable from `start`: stored states above it are foreign and reset.
     pub(crate) max_state: u32,
+    /// Well-known ports from the `[[port]]` tables.
+    pub(crate) ports: crate::ports::PortTable,
 }
 
 struct Ctx<'a> {
@@ -494,7 +512,8 @@ impl SignatureSet {
             problem: format!("the automaton has no unanchored start state ({e})"),
         })?;
         let max_state = reachable_max(&dfa, start);
-        Ok(SignatureSet { registry, sigs, pattern_sig, dfa, start, max_state })
+        let ports = crate::ports::PortTable::build(&raw.port, &registry, origin)?;
+        Ok(SignatureSet { registry, sigs, pattern_sig, dfa, start, max_state, ports })
     }
 }
 

@@ -21,9 +21,11 @@
 
 mod counters;
 mod fragments;
+mod related;
 mod top;
 
 pub use counters::{Direction, EngineCounters, ProtoCounters};
+pub use related::{Expectations, RelatedConfig, RelatedCounters};
 pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
 pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
@@ -159,6 +161,8 @@ pub struct Shared {
     pub table: Arc<FlowTable<FlowState>>,
     /// BitTorrent and Direct Connect peers learned from the flows' content.
     pub peers: Arc<PeerCache>,
+    /// Flows that control flows announced (FTP data, TFTP transfers, SIP media).
+    pub related: Arc<Expectations>,
 }
 
 impl Shared {
@@ -184,7 +188,19 @@ impl Shared {
         table: FlowTableConfig,
         peers: PeerCache,
     ) -> Result<Self, weir_flow::FlowConfigError> {
-        Ok(Shared { classifier, table: Arc::new(FlowTable::new(table)?), peers: Arc::new(peers) })
+        Ok(Shared {
+            classifier,
+            table: Arc::new(FlowTable::new(table)?),
+            peers: Arc::new(peers),
+            related: Arc::new(Expectations::new(RelatedConfig::default())),
+        })
+    }
+
+    /// The same parts with an expectation table of other bounds (the default: 4096 expectations,
+    /// 120 s; capacity 0 turns related-flow labelling off).
+    pub fn with_related(mut self, config: RelatedConfig) -> Self {
+        self.related = Arc::new(Expectations::new(config));
+        self
     }
 }
 
@@ -334,6 +350,25 @@ impl Engine {
         let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside;
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
 
+        // A flow another flow announced is labelled at its first packet (shard, then related lock).
+        if touched.is_new
+            && l4.is_some()
+            && shared.related.is_active()
+            && let Some((protocol, why)) = shared.related.claim(
+                proto,
+                flow.originator(),
+                flow.responder(),
+                l4 == Some(L4::Udp) && weir_dpi::related::looks_like_media(payload),
+                now,
+            )
+        {
+            flow.value.inspect.relate(protocol, why);
+            attribute_backlog(c, flow, Label { protocol, decision: Decision::Related(why) });
+            drop(shard);
+            self.maybe_expire(now);
+            return Outcome::Ip { protocol: Some(protocol), direction };
+        }
+
         // A known label costs one lookup: count the packet and go. (A port-less flow's first
         // packet still takes the path below, which attributes it.) A flow that names peers is
         // still read for them for a while after its verdict.
@@ -345,7 +380,12 @@ impl Engine {
                 shared.classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
             }
             c.protocol(label.protocol).count_packet(direction, wire_len);
+            let announces = announces(label.protocol) && !payload.is_empty();
+            let ends = (flow.originator(), flow.responder(), touched.dir);
             drop(shard);
+            if announces {
+                follow(&shared.related, label.protocol, ends, payload, now);
+            }
             self.maybe_expire(now);
             return Outcome::Ip { protocol: Some(label.protocol), direction };
         }
@@ -364,7 +404,18 @@ impl Engine {
                 Outcome::Ip { protocol: Some(label.protocol), direction }
             }
         };
+        let ends = (flow.originator(), flow.responder(), touched.dir);
         drop(shard);
+        if let Outcome::Ip { protocol: Some(p), .. } = outcome {
+            if announces(p) && !payload.is_empty() {
+                follow(&shared.related, p, ends, payload, now);
+            } else if p == ProtocolId::TINC && l4 == Some(L4::Tcp) {
+                // A tinc meta connection, at its verdict (once): the tunnel's datagrams go
+                // between the same hosts, to or from the listening daemon's port.
+                let (orig, resp, _) = ends;
+                shared.related.expect(17, resp, Some(orig.0), ProtocolId::TINC, weir_dpi::Related::TincMeta, now);
+            }
+        }
         self.maybe_expire(now);
         outcome
     }
@@ -374,6 +425,7 @@ impl Engine {
         if now >= self.next_expire {
             self.next_expire = now.saturating_add(EXPIRE_EVERY_NS);
             self.expire(now);
+            self.shared.related.expire(now);
         }
     }
 
@@ -406,6 +458,56 @@ impl Engine {
     }
 }
 
+/// Protocols whose flows announce other flows (read on after their verdict, cheaply).
+#[inline]
+fn announces(p: ProtocolId) -> bool {
+    p == ProtocolId::FTP || p == ProtocolId::TFTP || p == ProtocolId::SIP
+}
+
+/// Reads a packet of a control flow (FTP, TFTP, SIP) for the flows it announces, and expects
+/// them. `ends`: the control flow's originator and responder, and who sent this packet.
+fn follow(
+    related: &Expectations,
+    p: ProtocolId,
+    ends: ((IpAddr, u16), (IpAddr, u16), FlowDir),
+    payload: &[u8],
+    now: u64,
+) {
+    let (orig, resp, dir) = ends;
+    let from_orig = dir == FlowDir::Originator;
+    if p == ProtocolId::FTP {
+        let Some(a) = weir_dpi::related::ftp_data(payload, from_orig) else { return };
+        let why = weir_dpi::Related::FtpControl;
+        if a.client_connects {
+            // Passive mode: the client connects to the server's announced port. Clients connect to
+            // the control connection's address (the announced one may be a NATed server's private
+            // address), so expect both.
+            related.expect(6, (resp.0, a.port), Some(orig.0), ProtocolId::FTP, why, now);
+            if let Some(ip) = a.ip.filter(|&ip| ip != resp.0) {
+                related.expect(6, (ip, a.port), Some(orig.0), ProtocolId::FTP, why, now);
+            }
+        } else if let Some(ip) = a.ip {
+            // Active mode: the server connects to the client's announced address and port.
+            related.expect(6, (ip, a.port), Some(resp.0), ProtocolId::FTP, why, now);
+        }
+    } else if p == ProtocolId::TFTP {
+        // The server answers a request from a new port, to the requesting port.
+        if from_orig && weir_dpi::related::tftp_request(payload) {
+            related.expect(17, orig, Some(resp.0), ProtocolId::TFTP, weir_dpi::Related::TftpRequest, now);
+        }
+    } else if p == ProtocolId::SIP {
+        let mut ports = [0u16; 4];
+        let (ip, n) = weir_dpi::related::sdp_media(payload, &mut ports);
+        let sender = if from_orig { orig.0 } else { resp.0 };
+        let at = ip.unwrap_or(sender);
+        for &port in &ports[..n] {
+            for q in [Some(port), port.checked_add(1)].into_iter().flatten() {
+                related.expect(17, (at, q), None, ProtocolId::RTP, weir_dpi::Related::SipSdp, now);
+            }
+        }
+    }
+}
+
 /// The DPI's view of one packet of `flow`.
 #[allow(clippy::too_many_arguments)]
 fn packet_meta<'p>(
@@ -432,11 +534,23 @@ fn packet_meta<'p>(
     }
 }
 
-/// The label of a flow of an IP protocol without ports: decided from the IP header alone.
+/// The label of a flow of an IP protocol without ports: decided from the IP header alone (ICMP,
+/// IGMP, GRE, ESP and AH, OSPF, PIM, VRRP, PGM, L2TPv3, SCTP; anything else is unknown).
 fn portless_label(ip_protocol: u8) -> Label {
     let protocol = match IpProtocol::from(ip_protocol) {
         IpProtocol::Icmp | IpProtocol::Icmpv6 => ProtocolId::ICMP,
-        _ => ProtocolId::UNKNOWN,
+        _ => match ip_protocol {
+            2 => ProtocolId::IGMP,
+            47 => ProtocolId::GRE,
+            50 | 51 => ProtocolId::IPSEC,
+            89 => ProtocolId::OSPF,
+            103 => ProtocolId::PIM,
+            112 => ProtocolId::VRRP,
+            113 => ProtocolId::PGM,
+            115 => ProtocolId::L2TP,
+            132 => ProtocolId::SCTP,
+            _ => ProtocolId::UNKNOWN,
+        },
     };
     Label { protocol, decision: Decision::NoMatch }
 }
@@ -516,6 +630,10 @@ fn end_flow(
         });
     }
 }
+
+#[cfg(test)]
+#[path = "related_tests.rs"]
+mod related_tests;
 
 #[cfg(test)]
 mod tests {

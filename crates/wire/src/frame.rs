@@ -761,6 +761,8 @@ fn udp_tunnel<'a>(
         match user.buf.first().map(|b| b >> 4) {
             Some(4) => Network::Ip(ipv4(user, encap)?),
             Some(6) => Network::Ip(ipv6(user, encap)?),
+            // Cut right after the GTP header: what it carries is unknowable, as above.
+            None if user.missing > 0 => return Err(WireError::Truncated),
             _ => Network::NonIp { ethertype: 0 },
         }
     } else {

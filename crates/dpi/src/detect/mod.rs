@@ -22,6 +22,9 @@
 //! than that is joined with the next one) and check further fields when the bytes are in view; the
 //! DNS-over-TCP detector needs its whole first message in view and is therefore not split-invariant.
 //! UDP detectors look at one datagram.
+//!
+//! The detectors of the everyday, non-P2P protocols (network services, VPNs, databases, IoT, media)
+//! are in [`services`], with their own id range and priorities below the P2P detectors'.
 
 pub(crate) mod bittorrent;
 pub(crate) mod directconnect;
@@ -29,6 +32,7 @@ pub(crate) mod dns;
 pub(crate) mod edonkey;
 pub(crate) mod gnutella;
 pub(crate) mod quic;
+pub(crate) mod services;
 pub(crate) mod tls;
 pub(crate) mod winmx;
 
@@ -162,7 +166,10 @@ pub(crate) fn udp_reply(hint: UdpHint, token: u32, p: &[u8]) -> Option<DetectorI
 
 impl DetectorId {
     pub(crate) fn info(self) -> Option<&'static DetectorInfo> {
-        DETECTORS.get(usize::from(self.0))
+        match self.0.checked_sub(services::FIRST) {
+            Some(i) => services::DETECTORS.get(usize::from(i)),
+            None => DETECTORS.get(usize::from(self.0)),
+        }
     }
 
     /// The detector's name, e.g. `"edonkey"`; `"?"` for an id that does not exist.
@@ -217,7 +224,11 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
             Probe::NotMine => {}
         }
     }
-    (best, more)
+    let (svc, svc_more) = services::tcp_stream_start(view, from_originator);
+    if let Some(s) = svc {
+        best = better(best, s);
+    }
+    (best, more || svc_more)
 }
 
 /// Runs the single-datagram UDP detectors (request/answer pairs and uTP's two-packet exchange are
@@ -273,6 +284,10 @@ mod tests {
     fn detector_table_is_consistent() {
         for (i, d) in DETECTORS.iter().enumerate() {
             assert_eq!(DetectorId(i as u8).name(), d.name);
+        }
+        assert!(DETECTORS.len() <= usize::from(services::FIRST), "the two tables' ids overlap");
+        for (i, d) in services::DETECTORS.iter().enumerate() {
+            assert_eq!(DetectorId(services::FIRST + i as u8).name(), d.name);
         }
         assert_eq!(DetectorId(200).name(), "?");
         let max_tcp = [DetectorId::EDONKEY, DetectorId::TLS, DetectorId::DNS, DetectorId::WINMX]

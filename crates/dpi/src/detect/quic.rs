@@ -3,6 +3,11 @@
 //! Initial is padded to at least 1200 bytes (RFC 9000 §14.1), so the originator's datagram must be
 //! an Initial of that size.
 //!
+//! A client may also open with a reserved version, one of the pattern `0x?a?a?a?a` (RFC 9000 §15,
+//! §6.3: it forces the server's version negotiation; QUIC stacks and the interop runner's `V` test
+//! do so): accepted only as the originator's first datagram, shaped as a v1 Initial (token and
+//! length fields that fit) and padded to 1200 bytes, never from the responder.
+//!
 //! # Why lookalikes do not pass
 //!
 //! The version must be one of a handful of exact 32-bit values, after a first byte with both top
@@ -17,6 +22,11 @@ const V2: u32 = 0x6b33_43cf;
 
 fn known_version(v: u32) -> bool {
     v == V1 || v == V2 || (0xff00_001b..=0xff00_0022).contains(&v) || is_google_version(v)
+}
+
+/// A reserved version (`0x?a?a?a?a`), which a client uses to force version negotiation.
+fn is_reserved_version(v: u32) -> bool {
+    v & 0x0f0f_0f0f == 0x0a0a_0a0a
 }
 
 /// Google QUIC versions: "Q" or "T" and three decimal digits ("Q046", "T051").
@@ -56,7 +66,8 @@ fn check(p: &[u8], from_originator: bool) -> Option<()> {
         return None;
     }
     let version = be32(p, 1)?;
-    if !known_version(version) {
+    let reserved = is_reserved_version(version);
+    if !(known_version(version) || reserved && from_originator) {
         return None;
     }
     let dcid_len = usize::from(*p.get(5)?);
@@ -72,6 +83,9 @@ fn check(p: &[u8], from_originator: bool) -> Option<()> {
     let raw_type = (first >> 4) & 0x03;
     // v2 rotates the type codes: Initial 1, 0-RTT 2, Handshake 3, Retry 0.
     let kind = if version == V2 { (raw_type + 3) % 4 } else { raw_type };
+    if reserved && kind != 0 {
+        return None;
+    }
     match kind {
         // Initial: token length and token precede the length.
         0 => {
@@ -131,6 +145,42 @@ mod tests {
         overlong.truncate(1220);
         assert!(!is_long_header(&overlong, false), "length past the datagram");
         assert!(!is_long_header(&[0xc3, 0, 0, 0], true));
+    }
+
+    #[test]
+    fn reserved_versions_only_in_a_padded_client_initial() {
+        // The interop runner's version-negotiation test: 0x0a0a0a0a in a v1-shaped Initial.
+        for v in [0x0a0a_0a0a, 0x1a2a_3a4a, 0xfafa_fafa] {
+            assert!(is_long_header(&initial(v, 0xc3, 1252), true), "{v:#x}");
+            assert!(!is_long_header(&initial(v, 0xc3, 1252), false), "not from the responder");
+            assert!(!is_long_header(&initial(v, 0xc3, 1199), true), "not padded");
+            assert!(!is_long_header(&initial(v, 0xe3, 1252), true), "a Handshake packet never comes first");
+        }
+        assert!(!is_long_header(&initial(0x0a0a_0a0b, 0xc3, 1252), true), "not the pattern");
+        let mut overlong = initial(0x0a0a_0a0a, 0xc3, 1252);
+        overlong[16] = 0xff; // length past the datagram
+        overlong[15] = 0x7f;
+        assert!(!is_long_header(&overlong, true));
+    }
+
+    proptest::proptest! {
+        /// Random bytes behind a reserved version's header pass only with lengths that fit: a
+        /// datagram whose connection-id, token and length fields are random rarely does, and none
+        /// passes from the responder.
+        #[test]
+        fn reserved_version_with_random_fields(
+            first in 0xc0u8..=0xff,
+            body in proptest::collection::vec(proptest::num::u8::ANY, 1200..1400),
+        ) {
+            let mut p = vec![first, 0x0a, 0x0a, 0x0a, 0x0a];
+            p.extend_from_slice(&body);
+            proptest::prop_assert!(!is_long_header(&p, false));
+            if is_long_header(&p, true) {
+                let dcid = usize::from(p[5]);
+                let scid = usize::from(p[6 + dcid]);
+                proptest::prop_assert!(first & 0x30 == 0 && dcid <= 20 && scid <= 20);
+            }
+        }
     }
 
     #[test]
