@@ -8,11 +8,15 @@
 #![deny(missing_docs)]
 
 pub mod histo;
+pub mod hosts;
 pub mod http;
 pub mod prometheus;
 pub mod record;
 
-pub use record::{FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats};
+pub use record::{
+    FlowTableStats, HostProtocolStats, HostStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow,
+    UmemStats,
+};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
