@@ -180,6 +180,7 @@ impl StatsState {
             batch_size: with_totals(percentiles(&self.merged.batch_size), c_size, &self.merged.batch_size),
             packet_ns: with_totals(percentiles(&self.merged.packet_ns), c_packet, &self.merged.packet_ns),
             top_flows,
+            hosts: Vec::new(),
         };
         self.last_at = now;
         self.last = Some(Totals { protocols: t.protocols.clone(), sides: t.sides, ..Totals::default() });
