@@ -334,6 +334,13 @@ impl<V: Default> Shard<V> {
         Touched { flow: &mut self.slots[slot as usize], dir: flow_dir, is_new }
     }
 
+    /// The flow of `key` (whose hash is `hash`), if the shard holds it. Counts nothing.
+    pub fn get(&self, key: &FlowKey, hash: u64) -> Option<&Flow<V>> {
+        let slots = &self.slots;
+        let i = self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key))?;
+        self.slots.get(*i as usize)
+    }
+
     /// End every flow idle past its class's timeout at `now`, handing each to `ended`.
     /// Returns how many ended.
     pub fn expire(&mut self, now: u64, ended: &mut impl FnMut(Flow<V>, EndReason)) -> usize {
@@ -747,6 +754,19 @@ mod tests {
         assert!(matches!(FlowTable::<u8>::new(cfg(3, 100)), Err(FlowConfigError::ShardsNotPowerOfTwo(3))));
         assert!(matches!(FlowTable::<u8>::new(cfg(0, 100)), Err(FlowConfigError::ShardsNotPowerOfTwo(0))));
         assert!(matches!(FlowTable::<u8>::new(cfg(8, 4)), Err(FlowConfigError::CapacityOutOfRange { .. })));
+    }
+
+    #[test]
+    fn get_finds_a_flow_by_key_without_touching_it() {
+        let t = table(16);
+        let mut ended = Vec::new();
+        touch(&t, 1000, 53, 17, 5, 0, &mut ended);
+        let (key, _) = FlowKey::new(ip(2), 1000, ip(1), 53, 17);
+        let shard = t.lock(t.shard_of(t.hash(&key)));
+        let f = shard.get(&key, t.hash(&key)).unwrap();
+        assert_eq!((f.packets, f.last_seen), ([1, 0], 5));
+        let (other, _) = FlowKey::new(ip(2), 1001, ip(1), 53, 17);
+        assert!(shard.get(&other, t.hash(&other)).is_none());
     }
 
     #[test]
