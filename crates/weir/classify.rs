@@ -66,7 +66,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let table = FlowTableConfig { shards, ..table };
     let shared = Shared::new(Arc::clone(&classifier), table, 65_536)
         .map_err(|e| anyhow::anyhow!("--flow-capacity {}: {e}", args.flow_capacity))?;
-    let config = EngineConfig { inside: args.inside.clone(), record_flows: args.flows };
+    let config = EngineConfig { inside: args.inside.clone(), record_flows: args.flows, ..EngineConfig::default() };
     let mut engine = Engine::new(shared, config);
 
     let stdout = std::io::stdout();
