@@ -631,7 +631,8 @@ impl raw::RawConfig {
         let mut ipfix = Vec::new();
         for (n, text) in x.ipfix.iter().enumerate() {
             let key = format!("export.ipfix[{n}]");
-            let c = Collector::parse(text).map_err(|m| e(&key, m, "e.g. \"192.0.2.10:4739\" or \"tcp://[2001:db8::10]:4739\""))?;
+            let c = Collector::parse(text)
+                .map_err(|m| e(&key, m, "e.g. \"192.0.2.10:4739\" or \"tcp://[2001:db8::10]:4739\""))?;
             if ipfix.contains(&c) {
                 return Err(e(&key, format!("{c} is listed twice"), "list each collector once"));
             }
@@ -645,7 +646,11 @@ impl raw::RawConfig {
             ));
         }
         if !(1024..=1 << 24).contains(&x.queue) {
-            return Err(e("export.queue", format!("{} is out of range", x.queue), "use 1024..=16777216 (65536 is usual)"));
+            return Err(e(
+                "export.queue",
+                format!("{} is out of range", x.queue),
+                "use 1024..=16777216 (65536 is usual)",
+            ));
         }
         if !(512..=65535).contains(&x.max_message) {
             return Err(e(
