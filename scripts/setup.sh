@@ -17,6 +17,8 @@ PACKAGES=(
   transmission-daemon opentracker aria2 mktorrent uhub ncdc
   # metrics check
   prometheus
+  # IPFIX collectors and decoders the export tests check against
+  nfdump tshark libfixbuf-tools
 )
 
 missing=()
@@ -30,7 +32,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts some of these as services on install; the lab runs its own instances.
-for svc in nginx transmission-daemon opentracker uhub prometheus; do
+for svc in nginx transmission-daemon opentracker uhub prometheus nfdump; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

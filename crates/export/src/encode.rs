@@ -19,8 +19,8 @@
 use crate::apps::AppTable;
 use crate::flow::ExportFlow;
 use crate::template::{
-    APPS, APPS_SCOPE, DATA_V4, DATA_V6, Field, RECORD_V4, RECORD_V6, SET_OPTIONS_TEMPLATE, SET_TEMPLATE, TEMPLATE_APPS,
-    TEMPLATE_V4, TEMPLATE_V6,
+    APP_CATEGORY_LEN, APP_NAME_LEN, APP_P2P_LEN, APPS, APPS_SCOPE, DATA_V4, DATA_V6, Field, RECORD_V4, RECORD_V6,
+    SET_OPTIONS_TEMPLATE, SET_TEMPLATE, TEMPLATE_APPS, TEMPLATE_V4, TEMPLATE_V6, record_len,
 };
 use core::net::IpAddr;
 use std::sync::Arc;
@@ -72,21 +72,16 @@ fn put_u64(b: &mut Vec<u8>, v: u64) {
     b.extend_from_slice(&v.to_be_bytes());
 }
 
-/// A variable-length string (RFC 7011, section 7): one length octet, or 255 and two.
-fn put_string(b: &mut Vec<u8>, s: &str) {
-    let bytes = &s.as_bytes()[..s.len().min(usize::from(u16::MAX))];
-    if bytes.len() < 255 {
-        b.push(bytes.len() as u8);
-    } else {
-        b.push(255);
-        put_u16(b, bytes.len() as u16);
+/// A string in a field of `len` octets: cut to fit (at a character boundary), padded with
+/// zero octets.
+fn put_fixed(b: &mut Vec<u8>, s: &str, len: u16) {
+    let len = usize::from(len);
+    let mut end = s.len().min(len);
+    while !s.is_char_boundary(end) {
+        end -= 1;
     }
-    b.extend_from_slice(bytes);
-}
-
-fn string_len(s: &str) -> usize {
-    let n = s.len().min(usize::from(u16::MAX));
-    if n < 255 { 1 + n } else { 3 + n }
+    b.extend_from_slice(&s.as_bytes()[..end]);
+    b.resize(b.len() + (len - end), 0);
 }
 
 fn put_fields(b: &mut Vec<u8>, fields: &[Field]) {
@@ -223,12 +218,11 @@ impl Encoder {
         let apps = Arc::clone(&self.apps);
         for app in apps.apps() {
             let p2p = if app.p2p { "yes" } else { "no" };
-            let need = 4 + string_len(&app.name) + string_len(&app.category) + string_len(p2p);
-            self.room(TEMPLATE_APPS, need, now_s, out);
+            self.room(TEMPLATE_APPS, record_len(&APPS), now_s, out);
             self.buf.extend_from_slice(&app.id());
-            put_string(&mut self.buf, &app.name);
-            put_string(&mut self.buf, &app.category);
-            put_string(&mut self.buf, p2p);
+            put_fixed(&mut self.buf, &app.name, APP_NAME_LEN);
+            put_fixed(&mut self.buf, &app.category, APP_CATEGORY_LEN);
+            put_fixed(&mut self.buf, p2p, APP_P2P_LEN);
             self.records += 1;
         }
         self.flush(now_s, out);

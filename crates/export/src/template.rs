@@ -115,12 +115,21 @@ const fn with_addresses(src: Field, dst: Field) -> [Field; 17] {
 pub const DATA_V4: [Field; 17] = with_addresses(f(ie::SOURCE_IPV4_ADDRESS, 4), f(ie::DESTINATION_IPV4_ADDRESS, 4));
 /// Fields of [`TEMPLATE_V6`].
 pub const DATA_V6: [Field; 17] = with_addresses(f(ie::SOURCE_IPV6_ADDRESS, 16), f(ie::DESTINATION_IPV6_ADDRESS, 16));
-/// Fields of [`TEMPLATE_APPS`]; the first (applicationId) is its scope.
+/// Octets of an applicationName in the options records: a protocol name is at most 64 characters.
+pub const APP_NAME_LEN: u16 = 64;
+/// Octets of an applicationCategoryName (the longest category name is 13).
+pub const APP_CATEGORY_LEN: u16 = 16;
+/// Octets of p2pTechnology ("yes" or "no").
+pub const APP_P2P_LEN: u16 = 3;
+
+/// Fields of [`TEMPLATE_APPS`]; the first (applicationId) is its scope. The strings are of fixed
+/// length, padded with zero octets: RFC 7011 allows either, and nfdump reads only fixed-length
+/// application options (it rejects the whole options record otherwise), as Cisco's NBAR sends.
 pub const APPS: [Field; 4] = [
     f(ie::APPLICATION_ID, 4),
-    f(ie::APPLICATION_NAME, VARIABLE),
-    f(ie::APPLICATION_CATEGORY_NAME, VARIABLE),
-    f(ie::P2P_TECHNOLOGY, VARIABLE),
+    f(ie::APPLICATION_NAME, APP_NAME_LEN),
+    f(ie::APPLICATION_CATEGORY_NAME, APP_CATEGORY_LEN),
+    f(ie::P2P_TECHNOLOGY, APP_P2P_LEN),
 ];
 /// Scope fields of [`TEMPLATE_APPS`].
 pub const APPS_SCOPE: u16 = 1;
@@ -152,5 +161,6 @@ mod tests {
         assert_eq!(DATA_V4[0].id, ie::SOURCE_IPV4_ADDRESS);
         assert_eq!(DATA_V6[1].id, ie::DESTINATION_IPV6_ADDRESS);
         assert_eq!(DATA_V4[16].id, ie::FLOW_ID);
+        assert_eq!(record_len(&APPS), 87);
     }
 }

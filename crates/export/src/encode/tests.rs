@@ -12,9 +12,10 @@ fn hex(s: &str) -> Vec<u8> {
     digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
 }
 
-fn text(s: &str) -> Vec<u8> {
-    let mut v = vec![s.len() as u8];
-    v.extend_from_slice(s.as_bytes());
+/// `s` in a field of `len` octets, zero padded.
+fn text(s: &str, len: usize) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.resize(len, 0);
     v
 }
 
@@ -43,26 +44,26 @@ fn a_template_round_is_exactly_the_rfc_layout() {
     let mut e = encoder(1400);
     let msgs = collect(&mut e, |e, out| e.templates(0x6553_f100, out));
     assert_eq!(msgs.len(), 1);
-    let mut want = hex("000a 00f0 6553f100 00000000 00000007");
+    let mut want = hex("000a 0170 6553f100 00000000 00000007");
     // Template set: IPv4 template 256 and IPv6 template 257, 17 fields each.
     want.extend(hex("0002 0094"));
     want.extend(hex("0100 0011 0008 0004 000c 0004"));
     want.extend(hex(FLOW_FIELDS_HEX));
     want.extend(hex("0101 0011 001b 0010 001c 0010"));
     want.extend(hex(FLOW_FIELDS_HEX));
-    // Options template set: template 258, 4 fields, 1 scope (applicationId), then
-    // applicationName, applicationCategoryName, p2pTechnology, all variable length.
-    want.extend(hex("0003 001a 0102 0004 0001 005f 0004 0060 ffff 0174 ffff 0120 ffff"));
-    // Options data set: one record per application.
-    want.extend(hex("0102 0032"));
+    // Options template set: template 258, 4 fields, 1 scope (applicationId, 4 octets), then
+    // applicationName (64), applicationCategoryName (16), p2pTechnology (3).
+    want.extend(hex("0003 001a 0102 0004 0001 005f 0004 0060 0040 0174 0010 0120 0003"));
+    // Options data set: one record (87 octets) per application.
+    want.extend(hex("0102 00b2"));
     want.extend(hex("06000000"));
-    want.extend(text("unknown"));
-    want.extend(text("unknown"));
-    want.extend(text("no"));
+    want.extend(text("unknown", 64));
+    want.extend(text("unknown", 16));
+    want.extend(text("no", 3));
     want.extend(hex("06000001"));
-    want.extend(text("bittorrent"));
-    want.extend(text("p2p"));
-    want.extend(text("yes"));
+    want.extend(text("bittorrent", 64));
+    want.extend(text("p2p", 16));
+    want.extend(text("yes", 3));
     assert_eq!(msgs[0], want);
     // The two options records are data records: the next message's sequence number is 2.
     assert_eq!(e.sequence(), 2);
