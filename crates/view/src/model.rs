@@ -336,12 +336,14 @@ mod tests {
 
     #[test]
     fn host_rows_sort_by_each_key_and_show_the_p2p_share() {
-        let mut r = IntervalRecord::default();
-        r.hosts = vec![
-            host("198.18.0.10", 1000, 100, (900, 50)),
-            host("198.18.0.2", 50, 5000, (0, 0)),
-            host("198.18.0.9", 300, 300, (300, 100)),
-        ];
+        let r = IntervalRecord {
+            hosts: vec![
+                host("198.18.0.10", 1000, 100, (900, 50)),
+                host("198.18.0.2", 50, 5000, (0, 0)),
+                host("198.18.0.9", 300, 300, (300, 100)),
+            ],
+            ..IntervalRecord::default()
+        };
         let hosts = |k| host_rows(&r, k).into_iter().map(|h| h.host).collect::<Vec<_>>();
         assert_eq!(hosts(SortKey::P2p), ["198.18.0.10", "198.18.0.9", "198.18.0.2"]);
         assert_eq!(hosts(SortKey::Inbound), ["198.18.0.2", "198.18.0.9", "198.18.0.10"]);
