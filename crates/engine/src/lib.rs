@@ -43,6 +43,8 @@ const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
 /// small steps, so a sweep never holds up a batch for long.
 const ACTIVE_EVERY_NS: u64 = 10_000_000;
 const ACTIVE_PER_SWEEP: usize = 256;
+/// How often the engine refreshes the published copy of its host table.
+const PUBLISH_EVERY_NS: u64 = 1_000_000_000;
 
 /// Where a frame entered the box.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,6 +286,7 @@ pub struct Engine {
     hosts_published: Arc<Mutex<HostTopK>>,
     next_expire: u64,
     next_active: u64,
+    next_publish: u64,
     due: Vec<(u64, FlowKey)>,
 }
 
@@ -304,6 +307,7 @@ impl Engine {
             hosts_published,
             next_expire: 0,
             next_active: 0,
+            next_publish: 0,
             due: Vec::with_capacity(ACTIVE_PER_SWEEP),
         }
     }
@@ -470,6 +474,14 @@ impl Engine {
         outcome
     }
 
+    /// Run the engine's timers at `now` without a packet: idle expiry (every second), interim
+    /// reports (every 10 ms) and the host table's publication (every second), each only when it
+    /// is due. [`Engine::process`] runs them itself; a caller whose traffic may stop (a bridge
+    /// worker on a quiet link) also calls this each round, so flows still end and are reported.
+    pub fn tick(&mut self, now: u64) {
+        self.maybe_expire(now);
+    }
+
     /// Sweep idle flows if a second of packet time has passed since the last sweep, and make
     /// the interim reports that are due.
     fn maybe_expire(&mut self, now: u64) {
@@ -480,6 +492,9 @@ impl Engine {
         if now >= self.next_expire {
             self.next_expire = now.saturating_add(EXPIRE_EVERY_NS);
             self.expire(now);
+        }
+        if now >= self.next_publish && self.config.host_capacity != 0 {
+            self.next_publish = now.saturating_add(PUBLISH_EVERY_NS);
             self.publish_hosts();
         }
     }
@@ -533,8 +548,10 @@ impl Engine {
         self.publish_hosts();
     }
 
-    /// Refresh the published copy of the host table.
-    fn publish_hosts(&mut self) {
+    /// Refresh the published copy of the host table ([`Engine::published_hosts`]). The engine
+    /// does so itself every second of packet time and at [`Engine::flush`]; an engine that ends
+    /// flows without seeing packets (one that only sweeps idle flows) calls it after sweeping.
+    pub fn publish_hosts(&mut self) {
         if self.config.host_capacity != 0 {
             self.hosts_published.lock().copy_from(&self.hosts);
         }

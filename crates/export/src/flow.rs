@@ -42,6 +42,28 @@ pub enum Forwarding {
     Dropped = 129,
 }
 
+impl Forwarding {
+    /// The status of a policy action.
+    pub fn of(action: weir_config::Action) -> Forwarding {
+        match action {
+            weir_config::Action::Forward => Forwarding::Forwarded,
+            weir_config::Action::Drop => Forwarding::Dropped,
+        }
+    }
+
+    /// The statuses of a flow's two directions (the originator's packets, the responder's)
+    /// under a policy: `action(protocol, direction)` with direction 0 outbound and 1 inbound,
+    /// as `weir_policy::PolicyTable::action` answers.
+    pub fn of_flow(
+        protocol: u16,
+        originator_inside: bool,
+        action: impl Fn(u16, usize) -> weir_config::Action,
+    ) -> [Forwarding; 2] {
+        let dir = |outbound: bool| Forwarding::of(action(protocol, if outbound { 0 } else { 1 }));
+        [dir(originator_inside), dir(!originator_inside)]
+    }
+}
+
 /// One record's worth of a flow: its share of packets and bytes since the previous report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExportFlow {
@@ -229,6 +251,16 @@ mod tests {
         r.reported = Reported::default();
         let f = ExportFlow::ended(&r, 1_000_000_000_000, [Forwarding::Forwarded; 2]);
         assert_eq!((f.start_ms, f.end_ms), (1_000_005, 1_000_009));
+    }
+
+    #[test]
+    fn each_direction_gets_its_policys_status() {
+        use weir_config::Action;
+        // Drop only the outbound direction of protocol 1.
+        let policy = |p: u16, d: usize| if p == 1 && d == 0 { Action::Drop } else { Action::Forward };
+        assert_eq!(Forwarding::of_flow(1, true, policy), [Forwarding::Dropped, Forwarding::Forwarded]);
+        assert_eq!(Forwarding::of_flow(1, false, policy), [Forwarding::Forwarded, Forwarding::Dropped]);
+        assert_eq!(Forwarding::of_flow(2, true, policy), [Forwarding::Forwarded; 2]);
     }
 
     #[test]

@@ -16,7 +16,8 @@ fn classify(mut g: Generator) -> (usize, usize, Vec<String>) {
     g.record_flows();
     let classifier = Arc::new(Classifier::builtin().unwrap());
     let shared = Shared::new(Arc::clone(&classifier), FlowTableConfig::default(), 65_536).unwrap();
-    let mut engine = Engine::new(shared, EngineConfig { inside: vec![], record_flows: true });
+    let mut engine =
+        Engine::new(shared, EngineConfig { inside: vec![], record_flows: true, ..EngineConfig::default() });
     let mut buf = vec![0u8; 2048];
     let mut records = Vec::new();
     while let Some(p) = g.next_packet(&mut buf) {

@@ -492,7 +492,7 @@ mod tests {
         /// Merged tables keep the same guarantees over the summed stream.
         #[test]
         fn merged_bounds_hold(updates in proptest::collection::vec((0u8..3, 0u32..30, 0u64..1000), 1..300), capacity in 1usize..12) {
-            let mut tables = vec![HostTopK::new(capacity), HostTopK::new(capacity), HostTopK::new(capacity)];
+            let mut tables = [HostTopK::new(capacity), HostTopK::new(capacity), HostTopK::new(capacity)];
             let mut exact: BTreeMap<HostKey, u64> = BTreeMap::new();
             for &(w, h, b) in &updates {
                 tables[usize::from(w)].add(ip(h), 0, [b, 0]);

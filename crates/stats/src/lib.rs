@@ -10,12 +10,13 @@
 pub mod histo;
 pub mod hosts;
 pub mod http;
+pub mod ipfix;
 pub mod prometheus;
 pub mod record;
 
 pub use record::{
-    FlowTableStats, HostProtocolStats, HostStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow,
-    UmemStats,
+    FlowTableStats, HostProtocolStats, HostStats, InterfaceStats, IntervalRecord, IpfixCollectorStats, IpfixStats,
+    Percentiles, ProtocolStats, TopFlow, UmemStats,
 };
 
 use core::sync::atomic::{AtomicU64, Ordering};

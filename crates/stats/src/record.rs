@@ -46,6 +46,39 @@ pub struct IntervalRecord {
     /// bound, short of the truth by at most its `error_bytes`.
     #[serde(default)]
     pub hosts: Vec<HostStats>,
+    /// IPFIX export, when `[export] ipfix` names collectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipfix: Option<IpfixStats>,
+}
+
+/// IPFIX export since start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpfixStats {
+    /// Flow records the workers queued for the exporter.
+    pub queued: u64,
+    /// Flow records dropped because the queue was full (export never waits).
+    pub dropped: u64,
+    /// Per collector.
+    pub collectors: Vec<IpfixCollectorStats>,
+}
+
+/// One IPFIX collector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpfixCollectorStats {
+    /// `udp://host:port` or `tcp://host:port`.
+    pub collector: String,
+    /// TCP: connected now; UDP: always.
+    pub connected: bool,
+    /// Messages sent.
+    pub messages: u64,
+    /// Data records sent.
+    pub records: u64,
+    /// Octets sent.
+    pub bytes: u64,
+    /// Data records that never reached it.
+    pub records_lost: u64,
+    /// Failed sends (refused datagrams, broken connections).
+    pub send_errors: u64,
 }
 
 /// One inside host.
