@@ -17,6 +17,7 @@ use weir_dpi::{Category, Classifier, InspectLimits};
 use weir_engine::{
     Engine, EngineConfig, EngineCounters, FlowTableConfig, Ingress, LinkType, Outcome, Shared, Timeouts,
 };
+use weir_export::{AppTable, EncoderConfig, ExportFlow, ExportHandle, Exporter, ExporterConfig, Forwarding};
 use weir_policy::{PolicyTable, ProtocolInfo};
 use weir_stats::{Counter, Gauge};
 use weir_xdp::{FrameAction, FrameCensus, QueuePair, Side, XdpConfig};
@@ -216,6 +217,7 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         )) as Box<dyn std::io::Write>),
         None => None,
     };
+    let exporter = start_exporter(p, path)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the SIGINT/SIGTERM handler")?;
@@ -262,6 +264,16 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();
+    // Engine times are nanoseconds since `epoch`; exported records need Unix time.
+    let epoch_unix_ns =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let engine_config = EngineConfig {
+        record_flows: exporter.is_some(),
+        active_timeout_ns: c.flows.active_timeout_s.saturating_mul(1_000_000_000),
+        host_capacity: if c.stats.enabled { c.stats.hosts_tracked } else { 0 },
+        ..EngineConfig::default()
+    };
+    let mut host_tables = Vec::new();
 
     let frames_total: u64 = pairs.iter().map(|(_, pair)| pair.census().total).sum();
     let (mut collector, sides) = weir_stats::histo::exchange(pairs.len())
@@ -269,14 +281,16 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
     let mut workers = Vec::new();
     let mut views = Vec::new();
     for (((q, pair), core), side) in pairs.into_iter().zip(cores).zip(sides) {
-        let engine = Engine::new(shared.clone(), EngineConfig::default());
+        let engine = Engine::new(shared.clone(), engine_config.clone());
+        host_tables.push(engine.published_hosts());
+        let export = exporter.as_ref().and_then(Exporter::handle).map(|handle| Export { handle, epoch_unix_ns });
         let wc = Arc::new(WorkerCounters::new(p.classifier.registry().len()));
         views.push((q, Arc::clone(engine.counters()), Arc::clone(&wc)));
         let (stop, policy) = (Arc::clone(&stop), Arc::clone(&policy));
         let hist = c.stats.enabled.then_some(side);
         let handle = std::thread::Builder::new()
             .name(format!("weir-q{q}"))
-            .spawn(move || worker(q, core, pair, engine, &policy, &wc, hist, &stop, epoch))
+            .spawn(move || worker(q, core, pair, engine, &policy, &wc, hist, &stop, epoch, export.as_ref()))
             .context("cannot start a worker thread")?;
         workers.push(handle);
     }
@@ -292,7 +306,12 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         if c.stats.enabled && Instant::now() >= next {
             next += interval;
             let t = Totals::read(&views, &p.classifier);
-            let record = state.record(&t, &mut collector, &shared, &p.classifier, epoch);
+            let extra = crate::stats::Extra {
+                host_tables: &host_tables,
+                hosts_shown: c.stats.hosts,
+                ipfix: exporter.as_ref().map(|e| ipfix_stats(&e.stats())),
+            };
+            let record = state.record(&t, &mut collector, &shared, &p.classifier, epoch, extra);
             eprintln!("{}", crate::stats::line(&record));
             if let Some(w) = stats_json.as_mut() {
                 let line = serde_json::to_string(&record).unwrap_or_default();
@@ -331,6 +350,17 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
     // covers every shard; its counts go to that engine's counters, which the totals include.)
     if let Some(engine) = engines.first_mut() {
         engine.flush();
+        if let Some(h) = exporter.as_ref().and_then(Exporter::handle) {
+            Export { handle: h, epoch_unix_ns }.send(engine, &policy, false);
+        }
+    }
+    if let Some(exporter) = exporter {
+        for c in exporter.finish(Duration::from_secs(5)).collectors {
+            eprintln!(
+                "weir: ipfix {}: {} data records in {} messages, {} lost, {} send errors",
+                c.collector, c.records, c.messages, c.records_lost, c.send_errors
+            );
+        }
     }
     let t = Totals::read(&views, &p.classifier);
     eprint!("{}", t.final_report(&p.classifier));
@@ -339,6 +369,74 @@ fn bridge(p: &Prepared, queues: Vec<u32>, cores: Vec<usize>, path: &Path, out: O
         std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Start the IPFIX exporter of `[export]`, if it names collectors.
+fn start_exporter(p: &Prepared, path: &Path) -> Result<Option<Exporter>> {
+    let c = &p.config;
+    if c.export.ipfix.is_empty() {
+        return Ok(None);
+    }
+    // The NICs' interface indexes, as the host's SNMP agent numbers them.
+    let ifindex = |name: &str| {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).ok().and_then(|s| s.trim().parse().ok())
+    };
+    let config = ExporterConfig {
+        collectors: c.export.ipfix.clone(),
+        encoder: EncoderConfig {
+            domain: c.export.observation_domain,
+            max_message: c.export.max_message,
+            interfaces: [ifindex(&c.interfaces.inside).unwrap_or(1), ifindex(&c.interfaces.outside).unwrap_or(2)],
+        },
+        template_refresh: Duration::from_secs(c.export.template_refresh_s),
+        queue: c.export.queue,
+        linger: Duration::from_millis(100),
+        udp_messages_per_s: None,
+    };
+    let apps = Arc::new(AppTable::from_registry(p.classifier.registry()));
+    let exporter = Exporter::start(config, apps).with_context(|| format!("{}: key `export.ipfix`", path.display()))?;
+    Ok(Some(exporter))
+}
+
+fn ipfix_stats(s: &weir_export::ExportStats) -> weir_stats::IpfixStats {
+    weir_stats::IpfixStats {
+        queued: s.queued,
+        dropped: s.dropped,
+        collectors: s
+            .collectors
+            .iter()
+            .map(|c| weir_stats::IpfixCollectorStats {
+                collector: c.collector.clone(),
+                connected: c.connected,
+                messages: c.messages,
+                records: c.records,
+                bytes: c.bytes,
+                records_lost: c.records_lost,
+                send_errors: c.send_errors,
+            })
+            .collect(),
+    }
+}
+
+/// A worker's way to the exporter.
+struct Export {
+    handle: ExportHandle,
+    epoch_unix_ns: u64,
+}
+
+impl Export {
+    /// Hand the engine's interim and ended-flow records to the exporter, each direction with
+    /// the policy's action for it; `try_send` (a worker) never waits, drops are counted.
+    fn send(&self, engine: &mut Engine, policy: &PolicyTable, try_send: bool) {
+        let fwd = |protocol: u16, inside: bool| Forwarding::of_flow(protocol, inside, |p, d| policy.action(Some(p), d));
+        let put = |f: ExportFlow| if try_send { self.handle.try_send(f) } else { self.handle.send(f) };
+        for r in engine.drain_active() {
+            put(ExportFlow::active(&r, self.epoch_unix_ns, fwd(r.label.protocol.0, r.originator_inside)));
+        }
+        for r in engine.drain_records() {
+            put(ExportFlow::ended(&r, self.epoch_unix_ns, fwd(r.label.protocol.0, r.originator_inside)));
+        }
+    }
 }
 
 fn pin(core: usize) {
@@ -363,6 +461,7 @@ fn worker(
     mut hist: Option<weir_stats::histo::WorkerSide>,
     stop: &AtomicBool,
     epoch: Instant,
+    export: Option<&Export>,
 ) -> Result<(FrameCensus, Engine)> {
     pin(core);
     while !stop.load(Ordering::Relaxed) {
@@ -405,6 +504,11 @@ fn worker(
                 Action::Drop => FrameAction::Drop,
             }
         });
+        // Flows end, and are exported and counted to their hosts, also while the link is quiet.
+        engine.tick(now);
+        if let Some(x) = export {
+            x.send(&mut engine, policy, true);
+        }
         if let Some(h) = hist.as_mut() {
             if result.received > 0 {
                 h.record_batch(started.elapsed().as_nanos() as u64, result.received);

@@ -3,11 +3,14 @@
 
 use crate::bridge::Totals;
 use anyhow::Result;
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use weir_dpi::{Classifier, ProtocolId};
-use weir_engine::{Shared, WireError};
+use weir_engine::{HostTopK, Shared, WireError};
 use weir_stats::histo::{BatchHistograms, Collector, percentiles};
+use weir_stats::hosts::{HostSelection, host_stats, merge};
 use weir_stats::{FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats};
 
 /// How long the stats thread waits for workers' histograms (a worker answers within one poll
@@ -17,6 +20,14 @@ const COLLECT_WAIT: Duration = Duration::from_millis(100);
 const MINUTE: Duration = Duration::from_secs(60);
 /// Flows listed in `top_flows`.
 const TOP_FLOWS: usize = 10;
+
+/// What the per-host and export figures of a record come from: the workers' host tables, how
+/// many hosts a record lists (by bytes, and as many by P2P bytes), the exporter's figures.
+pub(crate) struct Extra<'a> {
+    pub(crate) host_tables: &'a [Arc<Mutex<HostTopK>>],
+    pub(crate) hosts_shown: usize,
+    pub(crate) ipfix: Option<weir_stats::IpfixStats>,
+}
 
 /// What the stats thread carries from one interval to the next.
 pub(crate) struct StatsState {
@@ -70,6 +81,7 @@ impl StatsState {
         shared: &Shared,
         classifier: &Classifier,
         epoch: Instant,
+        extra: Extra<'_>,
     ) -> IntervalRecord {
         let now = Instant::now();
         let secs = now.duration_since(self.last_at).as_secs_f64().max(1e-6);
@@ -157,6 +169,12 @@ impl StatsState {
             })
             .collect();
 
+        // The workers' host tables, copied out one at a time (each lock held for a copy only).
+        let tables: Vec<HostTopK> = extra.host_tables.iter().map(|t| t.lock().clone()).collect();
+        let name = |id: u16| self.protocol_names.get(usize::from(id)).cloned().unwrap_or_default();
+        let select = HostSelection { by_bytes: extra.hosts_shown, by_p2p: extra.hosts_shown };
+        let hosts = if extra.hosts_shown == 0 { Vec::new() } else { host_stats(&merge(tables.iter()), &name, select) };
+
         let [c_batch, c_packet, c_size] = &mut self.cumulative;
         let record = IntervalRecord {
             kind: "interval".into(),
@@ -180,7 +198,8 @@ impl StatsState {
             batch_size: with_totals(percentiles(&self.merged.batch_size), c_size, &self.merged.batch_size),
             packet_ns: with_totals(percentiles(&self.merged.packet_ns), c_packet, &self.merged.packet_ns),
             top_flows,
-            hosts: Vec::new(),
+            hosts,
+            ipfix: extra.ipfix,
         };
         self.last_at = now;
         self.last = Some(Totals { protocols: t.protocols.clone(), sides: t.sides, ..Totals::default() });
