@@ -392,6 +392,7 @@ fn start_exporter(p: &Prepared, path: &Path) -> Result<Option<Exporter>> {
         queue: c.export.queue,
         linger: Duration::from_millis(100),
         udp_messages_per_s: None,
+        core: c.workers.stats_core,
     };
     let apps = Arc::new(AppTable::from_registry(p.classifier.registry()));
     let exporter = Exporter::start(config, apps).with_context(|| format!("{}: key `export.ipfix`", path.display()))?;

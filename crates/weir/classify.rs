@@ -115,6 +115,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             queue: 65536,
             linger: Duration::from_millis(100),
             udp_messages_per_s: (args.ipfix_rate > 0).then_some(args.ipfix_rate),
+            core: None,
         };
         Some(Exporter::start(config, Arc::new(AppTable::from_registry(classifier.registry())))?)
     } else {

@@ -100,6 +100,7 @@ fn bench_queue(c: &mut Criterion) {
         queue: 65536,
         linger: Duration::from_millis(100),
         udp_messages_per_s: None,
+        core: None,
     };
     let exporter = Exporter::start(config, apps()).unwrap();
     let handle = exporter.handle().unwrap();

@@ -68,6 +68,9 @@ pub struct ExporterConfig {
     /// queue fills; [`ExportHandle::try_send`] drops, [`ExportHandle::send`] waits). `None`: no
     /// limit. A capture read at full speed can outrun a collector's socket buffer: pace it.
     pub udp_messages_per_s: Option<u32>,
+    /// Pin the exporter thread to this core (the bridge puts it beside its stats thread, off
+    /// the workers' cores); `None`: not pinned.
+    pub core: Option<usize>,
 }
 
 /// Why an exporter could not start.
@@ -522,7 +525,12 @@ impl Exporter {
         let (thread_inner, thread_wait) = (Arc::clone(&inner), Arc::clone(&finish_wait));
         let thread = std::thread::Builder::new()
             .name("weir-ipfix".into())
-            .spawn(move || run(&config, &rx, sessions, &thread_inner, &thread_wait))
+            .spawn(move || {
+                if let Some(core) = config.core {
+                    pin(core);
+                }
+                run(&config, &rx, sessions, &thread_inner, &thread_wait)
+            })
             .map_err(ExportError::Thread)?;
         Ok(Exporter { tx: Some(tx), thread: Some(thread), inner, finish_wait })
     }
@@ -580,6 +588,13 @@ impl Exporter {
 impl Drop for Exporter {
     fn drop(&mut self) {
         self.inner.stop.store(true, Ordering::Release);
+    }
+}
+
+fn pin(core: usize) {
+    if let Some(id) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().find(|c| c.id == core)) {
+        // Unpinned if the core is gone: export still works, on whichever core the OS picks.
+        let _ = core_affinity::set_for_current(id);
     }
 }
 

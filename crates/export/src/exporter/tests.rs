@@ -32,6 +32,7 @@ fn config(collector: &str) -> ExporterConfig {
         queue: 1024,
         linger: Duration::from_millis(20),
         udp_messages_per_s: None,
+        core: None,
     }
 }
 
