@@ -1,6 +1,7 @@
 //! Criterion benches for the classification path: frame parsing, flow lookup/insert, the DPI
 //! scan, and the whole engine. Each bench checks its own answer first, so a bench that measures
 //! the wrong thing fails instead of reporting a fast number.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -34,7 +35,7 @@ fn mixed_frames(n: usize) -> Vec<Vec<u8>> {
                     let b = IpAddr::V6(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 1, 1));
                     plain.tcp((a, 1234), (b, 80), 7, 7, flags::ACK, &payload)
                 }
-                _ => tagged.udp((v4(i32_), 6881), (v4(i32_ + 3), 6881), &payload[..payload.len().min(100)]),
+                _ => tagged.udp((v4(i32_), 6881), (v4(i32_ + 3), 6881), &payload[..100.min(payload.len())]),
             }
         })
         .collect()
@@ -116,9 +117,9 @@ fn bench_dpi(c: &mut Criterion) {
         ),
         (L4::Udp, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe", reg.lookup("bittorrent").unwrap()),
     ];
+    let peers = PeerCache::new(16, 3600);
     let classify = |l4: L4, payload: &[u8]| {
         let mut st = FlowInspect::default();
-        let mut peers = PeerCache::new(16);
         let meta = PacketMeta {
             l4,
             dir: Dir::Originator,
@@ -127,10 +128,14 @@ fn bench_dpi(c: &mut Criterion) {
             tcp_seq: if l4 == L4::Tcp { Some(1) } else { None },
             syn: false,
             payload,
+            payload_len: payload.len(),
+            now: 0,
         };
-        match classifier.inspect(&mut st, &meta, &mut peers) {
+        // A first packet may leave the flow pending (a higher-priority signature could still
+        // match further on); the label it would end with checks the answer.
+        match classifier.inspect(&mut st, &meta, &peers) {
             Verdict::Done(l) => Some(l.protocol),
-            Verdict::Pending => None,
+            Verdict::Pending => Some(classifier.finish(&st, l4, client, server, &peers, 0).protocol),
         }
     };
     for (l4, p, want) in &cases {
@@ -225,5 +230,97 @@ fn bench_engine(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_flow, bench_dpi, bench_engine);
+/// One peer cache design, for [`bench_peer_cache`].
+trait Peers: Send + Sync + 'static {
+    fn look(&self, e: &Endpoint) -> bool;
+    fn learn(&self, e: Endpoint);
+}
+
+impl Peers for PeerCache {
+    fn look(&self, e: &Endpoint) -> bool {
+        self.contains(e, 0)
+    }
+    fn learn(&self, e: Endpoint) {
+        PeerCache::learn(self, e, weir_dpi::PeerKind::BitTorrent, 0)
+    }
+}
+
+/// The design it replaced: one mutex around a hash map, taken for every lookup.
+impl Peers for parking_lot::Mutex<std::collections::HashSet<Endpoint>> {
+    fn look(&self, e: &Endpoint) -> bool {
+        self.lock().contains(e)
+    }
+    fn learn(&self, e: Endpoint) {
+        self.lock().insert(e);
+    }
+}
+
+/// The bridge's hot path on the peer cache: every worker looks up both ends of every pending
+/// packet's flow, while some learn. `threads` threads look up at once (each `LOOKUPS` per
+/// iteration) while one more learns about 20,000 endpoints a second.
+fn peer_lookups<P: Peers>(peers: &Arc<P>, threads: usize, iters: u64) -> std::time::Duration {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ep = |i: u32| Endpoint { ip: v4(i), port: 6881 + (i % 7) as u16 };
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, peers) = (Arc::clone(&stop), Arc::clone(peers));
+        std::thread::spawn(move || {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                peers.learn(ep(50_000 + i % 20_000));
+                i = i.wrapping_add(1);
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let peers = Arc::clone(peers);
+            std::thread::spawn(move || {
+                let mut hits = 0usize;
+                for _ in 0..iters {
+                    for k in 0..PEER_LOOKUPS as u32 {
+                        let i = k.wrapping_mul(2_654_435_761).wrapping_add(t as u32) % 40_000;
+                        hits += usize::from(peers.look(&ep(i)));
+                    }
+                }
+                hits
+            })
+        })
+        .collect();
+    let hits: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let took = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    black_box(hits);
+    took
+}
+
+const PEER_LOOKUPS: usize = 100_000;
+
+/// The lock-free cache against the one-mutex design it replaced, 1 and 2 lookup threads.
+fn bench_peer_cache(c: &mut Criterion) {
+    let ep = |i: u32| Endpoint { ip: v4(i), port: 6881 + (i % 7) as u16 };
+    let cache = Arc::new(PeerCache::new(65_536, 3600));
+    let locked = Arc::new(parking_lot::Mutex::new(std::collections::HashSet::new()));
+    for i in 0..30_000u32 {
+        Peers::learn(&*cache, ep(i));
+        Peers::learn(&*locked, ep(i));
+    }
+    assert!(cache.look(&ep(7)) && !cache.look(&ep(40_000)) && locked.look(&ep(7)));
+    let mut g = c.benchmark_group("peer-cache");
+    for threads in [1usize, 2] {
+        g.throughput(Throughput::Elements((PEER_LOOKUPS * threads) as u64));
+        g.bench_function(format!("lock-free/{threads}-lookup-threads"), |b| {
+            b.iter_custom(|iters| peer_lookups(&cache, threads, iters))
+        });
+        g.bench_function(format!("one-mutex/{threads}-lookup-threads"), |b| {
+            b.iter_custom(|iters| peer_lookups(&locked, threads, iters))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_parse, bench_flow, bench_dpi, bench_engine, bench_peer_cache);
 criterion_main!(benches);

@@ -297,7 +297,7 @@ start_weir() { # setup run-id -> sets WEIR_PID; waits until the sockets are boun
     WEIR_PID=$!
     PIDS+=("$WEIR_PID")
     for i in $(seq 100); do
-        grep -qs 'bound in' "$TMP/$id.weir.log" && return 0
+        grep -qs 'event=ready' "$TMP/$id.weir.log" && return 0
         kill -0 "$WEIR_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -365,13 +365,13 @@ measure() { # setup load run -> appends a result line to $TMP/results
     fi
     if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ]; then
         stop_weir "$id"
-        read -r wrx wfwd wtx wdrop wflows < <(python3 -c '
+        # The summary's ipfix figures: data records the exporter sent (with export on).
+        read -r wrx wfwd wtx wdrop wflows wexp < <(python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1])); i = j["interfaces"]["inside"]
-print(i["received"], i["forwarded"], i["lost_tx_full"], i["dropped_policy"] + i["dropped_malformed"], j["flows"])' "$TMP/$id.json")
-        # weir's last stderr lines: "ipfix udp://...: N data records in M messages, L lost, ..."
-        wexp=$(sed -n 's/^weir: ipfix .*: \([0-9]*\) data records.*/\1/p' "$TMP/$id.weir.log" | head -n 1)
-        [ -n "$wexp" ] || wexp=-
+x = j.get("ipfix")
+print(i["received"], i["forwarded"], i["lost_tx_full"], i["dropped_policy"] + i["dropped_malformed"], j["flows"],
+      sum(c["records"] for c in x["collectors"]) if x else "-")' "$TMP/$id.json")
     fi
     sec=$(python3 -c "print($t1 - $t0)")
     # offered_pps delivered_pps, then totals over the whole run (warm-up and drain included)

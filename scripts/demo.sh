@@ -40,8 +40,8 @@ TOML
 ip netns exec "weir-br-$name" "$WEIR" run --config "$work/weir.toml" \
     --summary-json "$work/summary.json" --stats-json "$work/stats.jsonl" 2> "$work/weir.log" &
 weir_pid=$!
-for _ in $(seq 100); do grep -q "bound in" "$work/weir.log" 2>/dev/null && break; sleep 0.1; done
-grep -q "bound in" "$work/weir.log" || { cat "$work/weir.log" >&2; echo "demo: weir did not start" >&2; exit 1; }
+for _ in $(seq 100); do grep -q "event=ready" "$work/weir.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "event=ready" "$work/weir.log" || { cat "$work/weir.log" >&2; echo "demo: weir did not start" >&2; exit 1; }
 echo "demo: weir is bridging inside <-> outside in netns weir-br-$name; sending campus-2004 for ${SECONDS_}s at ${PPS} pps"
 
 ip netns exec "weir-in-$name" "$WEIR" gen --profile configs/profiles/campus-2004.toml \

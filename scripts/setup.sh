@@ -19,6 +19,8 @@ PACKAGES=(
   prometheus
   # IPFIX collectors and decoders the export tests check against
   nfdump tshark libfixbuf-tools
+  # the Debian package (cargo-deb, dpkg-shlibdeps) and the unit check (systemd-analyze)
+  dpkg-dev systemd
 )
 
 missing=()
@@ -40,3 +42,6 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. weir needs Rust 1.85 or newer (edition 2024): install it with rustup" >&2
   exit 1
 fi
+
+# cargo-deb builds the Debian package (scripts/package.sh, tests/package.rs).
+command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked

@@ -7,7 +7,7 @@
 //!
 //! Needs root, AF_XDP and the Debian packages in scripts/setup.sh; where the lab cannot run the
 //! tests say so loudly and pass, except under `CI=true`, where they fail.
-
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code: a failed unwrap is a failed test")]
 
 #[path = "support/mod.rs"]
@@ -15,7 +15,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{TempDir, Traffic, WeirRun, random_bytes, sha256, wait_bounded, write_config};
+use support::{TempDir, Traffic, WeirRun, assert_accounted, random_bytes, sha256, wait_bounded, write_config};
 use weir_testkit::lab::{Lab, LabOptions, OUT_V4, lab_available};
 
 /// Size of the files moved across the bridge: a few MB, many pieces, many segments.
@@ -67,10 +67,10 @@ fn bittorrent_transfer_completes_across_the_bridge() {
 
     traffic.stop();
     let summary = weir.stop();
-    summary.assert_accounted();
+    assert_accounted(&summary);
     let bt = summary.protocol("bittorrent");
     eprintln!("bittorrent: {bt:?}");
-    assert!(bt.flows > 0, "no bittorrent flow: {}", summary.0);
+    assert!(bt.flows > 0, "no bittorrent flow: {:?}", summary.protocols);
     assert!(bt.packets_out > 0 && bt.packets_in > 0, "bittorrent packets not seen both ways: {bt:?}");
     assert!(bt.bytes_in >= FILE_LEN as u64, "the file came in as bittorrent bytes: {bt:?}");
     assert_eq!(bt.dropped_out + bt.dropped_in, 0, "forwarding policy dropped bittorrent: {bt:?}");
@@ -122,11 +122,11 @@ fn bittorrent_dropped_while_http_passes() {
 
     traffic.stop();
     let summary = weir.stop();
-    summary.assert_accounted();
+    assert_accounted(&summary);
     let bt = summary.protocol("bittorrent");
     let web = summary.protocol("http");
     eprintln!("bittorrent: {bt:?}\nhttp: {web:?}");
-    assert!(bt.flows > 0, "no bittorrent flow seen: {}", summary.0);
+    assert!(bt.flows > 0, "no bittorrent flow seen: {:?}", summary.protocols);
     assert!(bt.dropped_out + bt.dropped_in > 0, "no bittorrent packet dropped: {bt:?}");
     assert!(bt.bytes_in < (FILE_LEN / 4) as u64, "bittorrent data came through: {bt:?}");
     assert!(web.flows > 0 && web.bytes_in >= FILE_LEN as u64, "the HTTP download is not counted: {web:?}");
@@ -156,10 +156,10 @@ fn directconnect_session_is_classified_and_dropped() {
         );
         traffic.stop();
         let summary = weir.stop();
-        summary.assert_accounted();
+        assert_accounted(&summary);
         let dc = summary.protocol("directconnect");
         eprintln!("directconnect (forward): {dc:?}");
-        assert!(dc.flows > 0, "the hub session is not labelled directconnect: {}", summary.0);
+        assert!(dc.flows > 0, "the hub session is not labelled directconnect: {:?}", summary.protocols);
         assert!(dc.packets_out > 0 && dc.packets_in > 0, "{dc:?}");
         assert_eq!(dc.dropped_out + dc.dropped_in, 0, "{dc:?}");
     }
@@ -195,11 +195,11 @@ fn directconnect_session_is_classified_and_dropped() {
 
     traffic.stop();
     let summary = weir.stop();
-    summary.assert_accounted();
+    assert_accounted(&summary);
     let dc = summary.protocol("directconnect");
     let web = summary.protocol("http");
     eprintln!("directconnect (drop): {dc:?}\nhttp: {web:?}");
-    assert!(dc.flows > 0, "the hub session is not labelled directconnect: {}", summary.0);
+    assert!(dc.flows > 0, "the hub session is not labelled directconnect: {:?}", summary.protocols);
     assert!(dc.dropped_out + dc.dropped_in > 0, "no directconnect packet dropped: {dc:?}");
     assert!(web.flows > 0 && web.bytes_in >= FILE_LEN as u64, "the HTTP download is not counted: {web:?}");
     assert_eq!(web.dropped_out + web.dropped_in, 0, "HTTP was dropped: {web:?}");

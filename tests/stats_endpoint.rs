@@ -1,11 +1,12 @@
 //! The stats path end to end: during a lab run, `/metrics` passes `promtool check metrics`, the
 //! byte counters equal what the kernel counted on the lab's veths, `/stats.json` and
 //! `--stats-json` carry the documented record, and the stats can be turned off.
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use serde_json::Value;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use weir_testkit::bridge::{TempDir, Weir, check_accounting};
 use weir_testkit::lab::{IN_V4, Lab, LabOptions, Ns, OUT_V4, lab_available};
 
@@ -71,10 +72,17 @@ fn metrics_pass_promtool_and_match_the_kernels_counts() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // Python can take seconds to start on a busy machine: wait until it answers, in its own
+    // namespace (so without crossing the bridge).
+    let url = format!("http://{OUT_V4}:8080/");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !lab.run(Ns::Out, "curl", &["-s", "-o", "/dev/null", &url]).unwrap().status.success() {
+        assert!(Instant::now() < deadline, "the HTTP server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for _ in 0..5 {
-        let out = lab.run(Ns::In, "curl", &["-sS", "-o", "/dev/null", &format!("http://{OUT_V4}:8080/")]).unwrap();
-        assert!(out.status.success());
+        let out = lab.run(Ns::In, "curl", &["-sS", "-o", "/dev/null", &url]).unwrap();
+        assert!(out.status.success(), "curl through weir: {}", String::from_utf8_lossy(&out.stderr));
     }
     let _ = lab.run(Ns::Out, "ping", &["-c", "5", "-i", "0.2", IN_V4]).unwrap();
     let mut srv = srv;

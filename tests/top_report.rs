@@ -5,6 +5,7 @@
 //! types keys with send-keys. `weir report` and `weir classify --report` write charts that are
 //! checked as SVG and PNG files. Set `WEIR_UPDATE_DOCS=1` to also write docs/report-example.png and
 //! .svg from the synthetic 2004-campus stats file.
+#![forbid(unsafe_code)]
 #![expect(clippy::unwrap_used, reason = "a test fails loudly on a broken fixture")]
 
 use std::io::{Read, Write};

@@ -18,7 +18,8 @@ use weir_stats::hosts::{HostSelection, host_stats, merge};
 /// Arguments of `weir classify`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct Args {
-    /// Capture files: pcap or pcapng; Ethernet, Linux cooked (SLL, SLL2) or raw IP link types.
+    /// Capture files: pcap or pcapng; Ethernet, Linux cooked (SLL, SLL2), raw IP, BSD loopback, PPP or
+    /// Cisco HDLC link types.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Also print one line per flow.
@@ -91,7 +92,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let table = FlowTableConfig { capacity: args.flow_capacity, ..FlowTableConfig::default() };
     let shards = table.shards.min(args.flow_capacity.next_power_of_two() / 2).max(1);
     let table = FlowTableConfig { shards, ..table };
-    let shared = Shared::new(Arc::clone(&classifier), table, 65_536)
+    let shared = Shared::new(Arc::clone(&classifier), table, 262_144)
         .map_err(|e| anyhow::anyhow!("--flow-capacity {}: {e}", args.flow_capacity))?;
     let exporting = !args.ipfix.is_empty();
     let config = EngineConfig {
@@ -99,6 +100,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         record_flows: args.flows || exporting,
         active_timeout_ns: if exporting { args.active_timeout.saturating_mul(1_000_000_000) } else { 0 },
         host_capacity: if args.hosts { HOSTS_TRACKED } else { 0 },
+        ..EngineConfig::default()
     };
     let mut engine = Engine::new(shared, config);
     let exporter = if exporting {
@@ -129,10 +131,12 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let progress = Progress::new(args)?;
     let started = Instant::now();
     let mut failure = None;
+    let mut warnings: Vec<String> = Vec::new();
     let mut packets: u64 = 0;
-    'passes: for _ in 0..args.loops {
+    'passes: for pass in 0..args.loops {
         for path in &args.files {
             let mut reader = CaptureReader::open(path)?;
+            let mut file_records: u64 = 0;
             loop {
                 let record = match reader.next_record() {
                     Ok(Some(r)) => r,
@@ -143,21 +147,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
                     }
                 };
                 let Some(link) = LinkType::from_pcap(record.linktype) else {
-                    failure = Some(anyhow::anyhow!(
-                        "{}: unsupported link type {} in the record at byte offset {}; weir reads Ethernet (1), \
-                         Linux cooked capture SLL (113) and SLL2 (276), and raw IP (101, 228, 229)",
-                        path.display(),
-                        record.linktype,
-                        record.offset
-                    ));
+                    failure = Some(unsupported_link(path, record.linktype, record.offset));
                     break 'passes;
                 };
                 engine.process(record.data, record.orig_len, link, Ingress::Unknown, record.ts_nanos);
                 packets += 1;
+                file_records += 1;
                 if packets.is_multiple_of(DRAIN_EVERY) {
                     progress.advance(reader.offset());
                     out_records.write(&mut out, &mut engine)?;
                 }
+            }
+            if let Some(partial) = reader.partial_header().filter(|_| pass == 0) {
+                warnings.push(partial_header_note(partial, file_records));
             }
             progress.finish_file(reader.offset());
         }
@@ -191,13 +193,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             writeln!(out)?;
         }
     }
-    let summary = Summary::collect(&engine, elapsed, &args.files, failure.is_some());
+    let mut summary = Summary::collect(&engine, elapsed, &args.files, failure.is_some());
+    summary.warnings = warnings;
     if args.json {
         writeln!(out, "{}", summary.to_json())?;
     } else {
         report::write_table(&mut out, &summary)?;
     }
     out.flush()?;
+    for w in &summary.warnings {
+        eprintln!("weir: warning: {w}");
+    }
     if let Some(chart) = &args.report {
         write_share_chart(chart, &summary)?;
     }
@@ -209,6 +215,37 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The warning for a capture that ends inside a record header after `records` whole ones.
+fn partial_header_note(partial: &weir_capture::CaptureError, records: u64) -> String {
+    let plural = if records == 1 { "" } else { "s" };
+    match partial {
+        weir_capture::CaptureError::Truncated { name, offset, what, needed, available } => format!(
+            "{name} ends inside a {what} at byte offset {offset} ({available} of its {needed} bytes), after \
+             {records} whole record{plural}: every packet it holds was read, the figures are complete"
+        ),
+        other => format!("{other} (after {records} whole record{plural}; the figures are complete)"),
+    }
+}
+
+/// The error for a record of a link type weir does not parse: which one, and which it does.
+fn unsupported_link(path: &std::path::Path, linktype: u32, offset: u64) -> anyhow::Error {
+    let what = match linktype {
+        105 => " (IEEE 802.11)",
+        119 => " (Prism 802.11)",
+        127 => " (radiotap 802.11)",
+        147..=162 => " (reserved for private use)",
+        163 => " (AVS 802.11)",
+        192 => " (PPI, per-packet information)",
+        _ => "",
+    };
+    let known: Vec<String> = LinkType::PCAP_NAMES.iter().map(|(n, name)| format!("{name} ({n})")).collect();
+    anyhow::anyhow!(
+        "{}: unsupported link type {linktype}{what} in the record at byte offset {offset}; weir reads {}",
+        path.display(),
+        known.join(", ")
+    )
 }
 
 /// Draw the summary's per-protocol outbound/inbound bytes as the share chart.

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 use weir_dpi::{Classifier, ProtocolId};
-use weir_engine::{Direction, EndReason, Engine, FlowRecord, WireError};
+use weir_engine::{Direction, Encap, EndReason, Engine, FlowRecord, WireError};
+use weir_stats::l4_name;
 
 /// One protocol's row.
 pub(crate) struct Row {
@@ -38,6 +39,10 @@ pub(crate) struct Summary {
     pub malformed_by_reason: Vec<(&'static str, u64)>,
     pub fragments: u64,
     pub snaplen_cut: u64,
+    /// Frames and bytes per tunnel kind, those seen only.
+    pub encapsulated: Vec<(&'static str, u64, u64)>,
+    /// Notes about the input that do not make the figures incomplete.
+    pub warnings: Vec<String>,
     pub flows: u64,
     pub flows_evicted: u64,
     pub elapsed: Duration,
@@ -79,6 +84,12 @@ impl Summary {
             malformed_by_reason,
             fragments: c.fragments.get(),
             snaplen_cut: c.snaplen_cut.get(),
+            encapsulated: Encap::ALL
+                .iter()
+                .map(|e| (e.name(), c.encapsulated[e.index()].get(), c.encapsulated_bytes[e.index()].get()))
+                .filter(|(_, n, _)| *n > 0)
+                .collect(),
+            warnings: Vec::new(),
             flows: c.flows_created.get(),
             flows_evicted: c.flows_ended(EndReason::Evicted).get(),
             elapsed,
@@ -124,6 +135,11 @@ impl Summary {
             .collect();
         let by_reason: serde_json::Map<String, Value> =
             self.malformed_by_reason.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect();
+        let encapsulated: serde_json::Map<String, Value> = self
+            .encapsulated
+            .iter()
+            .map(|(k, packets, bytes)| ((*k).to_string(), json!({"packets": packets, "bytes": bytes})))
+            .collect();
         json!({
             "type": "summary",
             "files": self.files,
@@ -137,6 +153,8 @@ impl Summary {
             "protocols": protocols,
             "non_ip": {"packets": self.non_ip.0, "bytes": self.non_ip.1},
             "malformed": {"packets": self.malformed.0, "bytes": self.malformed.1, "by_reason": by_reason},
+            "encapsulated": encapsulated,
+            "warnings": self.warnings,
             "elapsed_s": self.elapsed.as_secs_f64(),
             "packets_per_s": pps,
             "gbit_per_s": gbps,
@@ -195,6 +213,14 @@ pub(crate) fn write_table(out: &mut impl Write, s: &Summary) -> std::io::Result<
             s.malformed.0,
             human_bytes(s.malformed.1),
             reasons.join(", ")
+        )?;
+    }
+    if !s.encapsulated.is_empty() {
+        let kinds: Vec<String> = s.encapsulated.iter().map(|(k, n, _)| format!("{k} {n}")).collect();
+        writeln!(
+            out,
+            "tunnelled frames: {}; each counted once, to its inner flow, at its length on the wire",
+            kinds.join(", ")
         )?;
     }
     if s.snaplen_cut > 0 {
@@ -270,16 +296,6 @@ pub(crate) fn write_hosts_table(out: &mut impl Write, hosts: &[weir_stats::HostS
         )?;
     }
     Ok(())
-}
-
-pub(crate) fn l4_name(ip_protocol: u8) -> String {
-    match ip_protocol {
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        1 => "ICMP".into(),
-        58 => "ICMPv6".into(),
-        n => format!("IP/{n}"),
-    }
 }
 
 fn endpoint(e: (std::net::IpAddr, u16)) -> String {

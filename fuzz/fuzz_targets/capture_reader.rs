@@ -13,7 +13,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(r.offset < data.len() as u64);
                 assert!(r.data.len() <= data.len());
             }
-            Ok(None) => break,
+            Ok(None) => {
+                // A partial last header starts within the input, after every record.
+                if let Some(p) = reader.partial_header() {
+                    assert!(p.offset() < data.len() as u64);
+                }
+                break;
+            }
             Err(_) => break,
         }
     }

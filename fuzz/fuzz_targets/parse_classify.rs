@@ -14,23 +14,18 @@ fuzz_target!(|data: &[u8]| {
     let classifier = Arc::clone(CLASSIFIER.get_or_init(|| Arc::new(Classifier::builtin().expect("built-in signatures"))));
     let table = FlowTableConfig { shards: 2, capacity: 16, ..FlowTableConfig::default() };
     let Ok(shared) = Shared::new(classifier, table, 8) else { return };
-    let mut engine = Engine::new(shared, EngineConfig { inside: Vec::new(), record_flows: true });
+    let mut engine = Engine::new(shared, EngineConfig { inside: Vec::new(), record_flows: true, ..EngineConfig::default() });
     // Frames: [link selector][len hi][len lo][bytes...] repeated.
     let mut rest = data;
     let mut now = 0u64;
     let mut frames = 0u64;
     while rest.len() >= 3 {
-        let link = match rest[0] % 4 {
-            0 => LinkType::Ethernet,
-            1 => LinkType::LinuxSll,
-            2 => LinkType::LinuxSll2,
-            _ => LinkType::RawIp,
-        };
+        let link = LinkType::ALL[usize::from(rest[0] >> 4) % LinkType::ALL.len()];
         let len = (usize::from(rest[1]) << 8 | usize::from(rest[2])).min(rest.len() - 3);
         let frame = &rest[3..3 + len];
-        let ingress = if rest[0] & 4 == 0 { Ingress::Inside } else { Ingress::Outside };
+        let ingress = if rest[0] & 1 == 0 { Ingress::Inside } else { Ingress::Outside };
         engine.process(frame, len as u32, link, ingress, now);
-        now += u64::from(rest[0]) * 50_000_000;
+        now += u64::from(rest[0] & 0x0e) * 50_000_000;
         frames += 1;
         rest = &rest[3 + len..];
     }

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use weir_testkit::bridge::Weir;
-pub(crate) use weir_testkit::bridge::{Summary, TempDir, random_bytes, sha256};
+pub(crate) use weir_testkit::bridge::{BridgeSummary as Summary, TempDir, assert_accounted, random_bytes, sha256};
 use weir_testkit::lab::Lab;
 
 /// Path of `scripts/lab-traffic.sh`.
@@ -139,10 +139,10 @@ impl WeirRun {
 
     /// SIGTERM by PID, waits at most 20 s for exit 0, and returns the parsed summary.
     pub(crate) fn stop(self) -> Summary {
-        let (code, stderr, json) = self.0.stop();
+        let (code, stderr, summary) = self.0.stop();
         assert_eq!(code, 0, "weir exited with {code}; stderr:\n{stderr}");
         let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
         eprintln!("weir final lines:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
-        Summary(json)
+        summary
     }
 }

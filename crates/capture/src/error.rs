@@ -61,8 +61,26 @@ pub enum CaptureError {
         name: String,
         /// Where the record, block or option starts.
         offset: u64,
-        /// What is wrong, e.g. "captured length exceeds 262144 bytes".
+        /// What is wrong, e.g. "block length is not a multiple of 4".
         reason: &'static str,
+    },
+    /// A record claims more captured bytes than any capture holds ([`MAX_CAPLEN`](crate::MAX_CAPLEN)), or far
+    /// more than its snapshot length: the file is corrupt from this record on.
+    #[error(
+        "{name}: bad record at byte offset {offset}: captured length {caplen} exceeds {limit_what} ({limit} bytes); \
+         the file is corrupt from here"
+    )]
+    CaptureLength {
+        /// File name.
+        name: String,
+        /// Where the record or block starts.
+        offset: u64,
+        /// The captured length the record claims.
+        caplen: u32,
+        /// The limit it exceeds.
+        limit: u64,
+        /// What the limit is: "the most any capture holds" or "the snapshot length plus 65536".
+        limit_what: &'static str,
     },
     /// A pcapng packet block names an interface that its section has not described.
     #[error(
@@ -87,6 +105,7 @@ impl CaptureError {
             | Self::UnsupportedVersion { name, .. }
             | Self::Truncated { name, .. }
             | Self::BadRecord { name, .. }
+            | Self::CaptureLength { name, .. }
             | Self::UnknownInterface { name, .. } => name,
         }
     }
@@ -99,6 +118,7 @@ impl CaptureError {
             | Self::UnsupportedVersion { offset, .. }
             | Self::Truncated { offset, .. }
             | Self::BadRecord { offset, .. }
+            | Self::CaptureLength { offset, .. }
             | Self::UnknownInterface { offset, .. } => *offset,
         }
     }
@@ -125,5 +145,18 @@ mod tests {
 
         let e = CaptureError::BadRecord { name: "y".into(), offset: 44, reason: "block length is not a multiple of 4" };
         assert_eq!(e.to_string(), "y: bad record at byte offset 44: block length is not a multiple of 4");
+
+        let e = CaptureError::CaptureLength {
+            name: "z".into(),
+            offset: 24,
+            caplen: 524_501,
+            limit: 262_144,
+            limit_what: "the most any capture holds",
+        };
+        assert_eq!(
+            e.to_string(),
+            "z: bad record at byte offset 24: captured length 524501 exceeds the most any capture holds (262144 bytes); \
+             the file is corrupt from here"
+        );
     }
 }

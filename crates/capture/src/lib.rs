@@ -17,8 +17,14 @@
 //! Contract:
 //!
 //! - No input bytes make the reader panic. Every call to [`CaptureReader::next_record`] ends in a record,
-//!   `Ok(None)` at a clean end of input, or a [`CaptureError`] whose [`offset`](CaptureError::offset) is
+//!   `Ok(None)` at the end of input, or a [`CaptureError`] whose [`offset`](CaptureError::offset) is
 //!   the start of the offending header, record, block or option and never beyond the bytes read.
+//! - A file that ends inside a record header, after whole records (a writer killed mid-write), has lost no
+//!   packet bytes: the reader ends there with `Ok(None)` and [`CaptureReader::partial_header`] describes
+//!   where, for the caller to warn. A file that ends inside a record's data is an error.
+//! - Classic pcap files of format 2.2 and older, which store the original length before the captured one,
+//!   are read as libpcap reads them: with the two swapped back (and 2.3 files when the captured length
+//!   exceeds the original).
 //! - Memory is bounded by the input's claims, and those are bounded: a record's captured length may not
 //!   exceed [`MAX_CAPLEN`], and buffered pcapng metadata blocks may not exceed [`MAX_META_BLOCK_LEN`].
 //!   Blocks the reader skips are streamed, never buffered.

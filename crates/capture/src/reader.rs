@@ -94,6 +94,40 @@ struct PcapHeader {
     nanos: bool,
     /// "Modified pcap": 8 more bytes per record header.
     modified: bool,
+    /// Whether records store the original length before the captured one.
+    lengths: Lengths,
+}
+
+/// Writers before libpcap 0.4 (file format 2.2 and older) stored a record's original length where
+/// the captured length belongs and the other way round; some 2.3 files do. libpcap and Wireshark
+/// read such files by swapping the two back, and so does this reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lengths {
+    /// Format 2.4 and later: as written.
+    InOrder,
+    /// Format 2.2 and older: always swapped.
+    Swapped,
+    /// Format 2.3: swapped when the captured length exceeds the original one.
+    MaybeSwapped,
+}
+
+impl Lengths {
+    fn of_version(minor: u16) -> Lengths {
+        match minor {
+            0..=2 => Lengths::Swapped,
+            3 => Lengths::MaybeSwapped,
+            _ => Lengths::InOrder,
+        }
+    }
+
+    /// (captured, original) as the record means them.
+    fn fix(self, caplen: u32, orig_len: u32) -> (u32, u32) {
+        match self {
+            Lengths::Swapped => (orig_len, caplen),
+            Lengths::MaybeSwapped if caplen > orig_len => (orig_len, caplen),
+            _ => (caplen, orig_len),
+        }
+    }
 }
 
 /// What an Interface Description Block said.
@@ -178,6 +212,8 @@ pub struct CaptureReader<R> {
     /// Packet data (and pcapng block options while they are parsed); grows to the largest, never shrinks.
     buf: Vec<u8>,
     failed: bool,
+    /// The input ended inside a record header, after whole records.
+    partial_header: Option<CaptureError>,
 }
 
 impl<R> std::fmt::Debug for CaptureReader<R> {
@@ -225,10 +261,11 @@ impl<R: Read> CaptureReader<R> {
             name: name.to_owned(),
             format: Format::Pcap,
             order: ByteOrder::LittleEndian,
-            pcap: PcapHeader { linktype: 0, snaplen: 0, nanos: false, modified: false },
+            pcap: PcapHeader { linktype: 0, snaplen: 0, nanos: false, modified: false, lengths: Lengths::InOrder },
             interfaces: Vec::new(),
             buf: Vec::new(),
             failed: false,
+            partial_header: None,
         };
         let [magic] = this.read_words::<1>(0, "file header", 4)?;
         if magic == SHB_TYPE_BYTES {
@@ -261,24 +298,26 @@ impl<R: Read> CaptureReader<R> {
         self.input.offset
     }
 
-    /// The next packet, or `Ok(None)` at a clean end of input (the input ends exactly where a record or block
-    /// would start). pcapng blocks that carry no packet are read (section and interface headers) or skipped
-    /// (anything else) on the way.
+    /// The next packet, or `Ok(None)` at the end of input: where a record or block would start, or inside the
+    /// header of one (a file whose writer stopped mid-header: every whole record has been read, and
+    /// [`partial_header`](Self::partial_header) says where it ended). pcapng blocks that carry no packet are read
+    /// (section and interface headers) or skipped (anything else) on the way.
     ///
     /// # Errors
     ///
-    /// - [`CaptureError::Truncated`] if the input ends inside a record or block;
-    /// - [`CaptureError::BadRecord`] if a captured length exceeds [`MAX_CAPLEN`], the snapshot length by more
-    ///   than [`SNAPLEN_SLACK`], or its block; if a block length is not a multiple of 4, is shorter than the
-    ///   block's fixed fields, or differs from the trailing copy; if an Interface Description Block exceeds
-    ///   [`MAX_META_BLOCK_LEN`] or has an option that overruns it;
+    /// - [`CaptureError::Truncated`] if the input ends inside a record's data or a block past its header;
+    /// - [`CaptureError::CaptureLength`] if a captured length exceeds [`MAX_CAPLEN`] or the snapshot length by
+    ///   more than [`SNAPLEN_SLACK`];
+    /// - [`CaptureError::BadRecord`] if a captured length exceeds its block; if a block length is not a
+    ///   multiple of 4, is shorter than the block's fixed fields, or differs from the trailing copy; if an
+    ///   Interface Description Block exceeds [`MAX_META_BLOCK_LEN`] or has an option that overruns it;
     /// - [`CaptureError::UnknownInterface`] if a packet block names an interface its section did not describe;
     /// - [`CaptureError::BadMagic`] / [`CaptureError::UnsupportedVersion`] for a bad later Section Header Block;
     /// - [`CaptureError::Io`] if the underlying reader fails.
     ///
     /// An error is final: later calls return `Ok(None)`.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, CaptureError> {
-        if self.failed {
+        if self.failed || self.partial_header.is_some() {
             return Ok(None);
         }
         let next = match self.format {
@@ -300,6 +339,24 @@ impl<R: Read> CaptureReader<R> {
                 self.failed = true;
                 Err(e)
             }
+        }
+    }
+
+    /// Where the input ended inside a record header (pcap) or a block header or packet block's fixed fields
+    /// (pcapng), after whole records: a [`CaptureError::Truncated`] to report as a warning, since no packet
+    /// bytes were lost. `None` while reading, and after a clean end.
+    pub fn partial_header(&self) -> Option<&CaptureError> {
+        self.partial_header.as_ref()
+    }
+
+    /// A read of a header failed: the input ending there is the end of the capture, anything else an error.
+    fn ended_in_header<T>(&mut self, e: CaptureError) -> Result<Option<T>, CaptureError> {
+        match e {
+            CaptureError::Truncated { .. } => {
+                self.partial_header = Some(e);
+                Ok(None)
+            }
+            e => Err(e),
         }
     }
 
@@ -329,6 +386,7 @@ impl<R: Read> CaptureReader<R> {
             snaplen,
             nanos: kind == PCAP_MAGIC_NANOS,
             modified: kind == PCAP_MAGIC_MODIFIED,
+            lengths: Lengths::of_version(minor),
         };
         Ok(())
     }
@@ -338,14 +396,19 @@ impl<R: Read> CaptureReader<R> {
         let order = self.order;
         let header = self.pcap;
         let header_len: u64 = if header.modified { 24 } else { 16 };
-        let Some(words) = self.read_words_or_eof::<4>(start, "record header", header_len)? else {
-            return Ok(None);
+        let words = match self.read_words_or_eof::<4>(start, "record header", header_len) {
+            Ok(Some(words)) => words,
+            Ok(None) => return Ok(None),
+            Err(e) => return self.ended_in_header(e),
         };
         if header.modified {
             // ifindex, protocol, pkt_type, padding: nothing the caller needs.
-            self.read_words::<2>(start, "record header", header_len)?;
+            if let Err(e) = self.read_words::<2>(start, "record header", header_len) {
+                return self.ended_in_header(e);
+            }
         }
         let [secs, frac, caplen, orig_len] = words.map(|w| order.u32(w));
+        let (caplen, orig_len) = header.lengths.fix(caplen, orig_len);
         self.check_caplen(start, caplen, header.snaplen)?;
         let caplen = caplen as usize;
         self.fill_buf(caplen, start, "record", header_len + caplen as u64)?;
@@ -365,8 +428,10 @@ impl<R: Read> CaptureReader<R> {
     fn next_pcapng(&mut self) -> Result<Option<Meta>, CaptureError> {
         loop {
             let start = self.input.offset;
-            let Some([ty, len]) = self.read_words_or_eof::<2>(start, "block header", 8)? else {
-                return Ok(None);
+            let [ty, len] = match self.read_words_or_eof::<2>(start, "block header", 8) {
+                Ok(Some(words)) => words,
+                Ok(None) => return Ok(None),
+                Err(e) => return self.ended_in_header(e),
             };
             if ty == SHB_TYPE_BYTES {
                 self.section_header(start, len)?;
@@ -375,9 +440,9 @@ impl<R: Read> CaptureReader<R> {
             let (ty, len) = (self.order.u32(ty), self.order.u32(len));
             match ty {
                 IDB_TYPE => self.interface_description(start, len)?,
-                EPB_TYPE => return self.enhanced_packet(start, len, false).map(Some),
-                PB_TYPE => return self.enhanced_packet(start, len, true).map(Some),
-                SPB_TYPE => return self.simple_packet(start, len).map(Some),
+                EPB_TYPE => return self.enhanced_packet(start, len, false),
+                PB_TYPE => return self.enhanced_packet(start, len, true),
+                SPB_TYPE => return self.simple_packet(start, len),
                 _ => {
                     self.check_block_len(start, len, BLOCK_MIN_LEN)?;
                     self.finish_block(start, len, 8)?;
@@ -435,11 +500,14 @@ impl<R: Read> CaptureReader<R> {
 
     /// Enhanced Packet Block, or with `obsolete` the old Packet Block (16-bit interface id and a drop count in
     /// the first word; otherwise the same layout).
-    fn enhanced_packet(&mut self, start: u64, len: u32, obsolete: bool) -> Result<Meta, CaptureError> {
+    fn enhanced_packet(&mut self, start: u64, len: u32, obsolete: bool) -> Result<Option<Meta>, CaptureError> {
         self.check_block_len(start, len, if obsolete { PB_MIN_LEN } else { EPB_MIN_LEN })?;
         let order = self.order;
-        let [id, ts_high, ts_low, caplen, orig_len] =
-            self.read_words::<5>(start, "block", u64::from(len))?.map(|w| order.u32(w));
+        let words = match self.read_words::<5>(start, "packet block header", 28) {
+            Ok(words) => words,
+            Err(e) => return self.ended_in_header(e),
+        };
+        let [id, ts_high, ts_low, caplen, orig_len] = words.map(|w| order.u32(w));
         let id = if obsolete { u32::from(order.split16(id).0) } else { id };
         let iface = self.interface(start, id)?;
         self.check_caplen(start, caplen, iface.snaplen)?;
@@ -449,22 +517,25 @@ impl<R: Read> CaptureReader<R> {
         let caplen = caplen as usize;
         self.fill_buf(caplen, start, "block", u64::from(len))?;
         self.finish_block(start, len, 28 + caplen as u64)?;
-        Ok(Meta {
+        Ok(Some(Meta {
             ts_nanos: iface.ts_nanos((u64::from(ts_high) << 32) | u64::from(ts_low)),
             linktype: iface.linktype,
             interface: id,
             caplen,
             orig_len,
             offset: start,
-        })
+        }))
     }
 
     /// Simple Packet Block: interface 0, no timestamp; the captured length is the original length cut to the
     /// block and to the interface's snapshot length.
-    fn simple_packet(&mut self, start: u64, len: u32) -> Result<Meta, CaptureError> {
+    fn simple_packet(&mut self, start: u64, len: u32) -> Result<Option<Meta>, CaptureError> {
         self.check_block_len(start, len, SPB_MIN_LEN)?;
         let order = self.order;
-        let [orig_len] = self.read_words::<1>(start, "block", u64::from(len))?.map(|w| order.u32(w));
+        let [orig_len] = match self.read_words::<1>(start, "packet block header", 12) {
+            Ok(words) => words.map(|w| order.u32(w)),
+            Err(e) => return self.ended_in_header(e),
+        };
         let iface = self.interface(start, 0)?;
         let mut caplen = orig_len.min(len - SPB_MIN_LEN);
         if iface.snaplen != 0 {
@@ -474,7 +545,7 @@ impl<R: Read> CaptureReader<R> {
         let caplen = caplen as usize;
         self.fill_buf(caplen, start, "block", u64::from(len))?;
         self.finish_block(start, len, 12 + caplen as u64)?;
-        Ok(Meta { ts_nanos: 0, linktype: iface.linktype, interface: 0, caplen, orig_len, offset: start })
+        Ok(Some(Meta { ts_nanos: 0, linktype: iface.linktype, interface: 0, caplen, orig_len, offset: start }))
     }
 
     fn interface(&self, start: u64, id: u32) -> Result<Interface, CaptureError> {
@@ -513,10 +584,17 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn check_caplen(&self, start: u64, caplen: u32, snaplen: u32) -> Result<(), CaptureError> {
+        let too_long = |limit: u32, limit_what| CaptureError::CaptureLength {
+            name: self.name.clone(),
+            offset: start,
+            caplen,
+            limit: u64::from(limit),
+            limit_what,
+        };
         if caplen > MAX_CAPLEN {
-            Err(self.bad_record(start, "captured length exceeds 262144 bytes"))
+            Err(too_long(MAX_CAPLEN, "the most any capture holds"))
         } else if snaplen != 0 && caplen > snaplen.saturating_add(SNAPLEN_SLACK) {
-            Err(self.bad_record(start, "captured length exceeds the snapshot length by more than 65536 bytes"))
+            Err(too_long(snaplen.saturating_add(SNAPLEN_SLACK), "the snapshot length plus 65536"))
         } else {
             Ok(())
         }
@@ -755,6 +833,13 @@ mod tests {
         }
     }
 
+    fn capture_length(e: &CaptureError) -> (u64, u32, u64) {
+        match e {
+            CaptureError::CaptureLength { offset, caplen, limit, .. } => (*offset, *caplen, *limit),
+            other => panic!("expected CaptureLength, got {other}"),
+        }
+    }
+
     fn truncated(e: &CaptureError) -> (u64, &'static str, u64, u64) {
         match e {
             CaptureError::Truncated { offset, what, needed, available, .. } => (*offset, what, *needed, *available),
@@ -839,16 +924,59 @@ mod tests {
         assert!(matches!(err(&f), CaptureError::UnsupportedVersion { offset: 0, major: 1, minor: 4, .. }));
     }
 
+    /// A writer that stopped inside a record header lost no packet bytes: the end of the capture, with a note.
     #[test]
-    fn pcap_truncated_record_header() {
+    fn pcap_partial_record_header_ends_the_capture() {
+        for modified in [false, true] {
+            let magic = if modified { PCAP_MAGIC_MODIFIED } else { PCAP_MAGIC_MICROS };
+            let header_len = if modified { 24 } else { 16 };
+            let mut record = pcap_record(LE, 0, 0, b"abcd", 4);
+            if modified {
+                record.splice(16..16, [0; 8]);
+            }
+            for keep in 1..header_len {
+                let mut f = pcap_header(LE, magic, 0, 1);
+                f.extend(&record);
+                f.extend(&record[..keep]);
+                let mut r = reader(&f);
+                assert!(r.next_record().unwrap().is_some());
+                assert!(r.partial_header().is_none());
+                assert!(r.next_record().unwrap().is_none(), "modified {modified}, {keep} bytes");
+                let e = r.partial_header().expect("a note on the partial header");
+                let at = 24 + record.len() as u64;
+                assert_eq!(truncated(e), (at, "record header", header_len as u64, keep as u64));
+                assert!(r.next_record().unwrap().is_none(), "the end is final");
+            }
+        }
+        // A clean end leaves no note.
         let mut f = pcap_header(LE, PCAP_MAGIC_MICROS, 0, 1);
         f.extend(pcap_record(LE, 0, 0, b"abcd", 4));
-        f.extend(&pcap_record(LE, 0, 0, b"abcd", 4)[..7]);
         let mut r = reader(&f);
-        assert!(r.next_record().unwrap().is_some());
-        let e = r.next_record().unwrap_err();
-        assert_eq!(truncated(&e), (44, "record header", 16, 7));
-        assert!(r.next_record().unwrap().is_none(), "errors are final");
+        while r.next_record().unwrap().is_some() {}
+        assert!(r.partial_header().is_none());
+    }
+
+    /// Format 2.2 and older store the original length first (libpcap swaps them back); 2.3 files may.
+    #[test]
+    fn pcap_old_versions_swap_the_lengths() {
+        for (minor, written, read) in [
+            (0u16, (60u32, 1514u32), (1514u32, 60u32)),
+            (2, (60, 60), (60, 60)),
+            (3, (1514, 60), (60, 1514)),
+            (3, (60, 1514), (60, 1514)),
+            (4, (60, 1514), (60, 1514)),
+        ] {
+            let mut f = pcap_header(BE, PCAP_MAGIC_MICROS, 0, 1);
+            f[6..8].copy_from_slice(&minor.to_be_bytes());
+            let mut rec = pcap_record(BE, 0, 0, &vec![5; read.0 as usize], 0);
+            rec[8..12].copy_from_slice(&written.0.to_be_bytes());
+            rec[12..16].copy_from_slice(&written.1.to_be_bytes());
+            f.extend(&rec);
+            let mut r = reader(&f);
+            let got = r.next_record().unwrap().map(|rec| (rec.data.len() as u32, rec.orig_len));
+            assert_eq!(got, Some(read), "2.{minor} written {written:?}");
+            assert!(r.next_record().unwrap().is_none());
+        }
     }
 
     #[test]
@@ -867,7 +995,8 @@ mod tests {
         let mut rec = pcap_record(LE, 0, 0, b"", 0);
         rec[8..12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
         f.extend(&rec);
-        assert_eq!(bad_record(&err(&f)), (24, "captured length exceeds 262144 bytes"));
+        assert_eq!(capture_length(&err(&f)), (24, MAX_CAPLEN + 1, u64::from(MAX_CAPLEN)));
+        assert!(err(&f).to_string().contains("captured length 262145 exceeds the most any capture holds"));
 
         // Exactly MAX_CAPLEN is fine.
         let mut f = pcap_header(BE, PCAP_MAGIC_MICROS, 0, 1);
@@ -881,10 +1010,7 @@ mod tests {
         let mut rec = pcap_record(LE, 0, 0, b"", 0);
         rec[8..12].copy_from_slice(&(64 + SNAPLEN_SLACK + 1).to_le_bytes());
         f.extend(&rec);
-        assert_eq!(
-            bad_record(&err(&f)),
-            (24 + 16 + 1514, "captured length exceeds the snapshot length by more than 65536 bytes")
-        );
+        assert_eq!(capture_length(&err(&f)), (24 + 16 + 1514, 64 + SNAPLEN_SLACK + 1, u64::from(64 + SNAPLEN_SLACK)));
     }
 
     // ---- pcapng ----
@@ -1020,7 +1146,7 @@ mod tests {
         let mut e = epb(LE, 0, 0, b"abcd", 4);
         e[20..24].copy_from_slice(&(MAX_CAPLEN + 4).to_le_bytes());
         f.extend(&e);
-        assert_eq!(bad_record(&err(&f)), (48, "captured length exceeds 262144 bytes"));
+        assert_eq!(capture_length(&err(&f)), (48, MAX_CAPLEN + 4, u64::from(MAX_CAPLEN)));
     }
 
     #[test]
@@ -1041,7 +1167,13 @@ mod tests {
     #[test]
     fn pcapng_truncations() {
         let full = ng(LE, &[idb(LE, 1, 0, &[]), epb(LE, 0, 0, &[0; 100], 100)]);
-        assert_eq!(truncated(&err(&full[..48 + 5])), (48, "block header", 8, 5));
+        // Inside the block header or the packet block's fixed fields: the end, with a note.
+        for (keep, what, needed) in [(5, "block header", 8), (20, "packet block header", 28)] {
+            let mut r = reader(&full[..48 + keep]);
+            assert!(r.next_record().unwrap().is_none());
+            assert_eq!(truncated(r.partial_header().unwrap()), (48, what, needed, keep as u64));
+        }
+        // Past them, packet bytes are lost: an error.
         assert_eq!(truncated(&err(&full[..48 + 30])), (48, "block", 132, 30));
         assert_eq!(truncated(&err(&full[..full.len() - 1])), (48, "block", 132, 131));
         // A skipped block cut short.

@@ -5,12 +5,28 @@
 //! (`deny_unknown_fields`: an unknown key is an error, never ignored), and [`Config`] is what the
 //! rest of weir uses, with every value checked. Nothing here touches an interface: checking that
 //! `inside` exists or that a core is online belongs to start-up, which has the system at hand.
+//!
+//! The rules of the parts a config sets up live with those parts, once: ring and batch sizes in
+//! [`weir_xdp::XdpConfig::check`], the flow table's shape in
+//! [`weir_flow::FlowTableConfig::validate`]. [`Config::xdp`] and [`Config::flow_table`] are the one
+//! conversion from this file's keys to those configs, and validation names the file's keys.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod raw;
+pub mod units;
+
+pub use units::{Dscp, Rate, TimeRange};
 
 use std::path::{Path, PathBuf};
+
+/// Most classes a policy may define: a flow's cached verdict holds a class id in 6 bits, beside
+/// forward and drop.
+pub const MAX_CLASSES: usize = 62;
+/// Most schedules a policy may define (their state is one bit each in a 64-bit mask).
+pub const MAX_SCHEDULES: usize = 64;
+/// A full-size Ethernet frame without FCS: the smallest burst a rated class may have.
+pub const FULL_FRAME: u64 = 1514;
 
 /// What to do with a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,27 +66,8 @@ pub enum RuleDirection {
     Both,
 }
 
-/// XDP attach mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum XdpMode {
-    /// Driver mode.
-    Native,
-    /// Generic (skb) mode.
-    Generic,
-    /// Native, else generic.
-    Auto,
-}
-
-/// AF_XDP bind mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BindMode {
-    /// Zero-copy (needs driver support).
-    ZeroCopy,
-    /// Copy mode.
-    Copy,
-    /// Zero-copy, else copy.
-    Auto,
-}
+/// XDP attach and AF_XDP bind modes: the AF_XDP crate's own types, so nothing maps them by hand.
+pub use weir_xdp::{BindMode, XdpMode};
 
 /// The NICs and how to attach to them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,6 +105,9 @@ pub struct Workers {
     pub batch: u32,
     /// Busy polling, if enabled.
     pub busy_poll: Option<BusyPoll>,
+    /// Bytes of UMEM a worker's shaper may pin with queued frames (each queued frame counts as
+    /// one whole `rings.frame_size` frame); beyond it frames are dropped and counted.
+    pub queue_memory: u64,
 }
 
 /// UMEM and ring sizes.
@@ -156,11 +156,14 @@ pub struct Inspect {
     pub max_bytes: u16,
     /// Signature file; `None`: the built-in one.
     pub signatures: Option<PathBuf>,
-    /// BitTorrent peer cache entries.
+    /// Peer cache entries (BitTorrent and Direct Connect endpoints).
     pub peer_cache: usize,
+    /// Seconds a learned peer endpoint stays a peer.
+    pub peer_cache_ttl_s: u32,
 }
 
-/// One policy rule: a protocol or category name, a direction, an action.
+/// One policy rule: a protocol or category name, a direction, an action or a class, and
+/// optionally a schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
     /// Protocol name (`bittorrent`) or category name (`p2p`); checked against the classifier's
@@ -168,10 +171,89 @@ pub struct Rule {
     pub matches: Match,
     /// Which direction.
     pub direction: RuleDirection,
-    /// What to do.
-    pub action: Action,
+    /// What to do: an action, or a class (index into [`Policy::classes`]).
+    pub target: Target,
+    /// The schedule (index into [`Policy::schedules`]) inside which the rule applies; `None`:
+    /// always.
+    pub schedule: Option<usize>,
     /// Where it came from, for error messages: e.g. `policy.protocols.bittorrent`.
     pub key: String,
+}
+
+/// What a rule does to the traffic it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Forward or drop.
+    Action(Action),
+    /// Shape, police or mark into a class: index into [`Policy::classes`].
+    Class(usize),
+}
+
+/// How a class enforces its rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClassMode {
+    /// Queue above the rate (token bucket, fair queueing over flows, CoDel): the default.
+    Shape,
+    /// Drop above the rate at once: no queue, no added delay, bursty loss for TCP.
+    Police,
+}
+
+impl ClassMode {
+    /// "shape" or "police".
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassMode::Shape => "shape",
+            ClassMode::Police => "police",
+        }
+    }
+}
+
+/// A class's rate limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClassRate {
+    /// For all flows of the class together, per direction.
+    pub rate: Rate,
+    /// Token bucket depth, bytes.
+    pub burst_bytes: u64,
+    /// Shape or police.
+    pub mode: ClassMode,
+    /// CoDel target sojourn time, ns (shape mode).
+    pub target_ns: u64,
+    /// CoDel interval, ns (shape mode).
+    pub interval_ns: u64,
+}
+
+/// `[policy.classes.NAME]`: a rate limit, a DSCP mark, or both.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Class {
+    /// The class's name.
+    pub name: String,
+    /// `None`: the class only marks.
+    pub limit: Option<ClassRate>,
+    /// The DSCP mark written into every packet of the class, if any.
+    pub dscp: Option<Dscp>,
+}
+
+/// Which time zone a schedule's clock times are in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Zone {
+    /// An IANA zone name, checked to exist in the tz database.
+    Named(String),
+    /// The host's zone (TZ, else /etc/localtime), checked to be known.
+    Host,
+}
+
+/// `[policy.schedules.NAME]`: days of the week and clock ranges in a time zone.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Schedule {
+    /// The schedule's name.
+    pub name: String,
+    /// Days on which a range may start, Monday first.
+    pub days: [bool; 7],
+    /// Clock ranges; one that crosses midnight belongs to the day it starts on.
+    pub ranges: Vec<TimeRange>,
+    /// The zone.
+    pub zone: Zone,
 }
 
 /// What a rule matches.
@@ -190,6 +272,10 @@ pub struct Policy {
     /// Rules, most specific first: explicit `[[policy.rule]]` tables in file order, then
     /// `[policy.protocols]`, then `[policy.categories]`.
     pub rules: Vec<Rule>,
+    /// Classes, sorted by name; rules refer to them by index.
+    pub classes: Vec<Class>,
+    /// Schedules, sorted by name; rules refer to them by index.
+    pub schedules: Vec<Schedule>,
     /// Action for traffic no rule matches.
     pub default: Action,
     /// Action for frames that do not parse.
@@ -308,6 +394,22 @@ pub struct Export {
     pub max_message: usize,
 }
 
+/// The local control socket (`weir reload`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Control {
+    /// Path of the Unix socket; `None`: off.
+    pub socket: Option<PathBuf>,
+}
+
+/// Running as a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// Change to this user once set up; `None`: stay root with reduced capabilities.
+    pub user: Option<String>,
+    /// Directory of the per-NIC pid files (one weir per NIC).
+    pub run_dir: std::path::PathBuf,
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -327,6 +429,10 @@ pub struct Config {
     pub stats: Stats,
     /// Flow export.
     pub export: Export,
+    /// Control socket.
+    pub control: Control,
+    /// Service.
+    pub service: Service,
 }
 
 /// A configuration that cannot be used. Every variant names the file and the key.
@@ -490,50 +596,10 @@ impl raw::RawConfig {
                 "pick a core from that range or remove the key",
             ));
         }
-        if w.batch == 0 || w.batch > 1024 {
-            return Err(e("workers.batch", format!("{} is out of range", w.batch), "use 1..=1024 (64 is usual)"));
-        }
-        let busy_poll = if w.busy_poll {
-            if w.busy_poll_budget == 0 {
-                return Err(e("workers.busy_poll_budget", "is 0".into(), "use a budget like 64"));
-            }
-            Some(BusyPoll { timeout_us: w.busy_poll_us, budget: w.busy_poll_budget })
-        } else {
-            None
-        };
+        let busy_poll = w.busy_poll.then_some(BusyPoll { timeout_us: w.busy_poll_us, budget: w.busy_poll_budget });
 
         let r = self.rings;
-        if r.frame_size != 2048 && r.frame_size != 4096 {
-            return Err(e("rings.frame_size", format!("{} is not supported", r.frame_size), "use 2048 or 4096"));
-        }
-        for (key, v) in
-            [("rings.rx", r.rx), ("rings.tx", r.tx), ("rings.fill", r.fill), ("rings.completion", r.completion)]
-        {
-            if !v.is_power_of_two() || !(64..=32768).contains(&v) {
-                return Err(e(key, format!("{v} is not a power of two in 64..=32768"), "use e.g. 2048"));
-            }
-        }
-        // Two sockets share the UMEM: each has its own four rings.
-        let need = 2 * 2 * (r.rx + r.tx + r.fill + r.completion);
-        if r.frames < need {
-            return Err(e(
-                "rings.frames",
-                format!("{} frames cannot cover two sockets' rings ({} entries)", r.frames, need / 2),
-                &format!("use at least {need} (twice the sum of both sockets' rings)"),
-            ));
-        }
-
         let f = self.flows;
-        if f.shards == 0 || !f.shards.is_power_of_two() {
-            return Err(e("flows.shards", format!("{} is not a power of two", f.shards), "use e.g. 64"));
-        }
-        if f.capacity < f.shards {
-            return Err(e(
-                "flows.capacity",
-                format!("{} is below flows.shards ({})", f.capacity, f.shards),
-                "use e.g. 1048576",
-            ));
-        }
         for (key, v) in [
             ("flows.tcp_idle_s", f.tcp_idle_s),
             ("flows.udp_idle_s", f.udp_idle_s),
@@ -560,51 +626,47 @@ impl raw::RawConfig {
                 "use at least 64 (4096 is usual)",
             ));
         }
+        if !(1..=604_800).contains(&ins.peer_cache_ttl_s) {
+            return Err(e(
+                "inspect.peer_cache_ttl_s",
+                format!("{} is out of range", ins.peer_cache_ttl_s),
+                "use 1 to 604800 seconds (a week); 1800 is usual",
+            ));
+        }
 
-        let p = self.policy;
-        let action = |key: &str, s: &str| {
-            Action::parse(s).ok_or_else(|| e(key, format!("{s:?} is not an action"), "use \"forward\" or \"drop\""))
+        let policy = validate_policy(self.policy, file)?;
+        let queue_memory = match &w.queue_memory {
+            raw::NumOrText::Num(n) if *n > 0 => *n as u64,
+            raw::NumOrText::Num(n) => {
+                return Err(e("workers.queue_memory", format!("{n} is not a size"), "use e.g. \"32 MiB\""));
+            }
+            raw::NumOrText::Text(t) => {
+                units::parse_size(t).map_err(|p| e("workers.queue_memory", p, "use e.g. \"32 MiB\""))?
+            }
         };
-        let default = action("policy.default", &p.default)?;
-        let malformed = action("policy.malformed", &p.malformed)?;
-        let mut rules = Vec::new();
-        for (n, rule) in p.rule.into_iter().enumerate() {
-            let key = format!("policy.rule[{n}]");
-            let matches = match (rule.protocol, rule.category) {
-                (Some(p), None) => Match::Protocol(p),
-                (None, Some(c)) => Match::Category(c),
-                _ => {
-                    return Err(e(
-                        &key,
-                        "needs exactly one of protocol or category".into(),
-                        "e.g. protocol = \"bittorrent\"",
-                    ));
-                }
-            };
-            let direction = match rule.direction.as_str() {
-                "outbound" => RuleDirection::Outbound,
-                "inbound" => RuleDirection::Inbound,
-                "both" => RuleDirection::Both,
-                other => {
-                    return Err(e(
-                        &format!("{key}.direction"),
-                        format!("{other:?} is not a direction"),
-                        "use outbound, inbound or both",
-                    ));
-                }
-            };
-            let action = action(&format!("{key}.action"), &rule.action)?;
-            rules.push(Rule { matches, direction, action, key });
-        }
-        for (name, a) in p.protocols {
-            let key = format!("policy.protocols.{name}");
-            let action = action(&key, &a)?;
-            rules.push(Rule { matches: Match::Protocol(name), direction: RuleDirection::Both, action, key });
-        }
-        for (name, a) in p.categories {
-            let key = format!("policy.categories.{name}");
-            let action = action(&key, &a)?;
-            rules.push(Rule { matches: Match::Category(name), direction: RuleDirection::Both, action, key });
+        // Queued frames pin UMEM frames; they must fit beside what both sockets' rings hold.
+        let queue_frames = queue_memory / u64::from(r.frame_size);
+        if policy.classes.iter().any(|c| c.limit.is_some_and(|l| l.mode == ClassMode::Shape)) {
+            let rings = 2 * u64::from(r.rx + r.tx + r.fill + r.completion);
+            let spare = u64::from(r.frames).saturating_sub(rings);
+            if queue_frames < 16 {
+                return Err(e(
+                    "workers.queue_memory",
+                    format!("{queue_memory} bytes is {queue_frames} frames of {} bytes", r.frame_size),
+                    "allow at least 16 frames (the default is \"32 MiB\")",
+                ));
+            }
+            if queue_frames > spare {
+                return Err(e(
+                    "workers.queue_memory",
+                    format!(
+                        "{queue_memory} bytes is {queue_frames} frames of {} bytes, more than the {spare} frames \
+                         rings.frames ({}) leaves beside both sockets' rings ({rings})",
+                        r.frame_size, r.frames
+                    ),
+                    &format!("lower it to at most {} bytes, or raise rings.frames", spare * u64::from(r.frame_size)),
+                ));
+            }
         }
         if f.active_timeout_s > 86_400 {
             return Err(e(
@@ -662,6 +724,20 @@ impl raw::RawConfig {
         if self.stats.interval_s == 0 {
             return Err(e("stats.interval_s", "is 0".into(), "use at least 1"));
         }
+        let control = Control {
+            socket: match self.control.socket.as_deref().map(str::trim) {
+                None => Some(PathBuf::from(format!("/run/weir/{}-{}.sock", i.inside, i.outside))),
+                Some("") => None,
+                Some(path) if !path.starts_with('/') => {
+                    return Err(e(
+                        "control.socket",
+                        format!("{path:?} is not an absolute path"),
+                        "use e.g. \"/run/weir/weir.sock\", or \"\" to turn the control socket off",
+                    ));
+                }
+                Some(path) => Some(PathBuf::from(path)),
+            },
+        };
         let listen = match self.stats.listen.trim() {
             "" => None,
             addr => Some(addr.parse::<std::net::SocketAddr>().map_err(|_| {
@@ -673,9 +749,28 @@ impl raw::RawConfig {
             })?),
         };
 
-        Ok(Config {
+        let user = match self.service.user.trim() {
+            "" => None,
+            u if u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) => Some(u.to_string()),
+            u => {
+                return Err(e(
+                    "service.user",
+                    format!("{u:?} is not a user name"),
+                    "name an account such as \"weir\" (adduser --system --group weir), or \"\" to stay root",
+                ));
+            }
+        };
+        if !self.service.run_dir.is_absolute() {
+            return Err(e(
+                "service.run_dir",
+                format!("{:?} is not an absolute path", self.service.run_dir),
+                "use e.g. \"/run/weir\"",
+            ));
+        }
+
+        let config = Config {
             interfaces: Interfaces { inside: i.inside, outside: i.outside, queues, xdp_mode, bind_mode },
-            workers: Workers { cores: w.cores, stats_core: w.stats_core, batch: w.batch, busy_poll },
+            workers: Workers { cores: w.cores, stats_core: w.stats_core, batch: w.batch, busy_poll, queue_memory },
             rings: Rings {
                 frame_size: r.frame_size,
                 frames: r.frames,
@@ -698,8 +793,9 @@ impl raw::RawConfig {
                 max_bytes: ins.max_bytes,
                 signatures: ins.signatures,
                 peer_cache: ins.peer_cache,
+                peer_cache_ttl_s: ins.peer_cache_ttl_s,
             },
-            policy: Policy { rules, default, malformed },
+            policy,
             stats: Stats {
                 enabled: self.stats.enabled,
                 interval_s: self.stats.interval_s,
@@ -714,8 +810,385 @@ impl raw::RawConfig {
                 queue: x.queue,
                 max_message: x.max_message,
             },
-        })
+            control,
+            service: Service { user, run_dir: self.service.run_dir },
+        };
+        if let Err(p) = config.xdp().check() {
+            return Err(invalid(file, xdp_key(p.key), p.problem, p.fix));
+        }
+        if let Err(err) = config.flow_table().validate() {
+            let key = match err {
+                weir_flow::FlowConfigError::ShardsNotPowerOfTwo(_) => "flows.shards",
+                weir_flow::FlowConfigError::CapacityOutOfRange { .. } => "flows.capacity",
+            };
+            return Err(invalid(file, key, err.to_string(), "see configs/weir.toml"));
+        }
+        Ok(config)
     }
+}
+
+/// The file's key for a field of [`weir_xdp::XdpConfig`].
+fn xdp_key(field: &str) -> &'static str {
+    match field {
+        "frame_size" => "rings.frame_size",
+        "frame_count" => "rings.frames",
+        "rx_ring" => "rings.rx",
+        "tx_ring" => "rings.tx",
+        "fill_ring" => "rings.fill",
+        "completion_ring" => "rings.completion",
+        "batch" => "workers.batch",
+        "busy_poll.timeout_us" => "workers.busy_poll_us",
+        "busy_poll.budget" => "workers.busy_poll_budget",
+        _ => "rings",
+    }
+}
+
+impl Config {
+    /// The AF_XDP sizes and modes this config asks for (one UMEM and two sockets per worker).
+    pub fn xdp(&self) -> weir_xdp::XdpConfig {
+        let (r, w, i) = (&self.rings, &self.workers, &self.interfaces);
+        weir_xdp::XdpConfig {
+            frame_size: r.frame_size,
+            frame_count: r.frames,
+            rx_ring: r.rx,
+            tx_ring: r.tx,
+            fill_ring: r.fill,
+            completion_ring: r.completion,
+            batch: w.batch,
+            xdp_mode: i.xdp_mode,
+            bind_mode: i.bind_mode,
+            need_wakeup: true,
+            busy_poll: w.busy_poll.map(|b| weir_xdp::BusyPoll {
+                timeout_us: b.timeout_us,
+                budget: b.budget,
+                prefer: true,
+            }),
+        }
+    }
+
+    /// The flow table's shape and timeouts (seconds here, nanoseconds there).
+    pub fn flow_table(&self) -> weir_flow::FlowTableConfig {
+        const S: u64 = 1_000_000_000;
+        let f = &self.flows;
+        weir_flow::FlowTableConfig {
+            shards: f.shards,
+            capacity: f.capacity,
+            timeouts: weir_flow::Timeouts {
+                tcp_ns: f.tcp_idle_s.saturating_mul(S),
+                udp_ns: f.udp_idle_s.saturating_mul(S),
+                other_ns: f.other_idle_s.saturating_mul(S),
+                closed_ns: f.closed_linger_s.saturating_mul(S),
+            },
+        }
+    }
+}
+
+/// Whether `name` may name a class or a schedule: it appears in metric labels and messages.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn text_value<'a>(v: &'a raw::NumOrText, file: &str, key: &str, fix: &str) -> Result<&'a str, ConfigError> {
+    match v {
+        raw::NumOrText::Text(t) => Ok(t),
+        raw::NumOrText::Num(n) => Err(invalid(file, key, format!("{n} has no unit"), fix)),
+    }
+}
+
+fn validate_class(name: &str, c: raw::RawClass, file: &str) -> Result<Class, ConfigError> {
+    let key = format!("policy.classes.{name}");
+    let e = |k: &str, problem: String, fix: &str| invalid(file, &format!("{key}.{k}"), problem, fix);
+    let dscp = match &c.dscp {
+        None => None,
+        Some(raw::NumOrText::Num(n)) => Some(
+            Dscp::from_number(*n)
+                .map_err(|p| e("dscp", p, "use a name (CS0-CS7, AF11-AF43, EF, LE) or a number 0-63"))?,
+        ),
+        Some(raw::NumOrText::Text(t)) => Some(
+            Dscp::parse_name(t)
+                .map_err(|p| e("dscp", p, "use a name (CS0-CS7, AF11-AF43, EF, LE) or a number 0-63"))?,
+        ),
+    };
+    let Some(rate) = &c.rate else {
+        for (k, set) in [
+            ("burst", c.burst.is_some()),
+            ("mode", c.mode.is_some()),
+            ("target", c.target.is_some()),
+            ("interval", c.interval.is_some()),
+        ] {
+            if set {
+                return Err(e(k, "is set but the class has no rate".into(), "add a rate, e.g. rate = \"20 Mbit/s\""));
+            }
+        }
+        if dscp.is_none() {
+            return Err(invalid(
+                file,
+                &key,
+                "has neither rate nor dscp, so it does nothing",
+                "add rate = \"20 Mbit/s\" to limit it, dscp = \"CS1\" to mark it, or both",
+            ));
+        }
+        return Ok(Class { name: name.to_string(), limit: None, dscp });
+    };
+    let rate_fix = "write a rate with its unit, e.g. \"20 Mbit/s\", \"500 kbit/s\" or \"2 MB/s\"";
+    let rate = units::parse_rate(text_value(rate, file, &format!("{key}.rate"), rate_fix)?)
+        .map_err(|p| e("rate", p, rate_fix))?;
+    let mode = match c.mode.as_deref() {
+        None | Some("shape") => ClassMode::Shape,
+        Some("police") => ClassMode::Police,
+        Some(other) => return Err(e("mode", format!("{other:?} is not a mode"), "use \"shape\" or \"police\"")),
+    };
+    let size_fix = "write a size, e.g. \"64 KiB\" or 65536 (bytes)";
+    let burst_bytes = match &c.burst {
+        None => (rate.bytes_per_s() / 100).max(2 * FULL_FRAME),
+        Some(raw::NumOrText::Num(n)) if *n > 0 => *n as u64,
+        Some(raw::NumOrText::Num(n)) => return Err(e("burst", format!("{n} is not a size"), size_fix)),
+        Some(raw::NumOrText::Text(t)) => units::parse_size(t).map_err(|p| e("burst", p, size_fix))?,
+    };
+    if burst_bytes < FULL_FRAME {
+        return Err(e(
+            "burst",
+            format!("{burst_bytes} bytes is less than one full-size frame ({FULL_FRAME} bytes)"),
+            "use at least \"2 KiB\", or leave it out (default: 10 ms at the rate)",
+        ));
+    }
+    if burst_bytes > 1 << 30 {
+        return Err(e("burst", format!("{burst_bytes} bytes is more than 1 GiB"), "use e.g. \"64 KiB\""));
+    }
+    let time_fix = "write a duration with its unit, e.g. \"5 ms\"";
+    let duration = |k: &str, v: &Option<raw::NumOrText>, default: u64| -> Result<u64, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(v) => {
+                if mode == ClassMode::Police {
+                    return Err(e(
+                        k,
+                        "is set but the class polices (CoDel runs only in shape mode)".into(),
+                        "remove it, or use mode = \"shape\"",
+                    ));
+                }
+                let t = text_value(v, file, &format!("{key}.{k}"), time_fix)?;
+                units::parse_duration_ns(t).map_err(|p| e(k, p, time_fix))
+            }
+        }
+    };
+    let target_ns = duration("target", &c.target, 5_000_000)?;
+    let interval_ns = duration("interval", &c.interval, 100_000_000)?;
+    if target_ns >= interval_ns {
+        return Err(e(
+            "target",
+            format!("{} µs is not below the interval ({} µs)", target_ns / 1000, interval_ns / 1000),
+            "keep target at 5-10% of interval (5 ms with 100 ms)",
+        ));
+    }
+    Ok(Class {
+        name: name.to_string(),
+        limit: Some(ClassRate { rate, burst_bytes, mode, target_ns, interval_ns }),
+        dscp,
+    })
+}
+
+fn validate_schedule(name: &str, s: raw::RawSchedule, file: &str) -> Result<Schedule, ConfigError> {
+    let key = format!("policy.schedules.{name}");
+    let e = |k: &str, problem: String, fix: &str| invalid(file, &format!("{key}.{k}"), problem, fix);
+    let days = match s.days {
+        None => [true; 7],
+        Some(list) => {
+            if list.is_empty() {
+                return Err(e(
+                    "days",
+                    "is empty".into(),
+                    "list days like [\"mon\", \"fri\"], or leave it out for every day",
+                ));
+            }
+            let mut days = [false; 7];
+            for d in &list {
+                let i = units::parse_day(d).map_err(|p| e("days", p, "use mon, tue, wed, thu, fri, sat, sun"))?;
+                days[usize::from(i)] = true;
+            }
+            days
+        }
+    };
+    let ranges = match s.time {
+        None => {
+            return Err(invalid(
+                file,
+                &format!("{key}.time"),
+                "is missing",
+                "give a range like time = \"08:00-17:00\" (\"22:00-06:00\" crosses midnight)",
+            ));
+        }
+        Some(raw::OneOrMany::One(t)) => vec![t],
+        Some(raw::OneOrMany::Many(v)) if v.is_empty() => {
+            return Err(e("time", "is an empty list".into(), "give a range like \"08:00-17:00\""));
+        }
+        Some(raw::OneOrMany::Many(v)) => v,
+    };
+    let ranges = ranges
+        .iter()
+        .map(|t| {
+            units::parse_time_range(t)
+                .map_err(|p| e("time", p, "use HH:MM-HH:MM, e.g. \"08:00-17:00\" or \"22:00-06:00\""))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let zone = match s.timezone {
+        Some(tz) => {
+            jiff::tz::db().get(&tz).map_err(|err| {
+                e(
+                    "timezone",
+                    format!("{tz:?} is not in the time zone database ({err})"),
+                    "use an IANA name such as \"Europe/Helsinki\" or \"UTC\"",
+                )
+            })?;
+            Zone::Named(tz)
+        }
+        None => {
+            jiff::tz::TimeZone::try_system().map_err(|err| {
+                e(
+                    "timezone",
+                    format!("is not set and the host's time zone cannot be determined ({err})"),
+                    "set it to an IANA name such as \"Europe/Helsinki\", or set TZ or /etc/localtime on the host",
+                )
+            })?;
+            Zone::Host
+        }
+    };
+    Ok(Schedule { name: name.to_string(), days, ranges, zone })
+}
+
+fn validate_policy(p: raw::RawPolicy, file: &str) -> Result<Policy, ConfigError> {
+    let e = |key: &str, problem: String, fix: &str| invalid(file, key, problem, fix);
+    let action = |key: &str, s: &str| {
+        Action::parse(s).ok_or_else(|| e(key, format!("{s:?} is not an action"), "use \"forward\" or \"drop\""))
+    };
+    let default = action("policy.default", &p.default)?;
+    let malformed = action("policy.malformed", &p.malformed)?;
+    if p.classes.len() > MAX_CLASSES {
+        return Err(e("policy.classes", format!("defines {} classes", p.classes.len()), "use at most 62"));
+    }
+    if p.schedules.len() > MAX_SCHEDULES {
+        return Err(e("policy.schedules", format!("defines {} schedules", p.schedules.len()), "use at most 64"));
+    }
+    let mut classes = Vec::new();
+    for (name, c) in p.classes {
+        if !valid_name(&name) {
+            return Err(e(
+                &format!("policy.classes.{name}"),
+                format!("{name:?} is not a usable name"),
+                "use letters, digits, - and _ (at most 64)",
+            ));
+        }
+        classes.push(validate_class(&name, c, file)?);
+    }
+    let mut schedules = Vec::new();
+    for (name, s) in p.schedules {
+        if !valid_name(&name) {
+            return Err(e(
+                &format!("policy.schedules.{name}"),
+                format!("{name:?} is not a usable name"),
+                "use letters, digits, - and _ (at most 64)",
+            ));
+        }
+        schedules.push(validate_schedule(&name, s, file)?);
+    }
+    let names = |v: &mut dyn Iterator<Item = &str>| {
+        let list: Vec<&str> = v.collect();
+        if list.is_empty() { "none are defined".to_string() } else { format!("defined: {}", list.join(", ")) }
+    };
+    let mut rules = Vec::new();
+    for (n, rule) in p.rule.into_iter().enumerate() {
+        let key = format!("policy.rule[{n}]");
+        let matches = match (rule.protocol, rule.category) {
+            (Some(p), None) => Match::Protocol(p),
+            (None, Some(c)) => Match::Category(c),
+            _ => {
+                return Err(e(
+                    &key,
+                    "needs exactly one of protocol or category".into(),
+                    "e.g. protocol = \"bittorrent\"",
+                ));
+            }
+        };
+        let direction = match rule.direction.as_str() {
+            "outbound" => RuleDirection::Outbound,
+            "inbound" => RuleDirection::Inbound,
+            "both" => RuleDirection::Both,
+            other => {
+                return Err(e(
+                    &format!("{key}.direction"),
+                    format!("{other:?} is not a direction"),
+                    "use outbound, inbound or both",
+                ));
+            }
+        };
+        let target = match (rule.action, rule.class) {
+            (Some(a), None) => Target::Action(action(&format!("{key}.action"), &a)?),
+            (None, Some(c)) => match classes.iter().position(|k| k.name == c) {
+                Some(i) => Target::Class(i),
+                None => {
+                    return Err(e(
+                        &format!("{key}.class"),
+                        format!("no class named {c:?} ({})", names(&mut classes.iter().map(|k| k.name.as_str()))),
+                        &format!("define [policy.classes.{c}] or use a defined name"),
+                    ));
+                }
+            },
+            (Some(_), Some(_)) => {
+                return Err(e(
+                    &key,
+                    "has both action and class".into(),
+                    "keep one: action = \"drop\" (or \"forward\"), or class = \"NAME\" to shape or mark",
+                ));
+            }
+            (None, None) => {
+                return Err(e(
+                    &key,
+                    "has neither action nor class".into(),
+                    "add action = \"drop\" or class = \"NAME\"",
+                ));
+            }
+        };
+        let schedule = match rule.schedule {
+            None => None,
+            Some(name) => match schedules.iter().position(|s| s.name == name) {
+                Some(i) => Some(i),
+                None => {
+                    return Err(e(
+                        &format!("{key}.schedule"),
+                        format!(
+                            "no schedule named {name:?} ({})",
+                            names(&mut schedules.iter().map(|s| s.name.as_str()))
+                        ),
+                        &format!("define [policy.schedules.{name}] or use a defined name"),
+                    ));
+                }
+            },
+        };
+        rules.push(Rule { matches, direction, target, schedule, key });
+    }
+    for (name, a) in p.protocols {
+        let key = format!("policy.protocols.{name}");
+        let target = Target::Action(action(&key, &a)?);
+        rules.push(Rule {
+            matches: Match::Protocol(name),
+            direction: RuleDirection::Both,
+            target,
+            schedule: None,
+            key,
+        });
+    }
+    for (name, a) in p.categories {
+        let key = format!("policy.categories.{name}");
+        let target = Target::Action(action(&key, &a)?);
+        rules.push(Rule {
+            matches: Match::Category(name),
+            direction: RuleDirection::Both,
+            target,
+            schedule: None,
+            key,
+        });
+    }
+    Ok(Policy { rules, classes, schedules, default, malformed })
 }
 
 #[cfg(test)]
@@ -737,6 +1210,7 @@ mod tests {
         assert_eq!(c.rings.frame_size, 4096);
         assert_eq!(c.rings.fill, 4096);
         assert_eq!(c.flows.capacity, 1 << 20);
+        assert_eq!((c.inspect.peer_cache, c.inspect.peer_cache_ttl_s), (262_144, 1800));
         assert_eq!(c.policy.default, Action::Forward);
         assert_eq!(c.policy.malformed, Action::Forward);
         assert!(c.policy.rules.is_empty());
@@ -745,6 +1219,26 @@ mod tests {
         assert!(c.export.ipfix.is_empty());
         assert_eq!((c.export.observation_domain, c.export.template_refresh_s), (1, 60));
         assert_eq!((c.export.queue, c.export.max_message), (65536, 1400));
+        assert_eq!(c.service.user, None);
+        assert_eq!(c.service.run_dir, std::path::PathBuf::from("/run/weir"));
+        let c =
+            Config::parse(&format!("{MINIMAL}[service]\nuser = \"weir\"\nrun_dir = \"/tmp/w\"\n"), "t.toml").unwrap();
+        assert_eq!(c.service.user.as_deref(), Some("weir"));
+    }
+
+    #[test]
+    fn the_xdp_and_flow_configs_follow_the_file() {
+        let text = format!(
+            "{MINIMAL}xdp_mode = \"generic\"\n[rings]\nrx = 512\n[workers]\nbatch = 32\nbusy_poll = true\n[flows]\nudp_idle_s = 5\n"
+        );
+        let c = Config::parse(&text, "t.toml").unwrap();
+        let x = c.xdp();
+        assert_eq!((x.rx_ring, x.fill_ring, x.frame_count, x.batch), (512, 4096, 40960, 32));
+        assert_eq!(x.xdp_mode, XdpMode::Generic);
+        assert_eq!(x.busy_poll.map(|b| (b.timeout_us, b.budget)), Some((20, 64)));
+        x.validate().unwrap();
+        let f = c.flow_table();
+        assert_eq!((f.shards, f.capacity, f.timeouts.udp_ns), (64, 1 << 20, 5_000_000_000));
     }
 
     #[test]
@@ -781,6 +1275,105 @@ mod tests {
         assert_eq!(c.policy.rules[0].direction, RuleDirection::Outbound);
     }
 
+    const SHAPER: &str = r#"
+[policy.classes.p2p-day]
+rate = "20 Mbit/s"
+burst = "64 KiB"
+mode = "shape"
+target = "5 ms"
+dscp = "CS1"
+
+[policy.classes.bulk]
+dscp = "LE"
+
+[policy.classes.cap]
+rate = "8 Mbit/s"
+mode = "police"
+
+[policy.schedules.office-hours]
+days = ["mon", "tue", "wed", "thu", "fri"]
+time = "08:00-17:00"
+timezone = "Europe/Helsinki"
+
+[policy.schedules.night]
+time = ["22:00-06:00"]
+timezone = "UTC"
+
+[[policy.rule]]
+category = "p2p"
+direction = "both"
+schedule = "office-hours"
+action = "drop"
+
+[[policy.rule]]
+protocol = "bittorrent"
+class = "p2p-day"
+"#;
+
+    #[test]
+    fn classes_schedules_and_class_rules() {
+        let c = Config::parse(&format!("{MINIMAL}{SHAPER}"), "t.toml").unwrap();
+        let p = &c.policy;
+        let names: Vec<_> = p.classes.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["bulk", "cap", "p2p-day"], "sorted by name");
+        let day = &p.classes[2];
+        let l = day.limit.unwrap();
+        assert_eq!(l.rate.bits_per_s, 20_000_000);
+        assert_eq!(l.burst_bytes, 65536);
+        assert_eq!(l.mode, ClassMode::Shape);
+        assert_eq!((l.target_ns, l.interval_ns), (5_000_000, 100_000_000));
+        assert_eq!(day.dscp, Some(Dscp(8)));
+        assert_eq!(p.classes[0].limit, None, "a class with only dscp just marks");
+        assert_eq!(p.classes[0].dscp, Some(Dscp(1)));
+        let cap = p.classes[1].limit.unwrap();
+        assert_eq!(cap.mode, ClassMode::Police);
+        assert_eq!(cap.burst_bytes, 10_000, "default burst: 10 ms at 8 Mbit/s");
+        let names: Vec<_> = p.schedules.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["night", "office-hours"]);
+        let office = &p.schedules[1];
+        assert_eq!(office.days, [true, true, true, true, true, false, false]);
+        assert_eq!(office.zone, Zone::Named("Europe/Helsinki".into()));
+        assert!(p.schedules[0].ranges[0].crosses_midnight());
+        assert_eq!(p.schedules[0].days, [true; 7], "default: every day");
+        assert_eq!(p.rules[0].schedule, Some(1));
+        assert_eq!(p.rules[0].target, Target::Action(Action::Drop));
+        assert_eq!(p.rules[1].target, Target::Class(2));
+        assert_eq!(p.rules[1].schedule, None);
+        assert_eq!(c.workers.queue_memory, 32 << 20);
+    }
+
+    #[test]
+    fn small_rates_get_a_burst_of_two_full_frames() {
+        let c = Config::parse(&format!("{MINIMAL}[policy.classes.slow]\nrate = \"1 Mbit/s\"\n"), "t.toml").unwrap();
+        assert_eq!(c.policy.classes[0].limit.unwrap().burst_bytes, 2 * FULL_FRAME);
+    }
+
+    #[test]
+    fn control_socket_defaults_to_the_interface_pair() {
+        let c = Config::parse(MINIMAL, "t.toml").unwrap();
+        assert_eq!(c.control.socket, Some(PathBuf::from("/run/weir/in0-out0.sock")));
+        let c = Config::parse(&format!("{MINIMAL}[control]\nsocket = \"\"\n"), "t.toml").unwrap();
+        assert_eq!(c.control.socket, None);
+    }
+
+    #[test]
+    fn the_host_zone_is_the_default() {
+        // Only where the host's zone is known; the error case is the check below.
+        if jiff::tz::TimeZone::try_system().is_ok() {
+            let text = format!("{MINIMAL}[policy.schedules.s]\ntime = \"08:00-17:00\"\n");
+            assert_eq!(Config::parse(&text, "t.toml").unwrap().policy.schedules[0].zone, Zone::Host);
+        }
+    }
+
+    #[test]
+    fn the_bundled_tz_database_has_the_zones_without_a_system_copy() {
+        // weir is built with jiff's bundled tz database, used when /usr/share/zoneinfo is absent.
+        let db = jiff::tz::TimeZoneDatabase::bundled();
+        assert!(db.get("Europe/Helsinki").is_ok());
+        assert!(db.get("America/New_York").is_ok());
+        assert!(db.get("Mars/Olympus_Mons").is_err());
+    }
+
     macro_rules! bad_config {
         ($($name:ident: $text:expr => $($needle:expr),+;)*) => {$(
             #[test]
@@ -792,6 +1385,9 @@ mod tests {
     }
 
     bad_config! {
+        bad_user: format!("{MINIMAL}[service]\nuser = \"we ir\"\n") => "service.user", "adduser";
+        relative_run_dir: format!("{MINIMAL}[service]\nrun_dir = \"run\"\n") => "service.run_dir", "/run/weir";
+        unknown_service_key: format!("{MINIMAL}[service]\ngroup = \"x\"\n") => "group";
         unknown_key_is_named: format!("{MINIMAL}colour = \"blue\"\n") => "colour", "t.toml";
         unknown_nested_key_is_named: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueue = 3\n" => "queue";
         missing_inside: "[interfaces]\noutside = \"b\"\n" => "inside";
@@ -809,6 +1405,7 @@ mod tests {
         queues_word: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueues = \"some\"\n" => "interfaces.queues";
         queues_twice: "[interfaces]\ninside = \"a\"\noutside = \"b\"\nqueues = [1, 1]\n" => "interfaces.queues", "twice";
         zero_timeout: format!("{MINIMAL}[flows]\nudp_idle_s = 0\n") => "flows.udp_idle_s";
+        zero_peer_ttl: format!("{MINIMAL}[inspect]\npeer_cache_ttl_s = 0\n") => "inspect.peer_cache_ttl_s", "1800";
         bad_listen: format!("{MINIMAL}[stats]\nlisten = \"localhost\"\n") => "stats.listen", "127.0.0.1:9754";
         wrong_type: format!("{MINIMAL}[workers]\nbatch = \"many\"\n") => "batch";
         bad_collector: format!("{MINIMAL}[export]\nipfix = [\"localhost\"]\n") => "export.ipfix[0]", "no port", "HOST:PORT";
@@ -819,5 +1416,36 @@ mod tests {
         active_too_long: format!("{MINIMAL}[flows]\nactive_timeout_s = 100000\n") => "flows.active_timeout_s", "0 to report";
         hosts_too_many: format!("{MINIMAL}[stats]\nhosts = 5000\n") => "stats.hosts";
         unknown_export_key: format!("{MINIMAL}[export]\ncollectors = []\n") => "collectors";
+        batch_too_large: format!("{MINIMAL}[workers]\nbatch = 4096\n") => "workers.batch", "1..=1024";
+        ring_too_large: format!("{MINIMAL}[rings]\nfill = 65536\nframes = 1048576\n") => "rings.fill", "32768";
+        busy_poll_budget_zero: format!("{MINIMAL}[workers]\nbusy_poll = true\nbusy_poll_budget = 0\n") => "workers.busy_poll_budget";
+        capacity_below_shards: format!("{MINIMAL}[flows]\ncapacity = 8\n") => "flows.capacity";
+        unknown_class: format!("{MINIMAL}[[policy.rule]]\nprotocol = \"x\"\nclass = \"slow\"\n") => "policy.rule[0].class", "no class named \"slow\"", "none are defined", "[policy.classes.slow]";
+        unknown_class_lists_known: format!("{MINIMAL}[policy.classes.a]\ndscp = 8\n[[policy.rule]]\nprotocol = \"x\"\nclass = \"b\"\n") => "defined: a";
+        unknown_schedule: format!("{MINIMAL}[[policy.rule]]\nprotocol = \"x\"\naction = \"drop\"\nschedule = \"lunch\"\n") => "policy.rule[0].schedule", "lunch";
+        action_and_class: format!("{MINIMAL}[policy.classes.a]\ndscp = 8\n[[policy.rule]]\nprotocol = \"x\"\naction = \"drop\"\nclass = \"a\"\n") => "policy.rule[0]", "both action and class";
+        neither_action_nor_class: format!("{MINIMAL}[[policy.rule]]\nprotocol = \"x\"\n") => "policy.rule[0]", "neither action nor class";
+        rate_without_unit: format!("{MINIMAL}[policy.classes.a]\nrate = 20000000\n") => "policy.classes.a.rate", "no unit", "Mbit/s";
+        rate_bad_unit: format!("{MINIMAL}[policy.classes.a]\nrate = \"20 Mbps\"\n") => "policy.classes.a.rate", "ambiguous";
+        rate_unknown_unit: format!("{MINIMAL}[policy.classes.a]\nrate = \"20 furlongs\"\n") => "policy.classes.a.rate", "not a rate unit";
+        rate_too_low: format!("{MINIMAL}[policy.classes.a]\nrate = \"1 bit/s\"\n") => "policy.classes.a.rate", "outside";
+        burst_too_small: format!("{MINIMAL}[policy.classes.a]\nrate = \"1 Mbit/s\"\nburst = 100\n") => "policy.classes.a.burst", "full-size frame";
+        burst_without_rate: format!("{MINIMAL}[policy.classes.a]\ndscp = \"EF\"\nburst = \"64 KiB\"\n") => "policy.classes.a.burst", "no rate";
+        class_does_nothing: format!("{MINIMAL}[policy.classes.a]\n") => "policy.classes.a", "neither rate nor dscp";
+        class_bad_mode: format!("{MINIMAL}[policy.classes.a]\nrate = \"1 Mbit/s\"\nmode = \"throttle\"\n") => "policy.classes.a.mode", "police";
+        police_with_target: format!("{MINIMAL}[policy.classes.a]\nrate = \"1 Mbit/s\"\nmode = \"police\"\ntarget = \"5 ms\"\n") => "policy.classes.a.target", "shape mode";
+        target_above_interval: format!("{MINIMAL}[policy.classes.a]\nrate = \"1 Mbit/s\"\ntarget = \"200 ms\"\n") => "policy.classes.a.target", "interval";
+        bad_dscp_name: format!("{MINIMAL}[policy.classes.a]\ndscp = \"AF44\"\n") => "policy.classes.a.dscp", "CS0-CS7";
+        bad_dscp_number: format!("{MINIMAL}[policy.classes.a]\ndscp = 64\n") => "policy.classes.a.dscp", "0-63";
+        unknown_class_key: format!("{MINIMAL}[policy.classes.a]\nrate = \"1 Mbit/s\"\nceil = \"2 Mbit/s\"\n") => "ceil";
+        bad_class_name: format!("{MINIMAL}[policy.classes.\"a b\"]\ndscp = 8\n") => "policy.classes.a b", "letters";
+        zone_does_not_exist: format!("{MINIMAL}[policy.schedules.s]\ntime = \"08:00-17:00\"\ntimezone = \"Europe/Tampere\"\n") => "policy.schedules.s.timezone", "Europe/Tampere", "IANA";
+        schedule_needs_time: format!("{MINIMAL}[policy.schedules.s]\ndays = [\"mon\"]\n") => "policy.schedules.s.time", "missing";
+        schedule_bad_day: format!("{MINIMAL}[policy.schedules.s]\ndays = [\"monday\", \"funday\"]\ntime = \"08:00-17:00\"\n") => "policy.schedules.s.days", "funday";
+        schedule_bad_time: format!("{MINIMAL}[policy.schedules.s]\ntime = \"8am-5pm\"\n") => "policy.schedules.s.time", "HH:MM";
+        schedule_empty_range: format!("{MINIMAL}[policy.schedules.s]\ntime = \"08:00-08:00\"\n") => "policy.schedules.s.time", "00:00-24:00";
+        queue_memory_too_big: format!("{MINIMAL}[workers]\nqueue_memory = \"1 GiB\"\n[policy.classes.a]\nrate = \"1 Mbit/s\"\n") => "workers.queue_memory", "rings.frames";
+        queue_memory_bad_unit: format!("{MINIMAL}[workers]\nqueue_memory = \"32 KB\"\n") => "workers.queue_memory", "ambiguous";
+        control_socket_relative: format!("{MINIMAL}[control]\nsocket = \"weir.sock\"\n") => "control.socket", "absolute";
     }
 }

@@ -31,6 +31,32 @@ pub struct RawConfig {
     /// `[export]`.
     #[serde(default)]
     pub export: RawExport,
+    /// `[control]`.
+    #[serde(default)]
+    pub control: RawControl,
+    /// `[service]`.
+    #[serde(default)]
+    pub service: RawService,
+}
+
+/// A number or a string with a unit (`burst = 65536` or `burst = "64 KiB"`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum NumOrText {
+    /// A bare number.
+    Num(i64),
+    /// Text, with a unit or a name.
+    Text(String),
+}
+
+/// One string or a list of them (`time = "08:00-17:00"` or `time = ["08:00-12:00", "13:00-17:00"]`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
 }
 
 /// `interfaces.queues`: "all" or a list.
@@ -85,6 +111,8 @@ pub struct RawWorkers {
     pub busy_poll_us: u32,
     /// Default 64.
     pub busy_poll_budget: u16,
+    /// Default "32 MiB": frames a worker's shaper may hold, counted in the UMEM frames they pin.
+    pub queue_memory: NumOrText,
 }
 
 impl Default for RawWorkers {
@@ -96,6 +124,7 @@ impl Default for RawWorkers {
             busy_poll: false,
             busy_poll_us: 20,
             busy_poll_budget: 64,
+            queue_memory: NumOrText::Text("32 MiB".into()),
         }
     }
 }
@@ -168,13 +197,15 @@ pub struct RawInspect {
     pub max_bytes: u16,
     /// Default none (built-in signatures).
     pub signatures: Option<PathBuf>,
-    /// Default 65536.
+    /// Default 262144.
     pub peer_cache: usize,
+    /// Default 1800.
+    pub peer_cache_ttl_s: u32,
 }
 
 impl Default for RawInspect {
     fn default() -> Self {
-        RawInspect { max_packets: 10, max_bytes: 4096, signatures: None, peer_cache: 65536 }
+        RawInspect { max_packets: 10, max_bytes: 4096, signatures: None, peer_cache: 262_144, peer_cache_ttl_s: 1800 }
     }
 }
 
@@ -192,6 +223,40 @@ pub struct RawPolicy {
     pub protocols: BTreeMap<String, String>,
     /// Category name to action, both directions.
     pub categories: BTreeMap<String, String>,
+    /// `[policy.classes.NAME]`: rate classes and marks.
+    pub classes: BTreeMap<String, RawClass>,
+    /// `[policy.schedules.NAME]`: days and times.
+    pub schedules: BTreeMap<String, RawSchedule>,
+}
+
+/// `[policy.classes.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClass {
+    /// Default none (a class without a rate only marks).
+    pub rate: Option<NumOrText>,
+    /// Default 10 ms at `rate` (at least two full-size frames).
+    pub burst: Option<NumOrText>,
+    /// Default "shape".
+    pub mode: Option<String>,
+    /// Default "5 ms".
+    pub target: Option<NumOrText>,
+    /// Default "100 ms".
+    pub interval: Option<NumOrText>,
+    /// Default none (no mark).
+    pub dscp: Option<NumOrText>,
+}
+
+/// `[policy.schedules.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Default every day.
+    pub days: Option<Vec<String>>,
+    /// Required.
+    pub time: Option<OneOrMany>,
+    /// Default the host's zone.
+    pub timezone: Option<String>,
 }
 
 impl Default for RawPolicy {
@@ -202,6 +267,8 @@ impl Default for RawPolicy {
             rule: Vec::new(),
             protocols: BTreeMap::new(),
             categories: BTreeMap::new(),
+            classes: BTreeMap::new(),
+            schedules: BTreeMap::new(),
         }
     }
 }
@@ -221,8 +288,12 @@ pub struct RawRule {
     /// Default "both".
     #[serde(default = "both")]
     pub direction: String,
-    /// Required.
-    pub action: String,
+    /// `action` or `class`, one of them.
+    pub action: Option<String>,
+    /// A class name, instead of an action.
+    pub class: Option<String>,
+    /// Default none (always): a schedule name.
+    pub schedule: Option<String>,
 }
 
 /// `[stats]`.
@@ -268,5 +339,29 @@ pub struct RawExport {
 impl Default for RawExport {
     fn default() -> Self {
         RawExport { ipfix: Vec::new(), observation_domain: 1, template_refresh_s: 60, queue: 65536, max_message: 1400 }
+    }
+}
+
+/// `[control]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawControl {
+    /// Default "/run/weir/INSIDE-OUTSIDE.sock"; "" turns the control socket off.
+    pub socket: Option<String>,
+}
+
+/// `[service]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawService {
+    /// Default "" (stay root, with only the capabilities still needed).
+    pub user: String,
+    /// Default "/run/weir".
+    pub run_dir: PathBuf,
+}
+
+impl Default for RawService {
+    fn default() -> Self {
+        RawService { user: String::new(), run_dir: PathBuf::from("/run/weir") }
     }
 }

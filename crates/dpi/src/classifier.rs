@@ -16,10 +16,21 @@
 //!    either the stream has passed the end bound of every higher-priority signature and the stream
 //!    detectors are done, or the other side has answered (request/response turn taken), or the
 //!    direction hit its limits. A UDP datagram is judged whole, so a UDP candidate is final at once.
-//!    Candidates that harvest peers (HTTP tracker, DHT) also wait for the responder's reply.
+//!    UDP requests that only their answer can confirm (UDP tracker announce and scrape, eDonkey and
+//!    Kad) leave a hint and a 32-bit token in the state; the other side's datagram that answers
+//!    them, echoing the token, makes the candidate.
 //! 4. Without a candidate: once both directions have sent payload and either endpoint is a known
-//!    BitTorrent peer, the flow is BitTorrent by [`Decision::PeerCache`]; once a direction reaches
-//!    its packet or byte limit, the flow gets the peer cache, a port guess, or `unknown`.
+//!    peer ([`PeerCache`]), the flow is that peer's protocol by [`Decision::PeerCache`]; once a
+//!    direction reaches its packet or byte limit, the flow gets the peer cache, a port guess, or
+//!    `unknown`. A non-P2P candidate is no proof against the cache when it was matched only in the
+//!    responder's reply to originator bytes that matched nothing (an HTTP 400 page answering an
+//!    encrypted BitTorrent handshake), or when it is a mid-stream TLS record header.
+//! 5. A port never makes a peer-to-peer label: a SYN scan of port 6881 is not BitTorrent, and a
+//!    box that drops P2P must have proof. Port guesses name only client-server protocols.
+//! 6. After the verdict, flows that name peers (peer wire, trackers, DHT, local peer discovery,
+//!    uTP) keep being read, cheaply and for a bounded number of packets, by
+//!    [`Classifier::harvest`]: the extension handshake's listen port, PEX, PORT messages, tracker
+//!    peer lists, DHT `values`/`nodes`. The verdict itself is not delayed by it.
 //!
 //! The per-flow state, [`FlowInspect`], is 40 bytes and `Copy`; no allocation happens per packet.
 
@@ -29,8 +40,8 @@ use core::net::IpAddr;
 use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton, StateID};
 
-use crate::detect::{self, DetectorId, bittorrent, winmx};
-use crate::peers::PeerCache;
+use crate::detect::{self, DetectorId, UdpHint, bittorrent, winmx};
+use crate::peers::{PeerCache, PeerKind};
 use crate::registry::{ProtocolId, Registry};
 use crate::signature::{DirFilter, L4Filter, Learn, SignatureError, SignatureId, SignatureSet};
 
@@ -78,8 +89,15 @@ pub struct PacketMeta<'a> {
     pub tcp_seq: Option<u32>,
     /// TCP SYN flag.
     pub syn: bool,
-    /// Transport payload.
+    /// Transport payload (as captured).
     pub payload: &'a [u8],
+    /// The payload's length on the wire: more than `payload.len()` when a capture's snaplen cut
+    /// the packet short (detectors check lengths against it, contents as far as they were
+    /// captured), else equal.
+    pub payload_len: usize,
+    /// When the packet was seen, in nanoseconds (packet time or the bridge's batch clock): ages
+    /// the peer cache.
+    pub now: u64,
 }
 
 /// How much of each flow is inspected: per direction, payload-carrying packets and bytes.
@@ -108,7 +126,8 @@ pub enum Decision {
     /// Nothing in the content decided; a well-known port did (or broke a tie between protocols a
     /// signature could not tell apart).
     PortGuess,
-    /// Nothing in the content decided; an endpoint is a known BitTorrent peer.
+    /// Nothing in the content proved otherwise; an endpoint is a known peer (BitTorrent or Direct
+    /// Connect, the label says which).
     PeerCache,
     /// Nothing matched.
     NoMatch,
@@ -141,7 +160,8 @@ const PREFIX: usize = 6;
 
 // Per-direction flag bits.
 const SEQ_KNOWN: u8 = 1;
-/// A sequence gap: no more stream matching in this direction.
+/// A sequence gap: no more stream matching in this direction (after the verdict: no more
+/// harvesting in this direction).
 const BROKEN: u8 = 2;
 /// The stream-start detectors have answered for good.
 const DET_DONE: u8 = 4;
@@ -149,12 +169,46 @@ const DET_DONE: u8 = 4;
 const TURN_DONE: u8 = 8;
 /// WinMX greeting (responder) / login (originator) seen.
 const WINMX: u8 = 16;
-/// Originator: a uTP SYN was seen; its connection id and sequence number are in `prefix[0][..4]`.
+/// UDP: this direction sent a uTP header; the last one's connection id and sequence number are
+/// in `prefix[d][..4]`. (TCP flows use the bit for [`WINMX`].)
+const UTP_HDR: u8 = 16;
+/// `flags[0]`, UDP: the originator's last uTP header was a SYN.
 const UTP_SYN: u8 = 32;
-/// Responder: a tracker reply's peer list was seen.
-const PEERS: u8 = 64;
+/// `flags[1]`: the candidate was matched in the responder's bytes after the originator had sent
+/// bytes that matched nothing: no proof against the peer cache.
+const CAND_WEAK: u8 = 32;
+/// UDP: this direction sent a request that awaits its answer; the hint is in `ac[0]`, its token
+/// in `next_seq[0]`.
+const HINT: u8 = 64;
 /// `flags[0]` only: the verdict is final and stored in `cand`/`cand_proto`.
 const DONE: u8 = 128;
+/// `flags[1]` only, after the verdict: [`Classifier::harvest`] still reads this flow for peers.
+const HARVEST: u8 = 128;
+
+/// Payload packets per direction (counted from the flow's start) read for peers after the
+/// verdict.
+const HARVEST_PACKETS: u8 = 250;
+/// Lowest port learned from an endpoint list that names other hosts (see `harvest_packet`).
+const HEARSAY_MIN_PORT: u16 = 1024;
+/// A peer-wire stream's messages start after the 68-byte handshake.
+const HANDSHAKE_LEN: usize = 68;
+
+/// What a flow is read for after its verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Harvest {
+    /// TCP peer wire: extension handshake, PEX, PORT.
+    PeerWire,
+    /// HTTP tracker: peer lists in the responder's bytes.
+    TrackerReply,
+    /// DHT: values, nodes, nodes6, announce_peer ports.
+    Dht,
+    /// UDP tracker: announce replies.
+    UdpTracker,
+    /// uTP: peer-wire messages in data packets.
+    Utp,
+    /// Local peer discovery: the announced port.
+    Lsd,
+}
 
 // Packed decision kinds (top 3 bits of `cand`).
 const K_SIG: u16 = 1;
@@ -212,9 +266,16 @@ impl FlowInspect {
         unpack(self.cand).map(|decision| Label { protocol: ProtocolId(self.cand_proto), decision })
     }
 
-    /// Payload packets inspected from the originator and the responder.
+    /// Payload packets inspected from the originator and the responder (read for peers after the
+    /// verdict included), saturating at 255.
     pub fn packets(&self) -> [u8; 2] {
         self.packets
+    }
+
+    /// True while the verdict is final but [`Classifier::harvest`] still wants this flow's packets.
+    #[inline]
+    pub fn harvesting(&self) -> bool {
+        self.flags[0] & DONE != 0 && self.flags[1] & HARVEST != 0
     }
 }
 
@@ -441,10 +502,11 @@ impl Classifier {
     }
 
     /// Feed one packet of a flow that is still undecided. Returns `Done` once the label is certain
-    /// or the limits are reached (then: peer cache, else port guess, else unknown with `NoMatch`).
-    /// Packets without payload (pure ACKs, SYN) only update TCP sequence tracking. Learns BitTorrent
-    /// peers into `peers`. Calling it again after `Done` returns the same `Done`. Never panics.
-    pub fn inspect(&self, st: &mut FlowInspect, pkt: &PacketMeta<'_>, peers: &mut PeerCache) -> Verdict {
+    /// or the limits are reached (then: peer cache, else a client-server port guess, else unknown
+    /// with `NoMatch`). Packets without payload (pure ACKs, SYN) only update TCP sequence tracking.
+    /// Learns peers into `peers`. Calling it again after `Done` returns the same `Done` (reading
+    /// for peers after the verdict is [`Classifier::harvest`]'s job). Never panics.
+    pub fn inspect(&self, st: &mut FlowInspect, pkt: &PacketMeta<'_>, peers: &PeerCache) -> Verdict {
         if let Some(l) = st.verdict() {
             return Verdict::Done(l);
         }
@@ -459,13 +521,14 @@ impl Classifier {
             L4::Udp => pkt.payload,
         };
         if self.exhausted(st, d) {
-            return self.decide(st, pkt.l4, pkt.originator, pkt.responder, peers);
+            return self.decide(st, pkt, payload, usize::from(st.offset[d]), peers);
         }
         st.packets[d] = st.packets[d].saturating_add(1);
         if st.packets[o] > 0 {
             st.flags[o] |= TURN_DONE;
         }
-        let mut best = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
+        let before = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
+        let mut best = before;
         let base = usize::from(st.offset[d]);
         let budget = usize::from(self.limits.max_bytes).saturating_sub(base);
         let feed = &payload[..payload.len().min(budget)];
@@ -490,31 +553,138 @@ impl Classifier {
                         raise(&mut best, Decision::Detector(DetectorId::WINMX), |x| self.priority(x));
                     }
                 }
-                if d == 1 && best.is_some_and(|b| self.learn_of(b) == Learn::TrackerReply) {
-                    let seen = bittorrent::tracker_peers(payload, |ip, port| peers.learn(Endpoint { ip, port }));
-                    if seen {
-                        st.flags[1] |= PEERS;
-                    }
-                }
             }
             L4::Udp => {
                 let start = self.set.start;
                 self.scan(start, feed, 0, L4::Udp, d, &mut best);
-                if let Some(det) = detect::udp_datagram(payload, d == 0) {
+                let n = pkt.payload_len.max(payload.len());
+                if let Some(det) = detect::udp_datagram(payload, n, d == 0) {
                     raise(&mut best, Decision::Detector(det), |x| self.priority(x));
                 }
                 self.utp_exchange(st, d, payload, &mut best);
-                if best.is_some_and(|b| self.learn_of(b) == Learn::Both) {
-                    bittorrent::dht_values(payload, |ip, port| peers.learn(Endpoint { ip, port }));
-                }
+                self.udp_answer(st, d, payload, &mut best);
             }
         }
         st.offset[d] = u16::try_from(base + feed.len()).unwrap_or(u16::MAX);
-        if let Some(b) = best {
+        if let Some(b) = best
+            && best != before
+        {
             st.cand = pack(b);
             st.cand_proto = self.protocol_of(b).0;
+            // Matched only in a reply to bytes that matched nothing: weak against the cache.
+            if d == 1 && st.packets[0] > 0 {
+                st.flags[1] |= CAND_WEAK;
+            } else {
+                st.flags[1] &= !CAND_WEAK;
+            }
         }
-        self.decide(st, pkt.l4, pkt.originator, pkt.responder, peers)
+        self.decide(st, pkt, payload, base, peers)
+    }
+
+    /// Reads a flow whose verdict is final for the peers it names (see the module docs, step 6).
+    /// Cheap: a flag test for flows with nothing to read; for peer-wire streams, a length field per
+    /// message. Stops by itself after a bounded number of packets. Never panics.
+    pub fn harvest(&self, st: &mut FlowInspect, pkt: &PacketMeta<'_>, peers: &PeerCache) {
+        if !st.harvesting() {
+            return;
+        }
+        let Some(kind) = unpack(st.cand).and_then(|c| self.harvest_of(c)) else {
+            st.flags[1] &= !HARVEST;
+            return;
+        };
+        let d = idx(pkt.dir);
+        let payload = match pkt.l4 {
+            L4::Tcp => match Self::tcp_payload(st, d, pkt) {
+                Some(p) => p,
+                None => return,
+            },
+            L4::Udp if pkt.payload.is_empty() => return,
+            L4::Udp => pkt.payload,
+        };
+        st.packets[d] = st.packets[d].saturating_add(1);
+        if st.packets[0] >= HARVEST_PACKETS && st.packets[1] >= HARVEST_PACKETS {
+            st.flags[1] &= !HARVEST;
+        }
+        if st.packets[d] > HARVEST_PACKETS {
+            return;
+        }
+        self.harvest_packet(st, kind, pkt, d, payload, None, peers);
+    }
+
+    /// Harvests one packet. `from` is where the peer-wire messages start in `payload` when this
+    /// packet gave the verdict (`None`: continue the direction's framing).
+    #[allow(clippy::too_many_arguments)]
+    fn harvest_packet(
+        &self,
+        st: &mut FlowInspect,
+        kind: Harvest,
+        pkt: &PacketMeta<'_>,
+        d: usize,
+        payload: &[u8],
+        from: Option<usize>,
+        peers: &PeerCache,
+    ) {
+        let sender = if d == 0 { pkt.originator } else { pkt.responder };
+        let now = pkt.now;
+        // What a sender says of its own address (its listen or DHT port) is taken as said; what it
+        // says of others (tracker lists, DHT values and nodes, PEX) only on ports 1024 and up:
+        // clients listen on high ports, and no reply may make a web or DNS server a "peer".
+        let mut learn = |ip: IpAddr, port: u16| {
+            if ip == sender.ip || port >= HEARSAY_MIN_PORT {
+                peers.learn(Endpoint { ip, port }, PeerKind::BitTorrent, now);
+            }
+        };
+        match kind {
+            Harvest::PeerWire => {
+                if st.flags[d] & BROKEN == 0 {
+                    let bytes = payload.get(from.unwrap_or(0)..).unwrap_or(&[]);
+                    walk_stream(st, d, bytes, sender.ip, &mut learn);
+                }
+            }
+            Harvest::TrackerReply => {
+                if d == 1 {
+                    bittorrent::tracker_peers(payload, &mut learn);
+                }
+            }
+            Harvest::Dht => bittorrent::dht_peers(payload, sender.ip, &mut learn),
+            Harvest::UdpTracker => {
+                if d == 0 {
+                    if let Some(tid) = bittorrent::announce_tid(payload) {
+                        st.next_seq[0] = tid;
+                    }
+                } else {
+                    let v6 = pkt.responder.ip.is_ipv6();
+                    bittorrent::announce_peers(payload, st.next_seq[0], v6, &mut learn);
+                }
+            }
+            Harvest::Utp => {
+                if let Some(data) = bittorrent::utp_data(payload) {
+                    bittorrent::walk_messages(data, sender.ip, &mut learn);
+                }
+            }
+            Harvest::Lsd => {
+                if let Some(port) = bittorrent::lsd_port(payload) {
+                    learn(sender.ip, port);
+                }
+            }
+        }
+    }
+
+    /// What a content decision's flow is read for after the verdict.
+    fn harvest_of(&self, c: Decision) -> Option<Harvest> {
+        match c {
+            Decision::Signature(_) => match self.learn_of(c) {
+                Learn::PeerWire => Some(Harvest::PeerWire),
+                Learn::TrackerReply => Some(Harvest::TrackerReply),
+                Learn::Lsd => Some(Harvest::Lsd),
+                Learn::Both if self.protocol_of(c) == ProtocolId::BITTORRENT => Some(Harvest::Utp),
+                _ => None,
+            },
+            Decision::Detector(DetectorId::DHT) => Some(Harvest::Dht),
+            Decision::Detector(DetectorId::UDP_TRACKER) => Some(Harvest::UdpTracker),
+            Decision::Detector(DetectorId::UTP) => Some(Harvest::Utp),
+            _ => None,
+        }
     }
 
     /// Runs the TCP stream-start detectors on the stream's first bytes (kept prefix + this packet).
@@ -543,19 +713,49 @@ impl Classifier {
         }
     }
 
-    /// uTP: the originator's SYN and the responder's ST_STATE that acknowledges it.
+    /// uTP: a header from one side tied to the last one from the other ([`bittorrent::utp_tied`]):
+    /// the originator's SYN and the ST_STATE acknowledging it, or, for a connection picked up
+    /// after its SYN, packets whose connection ids differ by one and whose acknowledgement is
+    /// near the other side's sequence number.
     fn utp_exchange(&self, st: &mut FlowInspect, d: usize, payload: &[u8], best: &mut Option<Decision>) {
         let Some(u) = bittorrent::utp(payload) else { return };
-        if d == 0 && u.kind == bittorrent::ST_SYN {
-            st.prefix[0][..2].copy_from_slice(&u.conn_id.to_be_bytes());
-            st.prefix[0][2..4].copy_from_slice(&u.seq.to_be_bytes());
-            st.flags[0] |= UTP_SYN;
-        } else if d == 1 && u.kind == bittorrent::ST_STATE && st.flags[0] & UTP_SYN != 0 {
-            let p = &st.prefix[0];
+        let o = 1 - d;
+        if st.flags[o] & UTP_HDR != 0 {
+            let p = &st.prefix[o];
             let (conn, seq) = (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]]));
-            if u.conn_id == conn && u.ack == seq {
+            let syn = o == 0 && st.flags[0] & UTP_SYN != 0;
+            if bittorrent::utp_tied(conn, seq, syn, &u) {
                 raise(best, Decision::Detector(DetectorId::UTP), |x| self.priority(x));
             }
+        }
+        st.prefix[d][..2].copy_from_slice(&u.conn_id.to_be_bytes());
+        st.prefix[d][2..4].copy_from_slice(&u.seq.to_be_bytes());
+        st.flags[d] |= UTP_HDR;
+        if d == 0 {
+            if u.kind == bittorrent::ST_SYN {
+                st.flags[0] |= UTP_SYN;
+            } else {
+                st.flags[0] &= !UTP_SYN;
+            }
+        }
+    }
+
+    /// UDP requests that only their answer can confirm: an answer from the other side to a
+    /// remembered request raises its detector; a request-shaped datagram is remembered.
+    fn udp_answer(&self, st: &mut FlowInspect, d: usize, payload: &[u8], best: &mut Option<Decision>) {
+        let o = 1 - d;
+        if st.flags[o] & HINT != 0
+            && let Some(hint) = u8::try_from(st.ac[0]).ok().and_then(UdpHint::from_u8)
+            && let Some(det) = detect::udp_reply(hint, st.next_seq[0], payload)
+        {
+            raise(best, Decision::Detector(det), |x| self.priority(x));
+            return;
+        }
+        if let Some((hint, token)) = detect::udp_request(payload) {
+            st.ac[0] = hint as u32;
+            st.next_seq[0] = token;
+            st.flags[d] |= HINT;
+            st.flags[o] &= !HINT;
         }
     }
 
@@ -568,8 +768,7 @@ impl Classifier {
                 .and_then(|s| if s.protocols.len() == 1 { s.protocols.first().copied() } else { None })
                 .unwrap_or(ProtocolId::UNKNOWN),
             Decision::Detector(x) => x.info().map_or(ProtocolId::UNKNOWN, |i| i.protocol),
-            Decision::PeerCache => ProtocolId::BITTORRENT,
-            Decision::PortGuess | Decision::NoMatch => ProtocolId::UNKNOWN,
+            Decision::PeerCache | Decision::PortGuess | Decision::NoMatch => ProtocolId::UNKNOWN,
         }
     }
 
@@ -598,48 +797,116 @@ impl Classifier {
         }
     }
 
-    fn decide(&self, st: &mut FlowInspect, l4: L4, orig: Endpoint, resp: Endpoint, peers: &mut PeerCache) -> Verdict {
+    /// The known peer at either end, originator first.
+    fn cached(peers: &PeerCache, orig: &Endpoint, resp: &Endpoint, now: u64) -> Option<PeerKind> {
+        peers.lookup(resp, now).or_else(|| peers.lookup(orig, now))
+    }
+
+    /// The label for candidate `c`, unless `c` is no proof against a cached peer at either end.
+    fn with_cache(&self, st: &FlowInspect, c: Decision, f: Ends, peers: &PeerCache) -> Label {
+        let Ends { l4, orig, resp, now } = f;
+        let label = self.resolve(c, l4, orig, resp);
+        let p2p = self.set.registry.category(label.protocol) == crate::registry::Category::P2p;
+        // A signature naming several protocols that no port settled proves nothing either.
+        let weak = st.flags[1] & CAND_WEAK != 0
+            || c == Decision::Detector(DetectorId::TLS_MIDSTREAM)
+            || label.protocol == ProtocolId::UNKNOWN;
+        if !p2p
+            && weak
+            && let Some(k) = Self::cached(peers, &orig, &resp, now)
+        {
+            return Label { protocol: k.protocol(), decision: Decision::PeerCache };
+        }
+        label
+    }
+
+    fn decide(
+        &self,
+        st: &mut FlowInspect,
+        pkt: &PacketMeta<'_>,
+        payload: &[u8],
+        base: usize,
+        peers: &PeerCache,
+    ) -> Verdict {
+        let (l4, orig, resp, now) = (pkt.l4, pkt.originator, pkt.responder, pkt.now);
         let any_exhausted = self.exhausted(st, 0) || self.exhausted(st, 1);
         let cand = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
         let label = match cand {
             Some(c) => {
                 let p = self.priority(c);
-                let mut ready = self.settled(st, l4, 0, p) && self.settled(st, l4, 1, p);
-                match self.learn_of(c) {
-                    Learn::TrackerReply => ready &= st.flags[1] & PEERS != 0,
-                    Learn::Both if l4 == L4::Udp => ready &= st.packets[1] > 0,
-                    _ => {}
-                }
+                let ready = self.settled(st, l4, 0, p) && self.settled(st, l4, 1, p);
                 if !(ready || any_exhausted) {
                     return Verdict::Pending;
                 }
-                match self.learn_of(c) {
-                    Learn::Responder => peers.learn(resp),
-                    Learn::Both => {
-                        peers.learn(orig);
-                        peers.learn(resp);
-                    }
-                    Learn::None | Learn::TrackerReply => {}
-                }
-                self.resolve(c, l4, orig, resp)
+                self.with_cache(st, c, Ends { l4, orig, resp, now }, peers)
             }
             None => {
                 let both_spoke = st.packets[0] > 0 && st.packets[1] > 0;
                 let dets_done = l4 == L4::Udp || st.flags[0] & st.flags[1] & DET_DONE != 0;
-                let known_peer = peers.contains(&orig) || peers.contains(&resp);
-                if both_spoke && dets_done && known_peer {
-                    Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache }
-                } else if any_exhausted {
-                    self.fallback(l4, orig, resp, peers)
-                } else {
-                    return Verdict::Pending;
+                let known = if both_spoke && dets_done { Self::cached(peers, &orig, &resp, now) } else { None };
+                match known {
+                    Some(k) => Label { protocol: k.protocol(), decision: Decision::PeerCache },
+                    None if any_exhausted => self.fallback(l4, orig, resp, peers, now),
+                    None => return Verdict::Pending,
                 }
             }
         };
         st.cand = pack(label.decision);
         st.cand_proto = label.protocol.0;
         st.flags[0] |= DONE;
+        if let Some(c) = cand.filter(|&c| c == label.decision) {
+            self.learn_at_verdict(st, c, pkt, payload, base, peers);
+        }
         Verdict::Done(label)
+    }
+
+    /// A content verdict for a protocol the cache keeps: learn the endpoints its learn mode names,
+    /// and set up reading on after the verdict (harvesting this packet's rest at once).
+    fn learn_at_verdict(
+        &self,
+        st: &mut FlowInspect,
+        c: Decision,
+        pkt: &PacketMeta<'_>,
+        payload: &[u8],
+        base: usize,
+        peers: &PeerCache,
+    ) {
+        let Some(kind) = PeerKind::of(self.protocol_of(c)) else { return };
+        let now = pkt.now;
+        match self.learn_of(c) {
+            Learn::Responder | Learn::PeerWire => peers.learn(pkt.responder, kind, now),
+            Learn::Both => {
+                peers.learn(pkt.originator, kind, now);
+                peers.learn(pkt.responder, kind, now);
+            }
+            Learn::None | Learn::TrackerReply | Learn::Lsd => {}
+        }
+        let Some(h) = self.harvest_of(c) else { return };
+        let d = idx(pkt.dir);
+        st.flags[1] |= HARVEST;
+        let mut from = None;
+        if h == Harvest::PeerWire {
+            // Message framing: after each direction's 68-byte handshake. The harvest state reuses
+            // the automaton state (bytes to skip) and the stream offset (header bytes held).
+            for e in 0..2 {
+                let seen = if e == d { base } else { usize::from(st.offset[e]) };
+                if seen > HANDSHAKE_LEN || (e != d && st.flags[e] & BROKEN != 0) {
+                    st.flags[e] |= BROKEN;
+                }
+                st.ac[e] = HANDSHAKE_LEN.saturating_sub(seen) as u32;
+                st.offset[e] = 0;
+            }
+            if st.flags[d] & BROKEN == 0 {
+                from = Some(0);
+            }
+        }
+        if h == Harvest::UdpTracker && (st.flags[0] | st.flags[1]) & HINT == 0 {
+            // The verdict came from a connect request: no announce seen yet.
+            st.next_seq[0] = 0;
+        }
+        if from.is_some() || h != Harvest::PeerWire {
+            self.harvest_packet(st, h, pkt, d, payload, from, peers);
+        }
     }
 
     /// The label for a content decision; signatures naming several protocols are settled by port.
@@ -656,9 +923,9 @@ impl Classifier {
         Label { protocol: self.protocol_of(c), decision: c }
     }
 
-    fn fallback(&self, l4: L4, orig: Endpoint, resp: Endpoint, peers: &PeerCache) -> Label {
-        if peers.contains(&orig) || peers.contains(&resp) {
-            return Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache };
+    fn fallback(&self, l4: L4, orig: Endpoint, resp: Endpoint, peers: &PeerCache, now: u64) -> Label {
+        if let Some(k) = Self::cached(peers, &orig, &resp, now) {
+            return Label { protocol: k.protocol(), decision: Decision::PeerCache };
         }
         match port_guess(l4, orig, resp) {
             Some(p) => Label { protocol: p, decision: Decision::PortGuess },
@@ -668,6 +935,7 @@ impl Classifier {
 
     /// The flow ends (FIN/RST, idle timeout, eviction, end of capture) while still pending: the
     /// best label from what was seen (a candidate, the peer cache, a port guess, else unknown).
+    /// `now` is the time of the end (for the cache's ageing).
     pub fn finish(
         &self,
         state: &FlowInspect,
@@ -675,14 +943,59 @@ impl Classifier {
         originator: Endpoint,
         responder: Endpoint,
         peers: &PeerCache,
+        now: u64,
     ) -> Label {
         if let Some(l) = state.verdict() {
             return l;
         }
         match unpack(state.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_))) {
-            Some(c) => self.resolve(c, l4, originator, responder),
-            None => self.fallback(l4, originator, responder, peers),
+            Some(c) => self.with_cache(state, c, Ends { l4, orig: originator, resp: responder, now }, peers),
+            None => self.fallback(l4, originator, responder, peers, now),
         }
+    }
+}
+
+/// A flow's transport and ends, and the time.
+#[derive(Clone, Copy)]
+struct Ends {
+    l4: L4,
+    orig: Endpoint,
+    resp: Endpoint,
+    now: u64,
+}
+
+/// The stateful peer-wire walk over a direction's new stream bytes after the verdict: `ac[d]`
+/// bytes to skip before the next message header, `offset[d]` header bytes already held in
+/// `prefix[d]`. A length past [`bittorrent::MAX_MESSAGE`] means the stream is not framed as
+/// thought: harvesting that direction stops.
+fn walk_stream(st: &mut FlowInspect, d: usize, mut b: &[u8], sender: IpAddr, learn: &mut impl FnMut(IpAddr, u16)) {
+    loop {
+        let skip = st.ac[d] as usize;
+        if skip >= b.len() {
+            st.ac[d] = (skip - b.len()) as u32;
+            return;
+        }
+        b = &b[skip..];
+        st.ac[d] = 0;
+        let held = usize::from(st.offset[d]).min(4);
+        let take = (4 - held).min(b.len());
+        let mut hdr = [0u8; 4];
+        hdr[..held].copy_from_slice(&st.prefix[d][..held]);
+        hdr[held..held + take].copy_from_slice(&b[..take]);
+        if held + take < 4 {
+            st.prefix[d][..held + take].copy_from_slice(&hdr[..held + take]);
+            st.offset[d] = (held + take) as u16;
+            return;
+        }
+        st.offset[d] = 0;
+        b = &b[take..];
+        let len = u32::from_be_bytes(hdr);
+        if len > bittorrent::MAX_MESSAGE {
+            st.flags[d] |= BROKEN;
+            return;
+        }
+        bittorrent::message_peers(&b[..(len as usize).min(b.len())], sender, &mut *learn);
+        st.ac[d] = len;
     }
 }
 
@@ -694,7 +1007,9 @@ fn raise(best: &mut Option<Decision>, new: Decision, prio: impl Fn(Decision) -> 
     }
 }
 
-/// Well-known ports; the responder's port first, then the originator's.
+/// Well-known ports of client-server protocols; the responder's port first, then the
+/// originator's. Never a peer-to-peer protocol: a port is whatever the sender chose (a scan, a
+/// NAT mapping, an ephemeral port), and an inline box that drops P2P must have proof.
 fn port_guess(l4: L4, orig: Endpoint, resp: Endpoint) -> Option<ProtocolId> {
     let tcp = |port: u16| match port {
         80 | 8080 => Some(ProtocolId::HTTP),
@@ -706,21 +1021,12 @@ fn port_guess(l4: L4, orig: Endpoint, resp: Endpoint) -> Option<ProtocolId> {
         21 => Some(ProtocolId::FTP),
         53 => Some(ProtocolId::DNS),
         5060 | 5061 => Some(ProtocolId::SIP),
-        6881..=6889 => Some(ProtocolId::BITTORRENT),
-        6346 | 6347 => Some(ProtocolId::GNUTELLA),
-        4661 | 4662 => Some(ProtocolId::EDONKEY),
-        411 | 412 => Some(ProtocolId::DIRECTCONNECT),
-        1214 => Some(ProtocolId::FASTTRACK),
-        6699 => Some(ProtocolId::WINMX),
         _ => None,
     };
     let udp = |port: u16| match port {
         53 => Some(ProtocolId::DNS),
         443 => Some(ProtocolId::QUIC),
         5060 => Some(ProtocolId::SIP),
-        6771 | 6881 => Some(ProtocolId::BITTORRENT),
-        4665 | 4672 => Some(ProtocolId::EDONKEY),
-        6346 => Some(ProtocolId::GNUTELLA),
         _ => None,
     };
     let f = |port| match l4 {

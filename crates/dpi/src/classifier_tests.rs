@@ -8,9 +8,13 @@ use std::sync::LazyLock;
 use proptest::prelude::*;
 
 use super::*;
+use crate::peers::PeerKind;
 use crate::registry::Category;
 
 static C: LazyLock<Classifier> = LazyLock::new(|| Classifier::builtin().unwrap());
+
+/// Packet time of the test flows (ns).
+const NOW: u64 = 1_000_000_000_000;
 
 const O: Dir = Dir::Originator;
 const R: Dir = Dir::Responder;
@@ -22,12 +26,32 @@ fn ep(last: u8, port: u16) -> Endpoint {
 /// Runs a flow through the classifier: TCP with a handshake and consistent sequence numbers, or
 /// UDP datagrams. Returns the label (from `inspect`'s `Done` or from `finish`) and the number of
 /// payload packets inspected before the verdict.
-fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &mut PeerCache) -> (Label, usize) {
-    let (orig, resp) = (ep(1, 40000), ep(2, port));
+fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &PeerCache) -> (Label, usize) {
+    run_between(c, l4, (ep(1, 40000), ep(2, port)), NOW, packets, peers)
+}
+
+/// [`run`] between given endpoints at a given time.
+fn run_between(
+    c: &Classifier,
+    l4: L4,
+    (orig, resp): (Endpoint, Endpoint),
+    now: u64,
+    packets: &[(Dir, &[u8])],
+    peers: &PeerCache,
+) -> (Label, usize) {
     let mut st = FlowInspect::default();
     let mut seq = [1000u32, 5000u32];
-    let meta =
-        |dir, seq, syn, payload| PacketMeta { l4, dir, originator: orig, responder: resp, tcp_seq: seq, syn, payload };
+    let meta = |dir, seq, syn, payload| PacketMeta {
+        l4,
+        dir,
+        originator: orig,
+        responder: resp,
+        tcp_seq: seq,
+        syn,
+        payload,
+        payload_len: <[u8]>::len(payload),
+        now,
+    };
     if l4 == L4::Tcp {
         for d in [O, R] {
             let v = c.inspect(&mut st, &meta(d, Some(seq[idx(d)]), true, &[]), peers);
@@ -35,25 +59,42 @@ fn run(c: &Classifier, l4: L4, port: u16, packets: &[(Dir, &[u8])], peers: &mut 
             seq[idx(d)] = seq[idx(d)].wrapping_add(1);
         }
     }
+    let mut done = None;
     for (n, (d, p)) in packets.iter().enumerate() {
         let s = (l4 == L4::Tcp).then_some(seq[idx(*d)]);
         seq[idx(*d)] = seq[idx(*d)].wrapping_add(p.len() as u32);
+        if done.is_some() {
+            // After the verdict the flow is still read for the peers it names.
+            c.harvest(&mut st, &meta(*d, s, false, p), peers);
+            continue;
+        }
         if let Verdict::Done(l) = c.inspect(&mut st, &meta(*d, s, false, p), peers) {
             // Idempotent after Done.
             assert_eq!(c.inspect(&mut st, &meta(*d, s, false, p), peers), Verdict::Done(l));
-            return (l, n + 1);
+            done = Some((l, n + 1));
         }
     }
-    (c.finish(&st, l4, orig, resp, peers), usize::MAX)
+    done.unwrap_or_else(|| (c.finish(&st, l4, orig, resp, peers, now), usize::MAX))
 }
 
 fn label(l4: L4, port: u16, packets: &[(Dir, &[u8])]) -> (String, String) {
-    let (l, _) = run(&C, l4, port, packets, &mut PeerCache::new(16));
+    let (l, _) = run(&C, l4, port, packets, &PeerCache::new(16, 3600));
     (C.registry().name(l.protocol).to_owned(), C.describe(l.decision).to_string())
 }
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// A uTP header (BEP 29) of `kind` (0 data, 2 state), with `data` after it.
+fn utp_hdr(kind: u8, conn: u16, seq: u16, ack: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![(kind << 4) | 1, 0];
+    v.extend_from_slice(&conn.to_be_bytes());
+    v.extend_from_slice(&[0x12, 0x34, 0x56, 0x78, 0, 0, 0x10, 0, 0, 0x10, 0, 0]);
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&ack.to_be_bytes());
+    v.extend_from_slice(data);
+    v
 }
 
 fn bt_handshake() -> Vec<u8> {
@@ -139,6 +180,20 @@ flows! {
         (O, hex("41004567ed639296000000000010000023c60000")),
         (R, hex("21004567ed6393410000000000100000456723c7")),
     ]) => ("unknown", "no match");
+    // A uTP connection picked up after its SYN: the initiator sends with id + 1, the other side
+    // with the id, each acknowledging the other's sequence numbers.
+    utp_picked_up_mid_connection: (L4::Udp, 33333, [
+        (O, utp_hdr(0, 0x4568, 0x1000, 0x2000, &[0x55; 300])),
+        (R, utp_hdr(2, 0x4567, 0x2000, 0x1000, &[])),
+    ]) => ("bittorrent", "detector:bittorrent-utp");
+    utp_ids_two_apart: (L4::Udp, 33333, [
+        (O, utp_hdr(0, 0x4569, 0x1000, 0x2000, &[0x55; 300])),
+        (R, utp_hdr(2, 0x4567, 0x2000, 0x1000, &[])),
+    ]) => ("unknown", "no match");
+    utp_ack_far_from_the_sequence: (L4::Udp, 33333, [
+        (O, utp_hdr(0, 0x4568, 0x1000, 0x2000, &[0x55; 300])),
+        (R, utp_hdr(2, 0x4567, 0x2000, 0x9000, &[])),
+    ]) => ("unknown", "no match");
     udp_tracker_connect: (L4::Udp, 1337, [
         (O, hex("0000041727101980000000001234abcd")),
     ]) => ("bittorrent", "detector:bittorrent-udp-tracker");
@@ -166,8 +221,9 @@ flows! {
     gnutella2_udp: (L4::Udp, 6346, [(O, hex("474e44103e8f0101540b514b525006524e415d2fe2350970"))])
         => ("gnutella", "detector:gnutella2-udp");
     winmx_login: (L4::Tcp, 7000, [(R, b"1"), (O, b"SEND")]) => ("winmx", "detector:winmx");
-    winmx_greeting_alone_on_its_port: (L4::Tcp, 6699, [(R, b"1"), (O, b"\x00\x00\x00\x01\x02\x03\x04\x05")])
-        => ("winmx", "port guess");
+    // A port never makes a peer-to-peer label: WinMX's port with half its login is unknown.
+    winmx_greeting_alone_is_not_winmx_on_its_port: (L4::Tcp, 6699, [(R, b"1"), (O, b"\x00\x00\x00\x01\x02\x03\x04\x05")])
+        => ("unknown", "no match");
     tls_client_hello: (L4::Tcp, 8443, [(O, client_hello())]) => ("tls", "detector:tls");
     tls_bad_record_length: (L4::Tcp, 8443, [(O, { let mut h = client_hello(); h[3] = 0; h[4] = 0x08; h })])
         => ("unknown", "no match");
@@ -235,26 +291,26 @@ fn decision_packing_round_trips() {
 
 #[test]
 fn peer_wire_teaches_the_peer_cache_and_mse_is_recognised() {
-    let mut peers = PeerCache::new(16);
+    let peers = PeerCache::new(16, 3600);
     let hs = bt_handshake();
-    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, &hs)], &mut peers);
+    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, &hs)], &peers);
     assert_eq!(l.protocol, ProtocolId::BITTORRENT);
-    assert!(peers.contains(&ep(2, 51413)), "responder learned");
-    assert!(!peers.contains(&ep(1, 40000)), "originator of a peer-wire flow is not learned");
+    assert!(peers.contains(&ep(2, 51413), NOW), "responder learned");
+    assert!(!peers.contains(&ep(1, 40000), NOW), "originator of a peer-wire flow is not learned");
     // An encrypted (MSE) flow to the same peer: random bytes both ways.
     let mse_a: Vec<u8> = (0..96u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let mse_b: Vec<u8> = (0..96u32).map(|i| (i.wrapping_mul(40_503) >> 3) as u8 ^ 0x5a).collect();
-    let (l, n) = run(&C, L4::Tcp, 51413, &[(O, &mse_a), (R, &mse_b), (O, &mse_a)], &mut peers);
+    let (l, n) = run(&C, L4::Tcp, 51413, &[(O, &mse_a), (R, &mse_b), (O, &mse_a)], &peers);
     assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache });
     assert_eq!(n, 2, "decided as soon as both directions sent payload");
     // Content that names something else wins over the cache.
-    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, b"SSH-2.0-x\r\n"), (R, b"SSH-2.0-y\r\n"), (O, b"abc")], &mut peers);
+    let (l, _) = run(&C, L4::Tcp, 51413, &[(O, b"SSH-2.0-x\r\n"), (R, b"SSH-2.0-y\r\n"), (O, b"abc")], &peers);
     assert_eq!(l.protocol, ProtocolId::SSH);
 }
 
 #[test]
 fn tracker_reply_and_dht_values_teach_peers() {
-    let mut peers = PeerCache::new(16);
+    let peers = PeerCache::new(16, 3600);
     run(
         &C,
         L4::Tcp,
@@ -263,20 +319,20 @@ fn tracker_reply_and_dht_values_teach_peers() {
             (O, b"GET /announce?info_hash=%12 HTTP/1.1\r\n\r\n"),
             (R, b"HTTP/1.1 200 OK\r\n\r\nd8:intervali1800e5:peers6:\xc6\x12\x00\x07\x1a\xe1e"),
         ],
-        &mut peers,
+        &peers,
     );
-    assert!(peers.contains(&ep(7, 0x1ae1)));
-    assert!(!peers.contains(&ep(2, 6969)), "the tracker is not a peer");
+    assert!(peers.contains(&ep(7, 0x1ae1), NOW));
+    assert!(!peers.contains(&ep(2, 6969), NOW), "the tracker is not a peer");
     let reply = b"d1:rd2:id20:abcdefghij01234567896:valuesl6:\xc6\x12\x00\x09\x1a\xe2ee1:t2:aa1:y1:re";
-    run(&C, L4::Udp, 6881, &[(O, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"), (R, reply)], &mut peers);
-    assert!(peers.contains(&ep(9, 0x1ae2)));
-    assert!(peers.contains(&ep(2, 6881)) && peers.contains(&ep(1, 40000)), "both DHT ends");
+    run(&C, L4::Udp, 6881, &[(O, b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"), (R, reply)], &peers);
+    assert!(peers.contains(&ep(9, 0x1ae2), NOW));
+    assert!(peers.contains(&ep(2, 6881), NOW) && peers.contains(&ep(1, 40000), NOW), "both DHT ends");
 }
 
 #[test]
 fn tcp_retransmission_is_skipped_and_gap_stops_matching() {
     let c = &*C;
-    let mut peers = PeerCache::new(4);
+    let peers = PeerCache::new(4, 3600);
     let (orig, resp) = (ep(1, 40000), ep(2, 30000));
     let m = |seq, payload| PacketMeta {
         l4: L4::Tcp,
@@ -286,21 +342,23 @@ fn tcp_retransmission_is_skipped_and_gap_stops_matching() {
         tcp_seq: Some(seq),
         syn: false,
         payload,
+        payload_len: payload.len(),
+        now: NOW,
     };
     // Retransmitted and partially overlapping segments give the same stream.
     let mut st = FlowInspect::default();
-    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers), Verdict::Pending);
-    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers), Verdict::Pending);
+    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &peers), Verdict::Pending);
+    assert_eq!(c.inspect(&mut st, &m(100, b"\x13BitTor"), &peers), Verdict::Pending);
     assert_eq!(st.packets(), [1, 0], "a retransmission is not counted");
-    let v = c.inspect(&mut st, &m(104, b"Torrent protocol"), &mut peers);
+    let v = c.inspect(&mut st, &m(104, b"Torrent protocol"), &peers);
     assert!(matches!(v, Verdict::Done(l) if l.protocol == ProtocolId::BITTORRENT), "{v:?}");
     // A gap: the bytes after it are not matched as a stream.
-    let mut peers = PeerCache::new(4);
+    let peers = PeerCache::new(4, 3600);
     let mut st = FlowInspect::default();
-    c.inspect(&mut st, &m(100, b"\x13BitTor"), &mut peers);
-    let v = c.inspect(&mut st, &m(110, b"rent protocol"), &mut peers);
+    c.inspect(&mut st, &m(100, b"\x13BitTor"), &peers);
+    let v = c.inspect(&mut st, &m(110, b"rent protocol"), &peers);
     assert_eq!(v, Verdict::Pending);
-    assert_ne!(c.finish(&st, L4::Tcp, orig, resp, &peers).protocol, ProtocolId::BITTORRENT);
+    assert_ne!(c.finish(&st, L4::Tcp, orig, resp, &peers, NOW).protocol, ProtocolId::BITTORRENT);
 }
 
 #[test]
@@ -308,19 +366,19 @@ fn limits_end_inspection() {
     let c = Classifier::builtin().unwrap().with_limits(InspectLimits { max_packets: 3, max_bytes: 4096 });
     let junk = [0x8au8, 0x11, 0x93, 0x7c, 0x01, 0xee, 0x42, 0x10];
     let pk: Vec<(Dir, &[u8])> = vec![(O, &junk); 5];
-    let (l, n) = run(&c, L4::Udp, 30000, &pk, &mut PeerCache::new(4));
+    let (l, n) = run(&c, L4::Udp, 30000, &pk, &PeerCache::new(4, 3600));
     assert_eq!((l, n), (Label::NO_MATCH, 3), "done at the third packet");
     // A byte limit smaller than a signature's offset hides it.
     let c = Classifier::builtin().unwrap().with_limits(InspectLimits { max_packets: 10, max_bytes: 8 });
     let hs = bt_handshake();
-    let (l, _) = run(&c, L4::Tcp, 30000, &[(O, &hs)], &mut PeerCache::new(4));
+    let (l, _) = run(&c, L4::Tcp, 30000, &[(O, &hs)], &PeerCache::new(4, 3600));
     assert_ne!(l.protocol, ProtocolId::BITTORRENT);
 }
 
 #[test]
 fn foreign_automaton_state_does_not_panic() {
     let mut st = FlowInspect { ac: [u32::MAX, 7], ..FlowInspect::default() };
-    let mut peers = PeerCache::new(4);
+    let peers = PeerCache::new(4, 3600);
     let pkt = PacketMeta {
         l4: L4::Tcp,
         dir: O,
@@ -329,8 +387,267 @@ fn foreign_automaton_state_does_not_panic() {
         tcp_seq: None,
         syn: false,
         payload: b"GET / HTTP/1.1\r\n",
+        payload_len: 16,
+        now: NOW,
     };
-    let _ = C.inspect(&mut st, &pkt, &mut peers);
+    let _ = C.inspect(&mut st, &pkt, &peers);
+}
+
+/// Random-looking bytes (an MSE key exchange) of `n` bytes.
+fn mse(n: usize, salt: u32) -> Vec<u8> {
+    (0..n as u32).map(|i| ((i ^ salt).wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
+fn ext_handshake(port: u16) -> Vec<u8> {
+    let dict = format!("d1:md6:ut_pexi1ee1:pi{port}e1:v5:weire");
+    let mut m = ((dict.len() + 2) as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&[20, 0]);
+    m.extend_from_slice(dict.as_bytes());
+    m
+}
+
+fn pex(peers: &[[u8; 6]]) -> Vec<u8> {
+    let mut added = Vec::new();
+    for p in peers {
+        added.extend_from_slice(p);
+    }
+    let mut d = format!("d5:added{}:", added.len()).into_bytes();
+    d.extend(added);
+    d.extend_from_slice(b"e");
+    let mut m = ((d.len() + 2) as u32).to_be_bytes().to_vec();
+    m.extend_from_slice(&[20, 1]);
+    m.extend(d);
+    m
+}
+
+/// A piece message carrying `n` bytes of block data.
+fn piece(n: usize) -> Vec<u8> {
+    let mut m = ((n + 9) as u32).to_be_bytes().to_vec();
+    m.push(7);
+    m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0]);
+    m.extend(std::iter::repeat_n(0x42, n));
+    m
+}
+
+const S: u64 = 1_000_000_000;
+
+#[test]
+fn a_peer_met_over_utp_or_the_dht_is_the_same_peer_over_tcp() {
+    // The missed flows: MSE connections to peers met over uTP or the DHT on the same IP
+    // and port.
+    let peers = PeerCache::new(64, 3600);
+    let utp = [hex("41004567ed639296000000000010000023c60000"), hex("21004567ed6393410000000000100000456723c6")];
+    let (l, _) = run_between(&C, L4::Udp, (ep(1, 51413), ep(3, 6881)), NOW, &[(O, &utp[0]), (R, &utp[1])], &peers);
+    assert_eq!(l.decision, Decision::Detector(DetectorId::UTP));
+    let (a, b) = (mse(96, 1), mse(120, 2));
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache }, "to the uTP peer");
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40002), ep(1, 51413)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.decision, Decision::PeerCache, "to the other uTP end, which sends from its listen port");
+    let dht = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
+    run_between(&C, L4::Udp, (ep(4, 7000), ep(5, 7001)), NOW, &[(O, dht)], &peers);
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40003), ep(4, 7000)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.decision, Decision::PeerCache, "a DHT query's sender");
+    // Another port of a known peer's address is not that peer.
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40004), ep(4, 7002)), NOW, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.protocol, ProtocolId::UNKNOWN);
+}
+
+#[test]
+fn an_http_error_page_from_a_peer_is_no_proof_against_the_cache() {
+    let peers = PeerCache::new(64, 3600);
+    peers.learn(ep(3, 6881), PeerKind::BitTorrent, NOW);
+    let page = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, &mse(96, 3)), (R, page)], &peers);
+    assert_eq!(l, Label { protocol: ProtocolId::BITTORRENT, decision: Decision::PeerCache });
+    // The same page elsewhere is HTTP; and a real HTTP request to the peer's port is HTTP.
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6882)), NOW, &[(O, &mse(96, 3)), (R, page)], &peers);
+    assert_eq!(l.protocol, ProtocolId::HTTP);
+    let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (l, _) = run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, get), (R, page)], &peers);
+    assert_eq!(l.protocol, ProtocolId::HTTP);
+    // A bare "USER " (POP3 or FTP, only a port could tell) on a peer's port is no proof.
+    let (l, _) =
+        run_between(&C, L4::Tcp, (ep(9, 40001), ep(3, 6881)), NOW, &[(O, b"USER x\r\n"), (R, &mse(50, 9))], &peers);
+    assert_eq!(l.decision, Decision::PeerCache);
+    // A server-first protocol (the responder speaks first) is its own proof.
+    let (l, _) = run_between(
+        &C,
+        L4::Tcp,
+        (ep(9, 40001), ep(3, 6881)),
+        NOW,
+        &[(R, b"SSH-2.0-x\r\n"), (O, b"SSH-2.0-y\r\n")],
+        &peers,
+    );
+    assert_eq!(l.protocol, ProtocolId::SSH);
+}
+
+#[test]
+fn peers_age_out_and_cache_labels_teach_nothing() {
+    let peers = PeerCache::new(64, 60);
+    peers.learn(ep(3, 6881), PeerKind::BitTorrent, NOW);
+    let (a, b) = (mse(96, 4), mse(96, 5));
+    let (l, _) = run_between(&C, L4::Udp, (ep(3, 6881), ep(8, 9999)), NOW + 30 * S, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.decision, Decision::PeerCache);
+    assert!(!peers.contains(&ep(8, 9999), NOW + 30 * S), "a cache hit does not spread to the other end");
+    let (l, _) = run_between(&C, L4::Udp, (ep(3, 6881), ep(8, 9999)), NOW + 61 * S, &[(O, &a), (R, &b)], &peers);
+    assert_eq!(l.protocol, ProtocolId::UNKNOWN, "expired, and not kept alive by the cache-labelled flow");
+}
+
+#[test]
+fn port_guesses_never_name_p2p() {
+    let peers = PeerCache::new(4, 3600);
+    for (l4, port) in [
+        (L4::Tcp, 6881),
+        (L4::Tcp, 4662),
+        (L4::Tcp, 6346),
+        (L4::Tcp, 6699),
+        (L4::Tcp, 411),
+        (L4::Tcp, 1214),
+        (L4::Udp, 6881),
+        (L4::Udp, 4672),
+        (L4::Udp, 6771),
+    ] {
+        // A SYN scan (no payload) and junk.
+        let (l, _) = run(&C, l4, port, &[], &peers);
+        assert_eq!(l, Label::NO_MATCH, "{l4:?} {port}");
+        let (l, _) = run(&C, l4, port, &[(O, &mse(40, 6)), (R, &mse(40, 7))], &peers);
+        assert_eq!(l, Label::NO_MATCH, "{l4:?} {port}");
+    }
+}
+
+#[test]
+fn the_extension_handshake_teaches_the_originators_listen_port() {
+    let peers = PeerCache::new(64, 3600);
+    // Handshake and extension handshake in one segment, the reply's in two (its length split).
+    let mut first = bt_handshake();
+    first.extend(ext_handshake(51413));
+    let mut reply = bt_handshake();
+    let eh = ext_handshake(6889);
+    reply.extend_from_slice(&eh[..2]);
+    let (l, _) =
+        run_between(&C, L4::Tcp, (ep(1, 40000), ep(2, 6881)), NOW, &[(O, &first), (R, &reply), (R, &eh[2..])], &peers);
+    assert_eq!(l.decision, Decision::Signature(SignatureId(0)));
+    assert!(peers.contains(&ep(1, 51413), NOW), "the originator's announced listen port");
+    assert!(peers.contains(&ep(2, 6881), NOW), "the responder");
+    assert!(peers.contains(&ep(2, 6889), NOW), "the responder's announced port");
+    assert!(!peers.contains(&ep(1, 40000), NOW), "not the originator's ephemeral port");
+}
+
+#[test]
+fn pex_and_port_messages_are_read_after_the_verdict() {
+    let peers = PeerCache::new(64, 3600);
+    let hs = bt_handshake();
+    // Pieces, then a PEX message that starts in the middle of a segment and ends in the next,
+    // then a PORT message.
+    let mut stream = piece(3000);
+    stream.extend(pex(&[[198, 18, 0, 21, 0x1a, 0xe1], [198, 18, 0, 22, 0x1a, 0xe2]]));
+    stream.extend_from_slice(&[0, 0, 0, 3, 9, 0x1b, 0x39]);
+    let segs: Vec<&[u8]> = stream.chunks(1400).collect();
+    let mut packets: Vec<(Dir, &[u8])> = vec![(O, &hs), (R, &hs)];
+    packets.extend(segs.iter().map(|s| (R, *s)));
+    let (l, _) = run_between(&C, L4::Tcp, (ep(1, 40000), ep(2, 6881)), NOW, &packets, &peers);
+    assert_eq!(l.protocol, ProtocolId::BITTORRENT);
+    assert!(peers.contains(&ep(21, 0x1ae1), NOW) && peers.contains(&ep(22, 0x1ae2), NOW), "PEX added");
+    assert!(peers.contains(&ep(2, 0x1b39), NOW), "the responder's DHT port");
+    // A stream that is not framed as peer wire stops the reading at the first absurd length.
+    let peers = PeerCache::new(64, 3600);
+    let junk = [0xffu8; 1400];
+    let mut st = FlowInspect::default();
+    let m = |dir, seq, payload: &'static [u8]| PacketMeta {
+        l4: L4::Tcp,
+        dir,
+        originator: ep(1, 40000),
+        responder: ep(2, 6881),
+        tcp_seq: Some(seq),
+        syn: false,
+        payload,
+        payload_len: payload.len(),
+        now: NOW,
+    };
+    let hs: &'static [u8] = Box::leak(bt_handshake().into_boxed_slice());
+    let junk: &'static [u8] = Box::leak(Box::new(junk));
+    assert!(matches!(C.inspect(&mut st, &m(O, 1, hs), &peers), Verdict::Done(_)));
+    assert!(st.harvesting());
+    C.harvest(&mut st, &m(R, 100, hs), &peers);
+    C.harvest(&mut st, &m(R, 168, junk), &peers);
+    assert_eq!(st.flags[1] & BROKEN, BROKEN, "the responder's framing is lost");
+    // Harvesting ends by itself.
+    for i in 0..300u32 {
+        C.harvest(&mut st, &m(O, 69 + 1400 * i, junk), &peers);
+        C.harvest(&mut st, &m(R, 1568 + 1400 * i, junk), &peers);
+    }
+    assert!(!st.harvesting());
+}
+
+#[test]
+fn udp_tracker_flows_need_the_magic_or_a_tied_answer_and_teach_their_peers() {
+    let peers = PeerCache::new(64, 3600);
+    let mut announce = vec![0x5au8; 98];
+    announce[8..12].copy_from_slice(&1u32.to_be_bytes());
+    announce[12..16].copy_from_slice(&0xfeed_beefu32.to_be_bytes());
+    announce[80..84].copy_from_slice(&2u32.to_be_bytes());
+    let mut reply = 1u32.to_be_bytes().to_vec();
+    reply.extend_from_slice(&0xfeed_beefu32.to_be_bytes());
+    reply.extend_from_slice(&[0, 0, 7, 8, 0, 0, 0, 3, 0, 0, 0, 9, 198, 18, 0, 31, 0x1a, 0xe1]);
+    let alone = label(L4::Udp, 6969, &[(O, &announce)]);
+    assert_eq!(alone, ("unknown".into(), "no match".into()), "an announce alone");
+    let (l, n) = run(&C, L4::Udp, 6969, &[(O, &announce), (R, &reply)], &peers);
+    assert_eq!((l.decision, n), (Decision::Detector(DetectorId::UDP_TRACKER), 2));
+    assert!(peers.contains(&ep(31, 0x1ae1), NOW), "the answer's peers");
+    assert!(!peers.contains(&ep(2, 6969), NOW), "the tracker is not a peer");
+    let mut other = reply.clone();
+    other[7] ^= 1;
+    let (l, _) = run(&C, L4::Udp, 6969, &[(O, &announce), (R, &other)], &peers);
+    assert_eq!(l.protocol, ProtocolId::UNKNOWN, "an answer to another transaction");
+    // After a connect (magic) the announce replies that follow teach their peers too.
+    let peers = PeerCache::new(64, 3600);
+    let connect = hex("0000041727101980000000001234abcd");
+    let cr = hex("000000001234abcd0102030405060708");
+    let (l, _) = run(&C, L4::Udp, 6969, &[(O, &connect), (R, &cr), (O, &announce), (R, &reply)], &peers);
+    assert_eq!(l.decision, Decision::Detector(DetectorId::UDP_TRACKER));
+    assert!(peers.contains(&ep(31, 0x1ae1), NOW));
+}
+
+#[test]
+fn dht_nodes_and_lsd_ports_teach_peers() {
+    let peers = PeerCache::new(64, 3600);
+    let mut nodes = b"d1:rd2:id20:abcdefghij01234567895:nodes26:".to_vec();
+    nodes.extend_from_slice(&[b'n'; 20]);
+    nodes.extend_from_slice(&[198, 18, 0, 41, 0x1a, 0xe1]);
+    nodes.extend_from_slice(b"e1:t2:aa1:y1:re");
+    let q = b"d1:ad2:id20:abcdefghij01234567896:target20:abcdefghij0123456789e1:q9:find_node1:t2:aa1:y1:qe";
+    run(&C, L4::Udp, 6881, &[(O, q), (R, &nodes)], &peers);
+    assert!(peers.contains(&ep(41, 0x1ae1), NOW), "a node of the answer");
+    // A list naming another host's well-known port is not believed.
+    let mut nodes = b"d1:rd2:id20:abcdefghij01234567895:nodes26:".to_vec();
+    nodes.extend_from_slice(&[b'n'; 20]);
+    nodes.extend_from_slice(&[198, 18, 0, 43, 1, 187]);
+    nodes.extend_from_slice(b"e1:t2:aa1:y1:re");
+    run(&C, L4::Udp, 6881, &[(O, q), (R, &nodes)], &peers);
+    assert!(!peers.contains(&ep(43, 443), NOW), "a DHT answer cannot make port 443 a peer");
+    let lsd = b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51413\r\nInfohash: 0123\r\n\r\n\r\n";
+    run_between(&C, L4::Udp, (ep(42, 6771), ep(250, 6771)), NOW, &[(O, lsd)], &peers);
+    assert!(peers.contains(&ep(42, 51413), NOW), "the announced listen port");
+    assert!(!peers.contains(&ep(250, 6771), NOW), "not the multicast group");
+}
+
+#[test]
+fn direct_connect_search_results_over_udp_and_their_cache() {
+    let peers = PeerCache::new(64, 3600);
+    let sr =
+        b"$SR alice music\\song.mp3\x05123456 2/5\x05TTH:WZHRLXYZ5DGRSSAJR3KVDUUTE26C3CSS7QPNRVQ (198.18.0.1:411)|";
+    let (l, n) = run_between(&C, L4::Udp, (ep(51, 1412), ep(52, 1412)), NOW, &[(O, sr)], &peers);
+    assert_eq!((C.registry().name(l.protocol), n), ("directconnect", 1));
+    assert_eq!(l.decision, Decision::Detector(DetectorId::DC_UDP));
+    assert_eq!(peers.lookup(&ep(52, 1412), NOW), Some(PeerKind::DirectConnect), "the searcher's UDP port");
+    // Encrypted (SUDP) results to that port: Direct Connect by the cache.
+    let (l, _) =
+        run_between(&C, L4::Udp, (ep(53, 1412), ep(52, 1412)), NOW, &[(O, &mse(200, 8)), (R, &mse(40, 9))], &peers);
+    assert_eq!(l, Label { protocol: ProtocolId::DIRECTCONNECT, decision: Decision::PeerCache });
+    let ures = format!("URES {} FNshare/a\\sb.txt SI10 SL1 TOtok\n", "HXWQ3KTSLIH7ZGBGXEPWGULQ2W3DLBTLOYMHXSY");
+    let (proto, how) = label(L4::Udp, 3000, &[(O, ures.as_bytes())]);
+    assert_eq!((proto.as_str(), how.as_str()), ("directconnect", "detector:directconnect-udp"));
 }
 
 fn p2p(l: Label) -> bool {
@@ -365,9 +682,9 @@ proptest! {
     #[test]
     fn random_payloads_are_not_p2p(a in proptest::collection::vec(any::<u8>(), 8..1500),
                                    b in proptest::collection::vec(any::<u8>(), 8..600)) {
-        let mut peers = PeerCache::new(4);
+        let peers = PeerCache::new(4, 3600);
         for l4 in [L4::Tcp, L4::Udp] {
-            let (l, _) = run(&C, l4, 30000, &[(O, &a), (R, &b)], &mut peers);
+            let (l, _) = run(&C, l4, 30000, &[(O, &a), (R, &b)], &peers);
             prop_assert!(!p2p(l), "{:?} from {:02x?}", l, &a[..16.min(a.len())]);
         }
     }
@@ -381,20 +698,20 @@ proptest! {
     #[test]
     fn random_flows_never_panic(pkts in proptest::collection::vec(
         (any::<bool>(), any::<bool>(), any::<u32>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 1..30)) {
-        let mut peers = PeerCache::new(8);
+        let peers = PeerCache::new(8, 3600);
         let mut st = FlowInspect::default();
         let mut done = None;
         for (tcp, resp, seq, syn, payload) in &pkts {
             let l4 = if *tcp { L4::Tcp } else { L4::Udp };
             let pkt = PacketMeta { l4, dir: if *resp { R } else { O }, originator: ep(1, 6881), responder: ep(2, 53),
-                tcp_seq: tcp.then_some(*seq), syn: *syn, payload };
-            match (C.inspect(&mut st, &pkt, &mut peers), done) {
+                tcp_seq: tcp.then_some(*seq), syn: *syn, payload, payload_len: payload.len(), now: NOW };
+            match (C.inspect(&mut st, &pkt, &peers), done) {
                 (Verdict::Done(l), None) => done = Some(l),
                 (Verdict::Done(l), Some(d)) => prop_assert_eq!(l, d),
                 (Verdict::Pending, Some(_)) => prop_assert!(false, "pending after done"),
                 (Verdict::Pending, None) => {}
             }
-            let _ = C.finish(&st, l4, ep(1, 6881), ep(2, 53), &peers);
+            let _ = C.finish(&st, l4, ep(1, 6881), ep(2, 53), &peers, NOW);
         }
     }
 
@@ -418,8 +735,8 @@ proptest! {
             segs.push((R, reply));
             whole.push((R, reply));
         }
-        let (a, _) = run(&C, L4::Tcp, *port, &whole, &mut PeerCache::new(4));
-        let (b, _) = run(&C, L4::Tcp, *port, &segs, &mut PeerCache::new(4));
+        let (a, _) = run(&C, L4::Tcp, *port, &whole, &PeerCache::new(4, 3600));
+        let (b, _) = run(&C, L4::Tcp, *port, &segs, &PeerCache::new(4, 3600));
         prop_assert_eq!(a, b, "split at {:?}", points);
         prop_assert_ne!(a.decision, Decision::NoMatch);
     }

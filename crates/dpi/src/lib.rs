@@ -11,7 +11,9 @@
 //!   Inspecting never fails, never panics on any bytes, and never allocates.
 //! - A label by content (signature or detector) never depends on ports. Ports only break ties
 //!   (a signature naming several protocols) or label flows nothing matched, and such labels say so
-//!   ([`Decision::PortGuess`]).
+//!   ([`Decision::PortGuess`]); a port guess never names a peer-to-peer protocol.
+//! - A peer-to-peer label needs proof in the flow's bytes, or an endpoint that such proof put in
+//!   the [`PeerCache`] ([`Decision::PeerCache`]).
 //! - Literal signatures give the same label however a TCP stream is split into segments; see
 //!   [`detect`]'s docs for which structural detectors share that property.
 #![forbid(unsafe_code)]
@@ -19,12 +21,14 @@
 
 mod classifier;
 pub mod detect;
+#[cfg(test)]
+mod lookalike_tests;
 mod peers;
 mod registry;
 mod signature;
 
 pub use classifier::{Classifier, Decision, Dir, Endpoint, FlowInspect, InspectLimits, L4, Label, PacketMeta, Verdict};
 pub use detect::{DetectorId, Probe};
-pub use peers::PeerCache;
+pub use peers::{DEFAULT_PEER_TTL_S, PeerCache, PeerKind};
 pub use registry::{Category, ProtocolId, Registry};
 pub use signature::{MAX_CASE_INSENSITIVE_LETTERS, MAX_SIGNATURES, SignatureError, SignatureId};

@@ -143,17 +143,22 @@ pub(crate) enum DirFilter {
     Responder,
 }
 
-/// Which endpoints a BitTorrent match teaches the peer cache.
+/// What a BitTorrent or Direct Connect match teaches the peer cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Learn {
     /// Nothing.
     None,
-    /// The responder (it accepted a peer-wire connection, so it is a listening peer).
+    /// The responder (it accepted the connection, so it listens there).
     Responder,
-    /// Both ends (uTP, DHT: both sides are peers).
+    /// Both ends (uTP, DHT: both sides send from their listening socket).
     Both,
-    /// Neither end, but compact peer lists in the responder's reply (HTTP tracker).
+    /// Neither end, but the peer lists in the responder's reply (HTTP tracker).
     TrackerReply,
+    /// The responder, and (reading on after the verdict) the listen port of the extension
+    /// handshake, PEX peers and the DHT port of either side's peer-wire messages.
+    PeerWire,
+    /// The sender's announced listen port (BitTorrent local peer discovery).
+    Lsd,
 }
 
 /// One validated signature.
@@ -426,13 +431,23 @@ impl SignatureSet {
                 Some("responder") => Learn::Responder,
                 Some("both") => Learn::Both,
                 Some("tracker-reply") => Learn::TrackerReply,
+                Some("peer-wire") => Learn::PeerWire,
+                Some("lsd") => Learn::Lsd,
                 Some(other) => {
-                    return Err(ctx
-                        .err("learn", format!("unknown value {other:?}; use none, responder, both or tracker-reply")));
+                    return Err(ctx.err(
+                        "learn",
+                        format!("unknown value {other:?}; use none, responder, both, tracker-reply, peer-wire or lsd"),
+                    ));
                 }
             };
-            if learn != Learn::None && protocols != [ProtocolId::BITTORRENT] {
-                return Err(ctx.err("learn", "only bittorrent signatures can teach the peer cache; remove the key"));
+            let endpoints = matches!(learn, Learn::Responder | Learn::Both);
+            let cached = protocols == [ProtocolId::BITTORRENT] || protocols == [ProtocolId::DIRECTCONNECT];
+            if learn != Learn::None && !(protocols == [ProtocolId::BITTORRENT] || (endpoints && cached)) {
+                return Err(ctx.err(
+                    "learn",
+                    "only bittorrent signatures (any value) and directconnect ones (responder, both) can teach the peer \
+                     cache; remove the key",
+                ));
             }
             let variants = if r.case_insensitive.unwrap_or(false) {
                 let letters = pattern.iter().filter(|c| c.is_ascii_alphabetic()).count();

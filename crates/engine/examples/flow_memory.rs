@@ -1,6 +1,7 @@
 //! Measures flow-table memory with 1M flows: the table's own allocation per flow and the
 //! process's resident-set growth per flow (from /proc/self/statm).
 //! Run: cargo run --release -p weir-engine --example flow_memory [FLOWS]
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -19,6 +19,7 @@ fn engine(capacity: usize, active_s: u64) -> Engine {
         record_flows: true,
         active_timeout_ns: active_s * S,
         host_capacity: 64,
+        ..EngineConfig::default()
     };
     Engine::new(shared, config)
 }
@@ -164,4 +165,50 @@ fn the_first_packets_vlan_is_recorded() {
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].vlan, 42);
     assert_eq!(e.drain_active().count(), 0, "no active timeout, no interim reports");
+}
+
+/// With external expiry (the bridge), a worker's engine only starts a long flow's reports (the
+/// first, on the packet that passes the timeout) and the sweeping engine makes the rest and ends
+/// the flow: every byte is reported once, to one engine or the other, and to its host.
+#[test]
+fn with_external_expiry_the_sweeper_makes_the_later_reports_and_ends_the_flow() {
+    let classifier = Arc::new(Classifier::builtin().unwrap());
+    let table = FlowTableConfig { shards: 2, capacity: 1024, ..FlowTableConfig::default() };
+    let shared = Shared::new(classifier, table, 1024).unwrap();
+    let config = EngineConfig {
+        inside: vec!["198.18.0.0/28".parse().unwrap()],
+        record_flows: true,
+        active_timeout_ns: 10 * S,
+        host_capacity: 64,
+        expiry: Expiry::External,
+        ..EngineConfig::default()
+    };
+    let mut worker = Engine::new(shared.clone(), config.clone());
+    let mut sweeper = Engine::new(shared.clone(), config);
+    let b = Builder::default();
+    let mut bytes = 0;
+    let mut sweeper_reports = Vec::new();
+    for t in 0..=35u64 {
+        bytes += pings(&mut worker, &b, ip(1), ip(200), t..=t);
+        // The control loop: interim reports every second of its clock.
+        assert!(!sweeper.report_active(t * S + S / 2), "never a backlog of more than one step here");
+        sweeper_reports.extend(sweeper.drain_active());
+    }
+    let worker_reports: Vec<ActiveRecord> = worker.drain_active().collect();
+    assert_eq!(worker_reports.iter().map(|r| r.last_seen / S).collect::<Vec<_>>(), [10]);
+    assert_eq!(sweeper_reports.iter().map(|r| r.reported.at / S).collect::<Vec<_>>(), [10, 20]);
+    assert!(worker.drain_records().next().is_none());
+    // Idle past the ICMP timeout: the sweeper ends it.
+    let ended: usize = (0..2).map(|s| sweeper.expire_shard(s, 200 * S)).sum();
+    assert_eq!(ended, 1);
+    let records: Vec<FlowRecord> = sweeper.drain_records().collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].reported.at / S, 30);
+    assert_eq!(shared.active_flows(), 0);
+    // Each engine counted its share to the host; together, every byte.
+    worker.publish_hosts();
+    sweeper.publish_hosts();
+    let tables = [worker.published_hosts().lock().clone(), sweeper.published_hosts().lock().clone()];
+    let merged = weir_stats::hosts::merge(tables.iter());
+    assert_eq!(merged.iter().map(|e| e.bytes[0] + e.bytes[1]).sum::<u64>(), bytes);
 }

@@ -3,7 +3,7 @@
 use weir_dpi::ProtocolId;
 use weir_flow::EndReason;
 use weir_stats::Counter;
-use weir_wire::WireError;
+use weir_wire::{Encap, Encapsulation, WireError};
 
 /// Which way a packet travels through the box.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,6 +79,12 @@ pub struct EngineCounters {
     pub fragments_unmatched: Counter,
     /// Frames a capture cut short (snaplen) that were still parsed, from their captured bytes.
     pub snaplen_cut: Counter,
+    /// Frames that carried each kind of tunnel, indexed like [`Encap::ALL`] (a frame with two
+    /// kinds counts in both, with two of one kind once). Their packets and bytes also count to
+    /// the protocol of their inner flow, or as non-IP.
+    pub encapsulated: [Counter; Encap::ALL.len()],
+    /// Wire bytes of those frames, indexed the same way.
+    pub encapsulated_bytes: [Counter; Encap::ALL.len()],
     /// Flows created.
     pub flows_created: Counter,
     /// Flows ended, by reason: idle, closed, evicted, flushed.
@@ -107,6 +113,8 @@ impl EngineCounters {
             fragments: Counter::new(),
             fragments_unmatched: Counter::new(),
             snaplen_cut: Counter::new(),
+            encapsulated: Default::default(),
+            encapsulated_bytes: Default::default(),
             flows_created: Counter::new(),
             flows_ended: Default::default(),
             active_reports: Counter::new(),
@@ -130,6 +138,19 @@ impl EngineCounters {
             EndReason::Evicted => 2,
             EndReason::Flushed => 3,
         }]
+    }
+
+    /// Count one frame's tunnels.
+    #[inline]
+    pub fn count_encapsulation(&self, encap: &Encapsulation, wire_len: u32) {
+        let mut seen = [false; Encap::ALL.len()];
+        for kind in encap.iter() {
+            seen[kind.index()] = true;
+        }
+        for (i, _) in seen.iter().enumerate().filter(|(_, s)| **s) {
+            self.encapsulated[i].inc();
+            self.encapsulated_bytes[i].add(u64::from(wire_len));
+        }
     }
 
     /// Count one malformed frame.

@@ -13,19 +13,24 @@
 //! - Packets of a flow seen before its label was known are attributed to its protocol when the
 //!   label arrives, so after [`Engine::flush`] the per-protocol totals add up to all IP traffic.
 //! - Counters have one writer, the engine that owns them; others read them through an `Arc`.
+//! - A tunnelled frame (PPPoE, MPLS, GRE, IP in IP, VXLAN, GTP-U; see `weir_wire::parse_frame`)
+//!   belongs to the flow of its innermost IP packet and counts at its whole length on the wire;
+//!   [`EngineCounters::encapsulated`] says how many frames each kind of tunnel carried.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod active;
 mod counters;
 mod fragments;
+mod top;
 
 pub use active::Reported;
 pub use counters::{Direction, EngineCounters, ProtoCounters};
-pub use weir_dpi::{Classifier, Label, PeerCache, ProtocolId};
-pub use weir_flow::{EndReason, FlowTable, FlowTableConfig, Timeouts};
+pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
+pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
+pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
 pub use weir_stats::hosts::HostTopK;
-pub use weir_wire::{LinkType, WireError};
+pub use weir_wire::{Encap, LinkType, WireError};
 
 use active::ActiveTable;
 use core::net::IpAddr;
@@ -33,8 +38,9 @@ use fragments::FragmentCache;
 use ipnet::IpNet;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use top::TopFlows;
 use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
-use weir_flow::{Flow, FlowDir, FlowKey, Seen};
+use weir_flow::{Flow, FlowDir, Seen};
 use weir_wire::{IpProtocol, Network, Transport};
 
 /// How often idle flows are swept, in packet-time nanoseconds.
@@ -112,31 +118,6 @@ pub struct FlowSnapshot {
     pub packets: u64,
 }
 
-/// The `n` active flows with the most bytes, largest first. Locks one shard at a time, briefly.
-pub fn top_flows(table: &FlowTable<FlowState>, n: usize) -> Vec<FlowSnapshot> {
-    let mut top: Vec<FlowSnapshot> = Vec::with_capacity(n + 1);
-    for shard in 0..table.shard_count() {
-        table.lock(shard).for_each(|f| {
-            let bytes = f.bytes[0] + f.bytes[1];
-            if top.len() < n || top.last().is_some_and(|t| t.bytes < bytes) {
-                let proto = f.key.protocol();
-                let snap = FlowSnapshot {
-                    ip_protocol: proto,
-                    originator: f.originator(),
-                    responder: f.responder(),
-                    protocol: f.value.label(proto, portless_label(proto)).map(|l| l.protocol),
-                    bytes,
-                    packets: f.packets[0] + f.packets[1],
-                };
-                let at = top.partition_point(|t| t.bytes >= bytes);
-                top.insert(at, snap);
-                top.truncate(n);
-            }
-        });
-    }
-    top
-}
-
 /// What the engine made of one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -150,8 +131,6 @@ pub enum Outcome {
         protocol: Option<ProtocolId>,
         /// Which way the packet travels.
         direction: Direction,
-        /// Whether this packet decided the flow's label.
-        decided_now: bool,
     },
 }
 
@@ -218,6 +197,18 @@ pub struct ActiveRecord {
     pub reported: Reported,
 }
 
+/// Who ends idle flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// The engine itself, inside [`Engine::process`], sweeping every shard once per second of
+    /// packet time: for one engine over a capture.
+    #[default]
+    Inline,
+    /// Someone else (the bridge's control thread, with an engine of its own, one shard at a time
+    /// through [`Engine::expire_shard`]): the data path never sweeps.
+    External,
+}
+
 /// Settings of one engine.
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfig {
@@ -227,6 +218,10 @@ pub struct EngineConfig {
     /// and, with an active timeout, an [`ActiveRecord`] for every interim report
     /// ([`Engine::drain_active`]).
     pub record_flows: bool,
+    /// Who ends idle flows, and makes the interim reports of long flows.
+    pub expiry: Expiry,
+    /// Candidates for the heaviest flows kept on the data path ([`Engine::take_top`]); 0: none.
+    pub top_flows: usize,
     /// Active timeout (ns): a labelled flow that lasts longer is reported while it runs, every
     /// this long (to the records and the per-host counts). 0: only when it ends.
     pub active_timeout_ns: u64,
@@ -236,20 +231,25 @@ pub struct EngineConfig {
 }
 
 /// Shared parts that several engines (one per worker) use together.
+///
+/// The peer cache is shared without a lock: lookups (one or two per pending packet, under the
+/// flow-table shard lock) only load from it, and learning takes one of its buckets for a few
+/// stores (see [`PeerCache`]). No engine ever waits for another on it.
 #[derive(Clone)]
 pub struct Shared {
     /// The compiled signatures and detectors.
     pub classifier: Arc<Classifier>,
     /// The flow table.
     pub table: Arc<FlowTable<FlowState>>,
-    /// BitTorrent peers learned from tracker replies, DHT answers and labelled flows.
-    pub peers: Arc<Mutex<PeerCache>>,
+    /// BitTorrent and Direct Connect peers learned from the flows' content.
+    pub peers: Arc<PeerCache>,
     /// Flows that have had an interim report (see [`EngineConfig::active_timeout_ns`]).
     active: Arc<Mutex<ActiveTable>>,
 }
 
 impl Shared {
-    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`.
+    /// Shared parts with a table of the given shape and a peer cache of `peer_capacity`
+    /// endpoints, each a peer for [`DEFAULT_PEER_TTL_S`] after it was last learned.
     ///
     /// # Errors
     /// If the flow-table configuration is invalid.
@@ -258,10 +258,22 @@ impl Shared {
         table: FlowTableConfig,
         peer_capacity: usize,
     ) -> Result<Self, weir_flow::FlowConfigError> {
+        Shared::with_peers(classifier, table, PeerCache::new(peer_capacity, DEFAULT_PEER_TTL_S))
+    }
+
+    /// Shared parts with a table of the given shape and the given peer cache.
+    ///
+    /// # Errors
+    /// If the flow-table configuration is invalid.
+    pub fn with_peers(
+        classifier: Arc<Classifier>,
+        table: FlowTableConfig,
+        peers: PeerCache,
+    ) -> Result<Self, weir_flow::FlowConfigError> {
         Ok(Shared {
             classifier,
             table: Arc::new(FlowTable::new(table)?),
-            peers: Arc::new(Mutex::new(PeerCache::new(peer_capacity))),
+            peers: Arc::new(peers),
             // Long flows are a minority; an eighth of the table is room for plenty of them, and
             // it is only allocated if an engine has an active timeout.
             active: Arc::new(Mutex::new(ActiveTable::new((table.capacity / 8).max(64)))),
@@ -288,12 +300,19 @@ pub struct Engine {
     next_active: u64,
     next_publish: u64,
     due: Vec<(u64, FlowKey)>,
+    top: TopFlows,
 }
 
 impl Engine {
     /// A new engine over `shared` parts.
     pub fn new(shared: Shared, config: EngineConfig) -> Self {
         let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
+        // An engine whose flows someone else sweeps leaves the interim reports to it too.
+        let (next_expire, next_active) = match config.expiry {
+            Expiry::Inline => (0, 0),
+            Expiry::External => (u64::MAX, u64::MAX),
+        };
+        let top = TopFlows::new(config.top_flows);
         let hosts = HostTopK::new(config.host_capacity);
         let hosts_published = Arc::new(Mutex::new(HostTopK::new(config.host_capacity)));
         Engine {
@@ -305,11 +324,23 @@ impl Engine {
             reports: Vec::new(),
             hosts,
             hosts_published,
-            next_expire: 0,
-            next_active: 0,
+            next_expire,
+            next_active,
             next_publish: 0,
             due: Vec::with_capacity(ACTIVE_PER_SWEEP),
+            top,
         }
+    }
+
+    /// Append the heaviest flows offered since the last call to `into`, and start afresh. Look
+    /// them up with [`top_flows`].
+    pub fn take_top(&mut self, into: &mut Vec<TopCandidate>) {
+        self.top.take(into);
+    }
+
+    /// The settings it was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
     }
 
     /// This engine's counters (for a stats reader).
@@ -361,6 +392,9 @@ impl Engine {
                 if wire_len as usize > frame.len() {
                     c.snaplen_cut.inc();
                 }
+                if !f.encap.is_empty() {
+                    c.count_encapsulation(&f.encap, wire_len);
+                }
                 f
             }
             Err(e) => {
@@ -406,11 +440,22 @@ impl Engine {
             }
             None => (sport, dport, l4, payload),
         };
+        // A capture's snaplen shortens the payload, not the packet: the IP length says how long
+        // it was (the payload is a subslice of `frame`, so its offset there is a pointer
+        // difference). Detectors check lengths against it and contents as far as captured.
+        let payload_len = match (l4, ip.fragment) {
+            (Some(_), None) if wire_len as usize > frame.len() => {
+                let offset = (payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+                let ip_end = usize::from(ip.ip_offset) + usize::from(ip.ip_len);
+                if offset <= frame.len() { ip_end.saturating_sub(offset).max(payload.len()) } else { payload.len() }
+            }
+            _ => payload.len(),
+        };
 
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
         let portless = portless_label(proto);
         let active_ns = self.config.active_timeout_ns;
-        let Engine { shared, config, records, reports, hosts, .. } = self;
+        let Engine { shared, config, records, reports, hosts, top, .. } = self;
         let table = &*shared.table;
         let hash = table.hash(&key);
         let mut shard = table.lock(table.shard_of(hash));
@@ -418,6 +463,7 @@ impl Engine {
         let mut sink = Sink { shared, counters: c, record: config.record_flows, records, reports, hosts };
         let touched = shard.touch(&key, hash, seen, &mut |flow, why| sink.end_flow(flow, why));
         let flow = touched.flow;
+        top.offer(&key, hash, flow.bytes[0] + flow.bytes[1], flow.packets[0] + flow.packets[1]);
         if touched.is_new {
             c.flows_created.inc();
             let inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
@@ -428,8 +474,15 @@ impl Engine {
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
 
         // A known label costs one lookup: count the packet and go. (A port-less flow's first
-        // packet still takes the path below, which attributes it.)
+        // packet still takes the path below, which attributes it.) A flow that names peers is
+        // still read for them for a while after its verdict.
         if let Some(label) = flow.value.label(proto, portless).filter(|_| !(touched.is_new && l4.is_none())) {
+            if let Some(l4) = l4
+                && flow.value.inspect.harvesting()
+            {
+                let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
+                shared.classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
+            }
             c.protocol(label.protocol).count_packet(direction, wire_len);
             if active_ns != 0
                 && flow.value.flags & (REPORTED | UNTRACKED) == 0
@@ -439,34 +492,21 @@ impl Engine {
             }
             drop(shard);
             self.maybe_expire(now);
-            return Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: false };
+            return Outcome::Ip { protocol: Some(label.protocol), direction };
         }
 
         let verdict = match l4 {
             Some(l4) => {
-                let (o, r) = (flow.originator(), flow.responder());
-                let meta = PacketMeta {
-                    l4,
-                    dir: match touched.dir {
-                        FlowDir::Originator => weir_dpi::Dir::Originator,
-                        FlowDir::Responder => weir_dpi::Dir::Responder,
-                    },
-                    originator: Endpoint { ip: o.0, port: o.1 },
-                    responder: Endpoint { ip: r.0, port: r.1 },
-                    tcp_seq,
-                    syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
-                    payload,
-                };
-                let mut peers = shared.peers.lock();
-                shared.classifier.inspect(&mut flow.value.inspect, &meta, &mut peers)
+                let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
+                shared.classifier.inspect(&mut flow.value.inspect, &meta, &shared.peers)
             }
             None => Verdict::Done(portless),
         };
         let outcome = match verdict {
-            Verdict::Pending => Outcome::Ip { protocol: None, direction, decided_now: false },
+            Verdict::Pending => Outcome::Ip { protocol: None, direction },
             Verdict::Done(label) => {
                 attribute_backlog(c, flow, label);
-                Outcome::Ip { protocol: Some(label.protocol), direction, decided_now: true }
+                Outcome::Ip { protocol: Some(label.protocol), direction }
             }
         };
         drop(shard);
@@ -532,6 +572,25 @@ impl Engine {
         }
     }
 
+    /// End the flows of shard `shard` (modulo the shard count) idle past their timeout at `now`.
+    pub fn expire_shard(&mut self, shard: usize, now: u64) -> usize {
+        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        sink.shared.table.expire_shard(shard, now, &mut |flow, why| sink.end_flow(flow, why))
+    }
+
+    /// Make the interim reports of long flows that are due at `now`, at most a few hundred (the
+    /// rest wait for the next call): for the engine that sweeps for others ([`Expiry::External`]),
+    /// whose data-path engines leave them to it. An [`Expiry::Inline`] engine makes its own
+    /// every 10 ms of packet time. Returns whether some were still due (call again soon).
+    pub fn report_active(&mut self, now: u64) -> bool {
+        if self.config.active_timeout_ns == 0 {
+            return false;
+        }
+        self.report_due(now);
+        self.due.len() == ACTIVE_PER_SWEEP
+    }
+
     /// End every flow idle past its timeout at `now`.
     pub fn expire(&mut self, now: u64) -> usize {
         let Engine { shared, config, records, reports, hosts, counters, .. } = self;
@@ -555,6 +614,35 @@ impl Engine {
         if self.config.host_capacity != 0 {
             self.hosts_published.lock().copy_from(&self.hosts);
         }
+    }
+}
+
+/// The DPI's view of one packet of `flow`.
+#[allow(clippy::too_many_arguments)]
+fn packet_meta<'p>(
+    flow: &Flow<FlowState>,
+    l4: L4,
+    dir: FlowDir,
+    tcp_seq: Option<u32>,
+    tcp_flags: u8,
+    payload: &'p [u8],
+    payload_len: usize,
+    now: u64,
+) -> PacketMeta<'p> {
+    let (o, r) = (flow.originator(), flow.responder());
+    PacketMeta {
+        l4,
+        dir: match dir {
+            FlowDir::Originator => weir_dpi::Dir::Originator,
+            FlowDir::Responder => weir_dpi::Dir::Responder,
+        },
+        originator: Endpoint { ip: o.0, port: o.1 },
+        responder: Endpoint { ip: r.0, port: r.1 },
+        tcp_seq,
+        syn: tcp_flags & weir_flow::tcp_flags::SYN != 0,
+        payload,
+        payload_len,
+        now,
     }
 }
 
@@ -676,8 +764,14 @@ impl Sink<'_> {
             (Some(_), Some(label)) => label,
             (Some(l4), None) => {
                 let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
-                let label =
-                    self.shared.classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, &self.shared.peers.lock());
+                let label = self.shared.classifier.finish(
+                    &flow.value.inspect,
+                    l4,
+                    ends.0,
+                    ends.1,
+                    &self.shared.peers,
+                    flow.last_seen,
+                );
                 attribute_backlog(c, &flow, label);
                 label
             }
@@ -713,10 +807,128 @@ impl Sink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weir_testkit::packet::Builder;
+
+    fn shared() -> Shared {
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let table = FlowTableConfig { shards: 4, capacity: 1024, ..FlowTableConfig::default() };
+        Shared::new(classifier, table, 64).unwrap()
+    }
+
+    fn udp(port: u16, len: usize) -> Vec<u8> {
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        Builder::default().udp((ip(1), port), (ip(2), 9), &vec![0x5a; len])
+    }
+
+    #[test]
+    fn external_expiry_leaves_idle_flows_to_the_sweeper_one_shard_at_a_time() {
+        let sh = shared();
+        let config = EngineConfig { expiry: Expiry::External, ..EngineConfig::default() };
+        let mut worker = Engine::new(sh.clone(), config.clone());
+        let mut sweeper = Engine::new(sh.clone(), config);
+        for p in 0..40 {
+            worker.process(&udp(1000 + p, 10), 52, LinkType::Ethernet, Ingress::Inside, 0);
+        }
+        // Far past the UDP timeout, the worker's packets sweep nothing.
+        worker.process(&udp(5000, 10), 52, LinkType::Ethernet, Ingress::Inside, 3_600_000_000_000);
+        assert_eq!(sh.table.stats().active, 41);
+        let now = 3_600_000_000_000;
+        let mut ended = 0;
+        for shard in 0..sh.table.shard_count() {
+            let before = sh.table.stats().active;
+            let n = sweeper.expire_shard(shard, now);
+            assert_eq!(before - sh.table.stats().active, n as u64);
+            ended += n;
+        }
+        assert_eq!(ended, 40, "all but the one just seen");
+        assert_eq!(sweeper.counters().flows_ended(EndReason::Idle).get(), 40);
+        assert_eq!(worker.counters().flows_ended(EndReason::Idle).get(), 0);
+    }
+
+    #[test]
+    fn the_heaviest_flows_come_from_the_data_path() {
+        let sh = shared();
+        let mut e = Engine::new(sh.clone(), EngineConfig { top_flows: 4, ..EngineConfig::default() });
+        // Flow p sends 8 * p packets of 100 bytes; flows 1..=6, so 3..=6 are the top four.
+        for p in 1..=6u16 {
+            for _ in 0..8 * p {
+                e.process(&udp(1000 + p, 100), 142, LinkType::Ethernet, Ingress::Inside, 1);
+            }
+        }
+        let mut cands = Vec::new();
+        e.take_top(&mut cands);
+        assert_eq!(cands.len(), 4);
+        let top = top_flows(&sh.table, &cands, 3);
+        let ports: Vec<u16> = top.iter().map(|(_, f)| f.originator.1).collect();
+        assert_eq!(ports, [1006, 1005, 1004]);
+        assert_eq!(top[0].1.packets, 48);
+        assert_eq!((top[0].1.bytes, top[0].0.bytes), (48 * 142, 48 * 142));
+        // Taken: the next interval starts empty.
+        let mut again = Vec::new();
+        e.take_top(&mut again);
+        assert!(again.is_empty());
+        // A flow that has ended is not listed even if it was a candidate.
+        e.flush();
+        assert!(top_flows(&sh.table, &cands, 3).is_empty());
+    }
+    use weir_stats::Counter;
 
     /// The flow-state budget is 160 bytes per flow at 1M flows, table index included (about 10
     /// bytes): keep the entry itself at 144. `cargo run --release -p weir-engine --example
     /// flow_memory` measures the whole.
+    /// A BitTorrent handshake, plain and inside each tunnel the test kit builds: one flow, the
+    /// inner one, labelled the same, counted at the wrapped frames' lengths, its frames counted
+    /// under their tunnel.
+    #[test]
+    fn tunnelled_flows_are_their_inner_flow_counted_whole() {
+        use weir_testkit::packet::{Builder, Tunnel, encapsulate, tcp_conversation};
+        let client = ("198.18.0.10".parse().unwrap(), 40_000);
+        let server = ("198.19.0.5".parse().unwrap(), 51_413);
+        let mut hs = b"\x13BitTorrent protocol".to_vec();
+        hs.extend_from_slice(&[0; 8]);
+        hs.extend_from_slice(&[0xab; 20]);
+        hs.extend_from_slice(b"-TR3000-abcdefghijkl");
+        let conv = tcp_conversation(&Builder::default(), client, server, &[(true, &hs[..]), (false, &hs[..])]);
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let bittorrent = classifier.registry().lookup("bittorrent").unwrap();
+        let run = |tunnel: Option<Tunnel>| {
+            let shared = Shared::new(Arc::clone(&classifier), FlowTableConfig::default(), 1024).unwrap();
+            let mut engine =
+                Engine::new(shared, EngineConfig { inside: vec![], record_flows: true, ..EngineConfig::default() });
+            let mut bytes = 0u64;
+            for (i, (frame, from_client)) in conv.iter().enumerate() {
+                let frame = tunnel.map_or_else(|| frame.clone(), |t| encapsulate(frame, t));
+                bytes += frame.len() as u64;
+                let ingress = if *from_client { Ingress::Inside } else { Ingress::Outside };
+                engine.process(&frame, frame.len() as u32, LinkType::Ethernet, ingress, i as u64 * 1000);
+            }
+            engine.flush();
+            let records: Vec<FlowRecord> = engine.drain_records().collect();
+            (records, bytes, Arc::clone(engine.counters()))
+        };
+        let (plain, plain_bytes, _) = run(None);
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].label.protocol, bittorrent);
+        for (tunnel, kind) in [
+            (Tunnel::Pppoe(1), Encap::Pppoe),
+            (Tunnel::Mpls(16), Encap::Mpls),
+            (Tunnel::Vxlan(42), Encap::Vxlan),
+            (Tunnel::Gre(7), Encap::Gre),
+        ] {
+            let (records, bytes, c) = run(Some(tunnel));
+            assert!(bytes > plain_bytes);
+            assert_eq!(records.len(), 1, "{tunnel:?}: {records:?}");
+            let r = records[0];
+            assert_eq!((r.originator, r.responder, r.label), (plain[0].originator, plain[0].responder, plain[0].label));
+            assert_eq!((r.packets, r.bytes[0] + r.bytes[1]), (plain[0].packets, bytes), "{tunnel:?}");
+            let p = c.protocol(bittorrent);
+            assert_eq!(p.bytes[0].get() + p.bytes[1].get(), bytes);
+            assert_eq!(c.encapsulated[kind.index()].get(), conv.len() as u64, "{tunnel:?}");
+            assert_eq!(c.encapsulated_bytes[kind.index()].get(), bytes);
+            assert_eq!(c.encapsulated.iter().map(Counter::get).sum::<u64>(), conv.len() as u64);
+        }
+    }
+
     #[test]
     fn flow_entry_fits_the_memory_budget() {
         assert!(core::mem::size_of::<Flow<FlowState>>() <= 144, "{}", core::mem::size_of::<Flow<FlowState>>());

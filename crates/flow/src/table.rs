@@ -73,6 +73,25 @@ impl Default for FlowTableConfig {
     }
 }
 
+impl FlowTableConfig {
+    /// Checks the shape: a power-of-two shard count, and a capacity that gives every shard room
+    /// for at least one flow and at most what 32-bit slot indices address. The one home of these
+    /// rules: [`FlowTable::new`] and weir's config file both check through it.
+    ///
+    /// # Errors
+    /// The first rule broken.
+    pub fn validate(&self) -> Result<(), FlowConfigError> {
+        if self.shards == 0 || !self.shards.is_power_of_two() {
+            return Err(FlowConfigError::ShardsNotPowerOfTwo(self.shards));
+        }
+        let per_shard = self.capacity / self.shards;
+        if per_shard == 0 || per_shard >= NIL as usize {
+            return Err(FlowConfigError::CapacityOutOfRange { capacity: self.capacity, shards: self.shards });
+        }
+        Ok(())
+    }
+}
+
 /// A flow-table configuration that cannot work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FlowConfigError {
@@ -334,11 +353,11 @@ impl<V: Default> Shard<V> {
         Touched { flow: &mut self.slots[slot as usize], dir: flow_dir, is_new }
     }
 
-    /// The flow of `key` (whose hash is `hash`), if the shard holds it. Counts nothing.
+    /// The flow of `key` (whose hash is `hash`), if the shard holds it.
     pub fn get(&self, key: &FlowKey, hash: u64) -> Option<&Flow<V>> {
         let slots = &self.slots;
-        let i = self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key))?;
-        self.slots.get(*i as usize)
+        let i = *self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key))?;
+        self.slots.get(i as usize)
     }
 
     /// End every flow idle past its class's timeout at `now`, handing each to `ended`.
@@ -547,13 +566,8 @@ impl<V: Default> FlowTable<V> {
     /// # Errors
     /// If the shard count is not a power of two, or the capacity is out of range.
     pub fn new(config: FlowTableConfig) -> Result<Self, FlowConfigError> {
-        if config.shards == 0 || !config.shards.is_power_of_two() {
-            return Err(FlowConfigError::ShardsNotPowerOfTwo(config.shards));
-        }
+        config.validate()?;
         let per_shard = config.capacity / config.shards;
-        if per_shard == 0 || per_shard >= NIL as usize {
-            return Err(FlowConfigError::CapacityOutOfRange { capacity: config.capacity, shards: config.shards });
-        }
         let seed = std::collections::hash_map::RandomState::new().hash_one(0x7765_6972_u64);
         let hasher = KeyHasher::with_seed(seed);
         let shards = (0..config.shards)
@@ -601,6 +615,12 @@ impl<V: Default> FlowTable<V> {
             total.add(&s.lock().stats());
         }
         total
+    }
+
+    /// Expire idle flows in shard `shard` (modulo the shard count) only: a sweeper that visits
+    /// one shard at a time holds one lock at a time, briefly.
+    pub fn expire_shard(&self, shard: usize, now: u64, ended: &mut impl FnMut(Flow<V>, EndReason)) -> usize {
+        self.lock(shard).expire(now, ended)
     }
 
     /// Expire idle flows in every shard.
@@ -734,6 +754,28 @@ mod tests {
         assert_eq!(t.expire_all(11 * S, &mut |f, r| ended.push((f, r))), 1);
         assert_eq!(ended[0].1, EndReason::Closed);
         assert_eq!(t.stats().closed, 1);
+    }
+
+    #[test]
+    fn one_shard_expires_alone_and_flows_are_found_by_key() {
+        let t =
+            FlowTable::<u32>::new(FlowTableConfig { shards: 4, capacity: 64, timeouts: Timeouts::default() }).unwrap();
+        let mut ended = Vec::new();
+        let mut keys = Vec::new();
+        for p in 0..32u16 {
+            let (key, dir) = FlowKey::new(ip(1), 1000 + p, ip(2), 53, 17);
+            let h = t.hash(&key);
+            t.lock(t.shard_of(h))
+                .touch(&key, h, Seen { dir, now: 0, wire_len: 10, tcp_flags: 0 }, &mut |f, r| ended.push((f, r)));
+            keys.push((key, h));
+        }
+        let (key, h) = keys[0];
+        let shard = t.shard_of(h);
+        assert_eq!(t.lock(shard).get(&key, h).map(|f| f.bytes), Some([10, 0]));
+        let in_shard = keys.iter().filter(|(_, h)| t.shard_of(*h) == shard).count();
+        assert_eq!(t.expire_shard(shard, 60 * S, &mut |f, r| ended.push((f, r))), in_shard);
+        assert!(t.lock(shard).get(&key, h).is_none());
+        assert_eq!(t.stats().active as usize, 32 - in_shard, "the other shards are untouched");
     }
 
     #[test]

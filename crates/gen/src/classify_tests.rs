@@ -16,8 +16,7 @@ fn classify(mut g: Generator) -> (usize, usize, Vec<String>) {
     g.record_flows();
     let classifier = Arc::new(Classifier::builtin().unwrap());
     let shared = Shared::new(Arc::clone(&classifier), FlowTableConfig::default(), 65_536).unwrap();
-    let mut engine =
-        Engine::new(shared, EngineConfig { inside: vec![], record_flows: true, ..EngineConfig::default() });
+    let mut engine = Engine::new(shared, EngineConfig { record_flows: true, ..EngineConfig::default() });
     let mut buf = vec![0u8; 2048];
     let mut records = Vec::new();
     while let Some(p) = g.next_packet(&mut buf) {
@@ -66,8 +65,14 @@ fn every_template_is_labelled_as_generated() {
     ]);
     let mut failures = Vec::new();
     for (proto, variant) in cases {
-        for extra in ["", "inbound = 1.0\nvlan = 12", "random_ports = true\nsize = { dist = \"fixed\", bytes = 1518 }"]
-        {
+        for extra in [
+            "",
+            "inbound = 1.0\nvlan = 12",
+            "random_ports = true\nsize = { dist = \"fixed\", bytes = 1518 }",
+            "encap = \"pppoe\"\nipv6 = 0.5",
+            "encap = \"mpls\"\ninbound = 0.5",
+            "encap = \"vxlan\"\nvlan = 7\nsize = { dist = \"fixed\", bytes = 1518 }",
+        ] {
             let (right, total, wrong) = classify(Generator::new(one_template(proto, variant, extra)));
             assert!(total > 20, "{proto}/{variant}: only {total} flows");
             if right != total {

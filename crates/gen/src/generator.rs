@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use weir_wire::TcpFlags;
 
-use crate::packet::{self, Header, L4};
+use crate::packet::{self, Encap, Header, L4};
 use crate::profile::{Lifetime, Profile, Rate, SizeDist, Template, Variant};
 use crate::proto::Protocol;
 use crate::rate::Schedule;
@@ -113,6 +113,7 @@ struct Flow {
     server: SocketAddr,
     client_inside: bool,
     vlan: Option<u16>,
+    encap: Option<Encap>,
     ctx: Ctx,
     rng: Rng,
     phase: Phase,
@@ -217,7 +218,8 @@ impl Flow {
         };
         let l3 = if v6 { 40 } else { 20 };
         let l4 = if udp { 8 } else { 20 };
-        let max_ip = if trailer { MAX_IP_WITH_TRAILER } else { MAX_IP };
+        // A tunnel's headers come out of the same MTU.
+        let max_ip = if trailer { MAX_IP_WITH_TRAILER } else { MAX_IP } - t.encap.map_or(0, Encap::overhead);
         let seq = [rng.next_u32(), rng.next_u32()];
         let ident = [rng.next_u32() as u16, rng.next_u32() as u16];
         Flow {
@@ -230,6 +232,7 @@ impl Flow {
             server: SocketAddr::new(server_ip, sport),
             client_inside,
             vlan: t.vlan,
+            encap: t.encap,
             ctx,
             rng,
             phase: if udp { Phase::Opening } else { Phase::Syn },
@@ -300,7 +303,8 @@ impl Flow {
                     let size = frame_size(t.size, &mut self.rng);
                     let l3 = if self.client.is_ipv4() { 20 } else { 40 };
                     let l4 = if self.udp { 8 } else { 20 };
-                    let fixed = 4 + 14 + if self.vlan.is_some() { 4 } else { 0 } + l3 + l4;
+                    let tunnel = self.encap.map_or(0, Encap::overhead);
+                    let fixed = 4 + 14 + if self.vlan.is_some() { 4 } else { 0 } + tunnel + l3 + l4;
                     let fixed = fixed + if trailer { TRAILER_LEN } else { 0 };
                     let n = size.saturating_sub(fixed).min(self.max_payload);
                     let d = usize::from(!from_client);
@@ -339,6 +343,7 @@ impl Flow {
             dport: dst.port(),
             from_outside: from_client != self.client_inside,
             vlan: self.vlan,
+            encap: self.encap,
             ident,
             l4,
         }

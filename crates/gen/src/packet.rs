@@ -1,12 +1,13 @@
-//! Frames built with weir-wire's Reprs: Ethernet, optional VLAN, IPv4 or IPv6, TCP or UDP,
-//! payload, and the optional trailer after the IP packet.
+//! Frames built with weir-wire's Reprs: Ethernet, optional VLAN, optional tunnel (PPPoE, MPLS,
+//! VXLAN), IPv4 or IPv6, TCP or UDP, payload, and the optional trailer after the IP packet.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use weir_wire::ethernet::Frame as EthFrame;
 use weir_wire::{
-    EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, TcpFlags,
-    TcpPacket, TcpRepr, UdpPacket, UdpRepr, VlanRepr, VlanTag, WireError,
+    EtherType, EthernetAddress, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, MplsRepr,
+    PppProtocol, PppRepr, PppoeRepr, TcpFlags, TcpPacket, TcpRepr, UdpPacket, UdpRepr, VlanRepr, VlanTag, VxlanRepr,
+    WireError,
 };
 
 use crate::trailer::{TRAILER_LEN, Trailer};
@@ -17,6 +18,64 @@ pub const INSIDE_MAC: [u8; 6] = [0x02, 0x77, 0x65, 0x69, 0x72, 0x01];
 pub const OUTSIDE_MAC: [u8; 6] = [0x02, 0x77, 0x65, 0x69, 0x72, 0x02];
 /// The TCP options of a SYN or SYN-ACK: MSS 1460, SACK permitted, window scale 7, NOPs.
 pub const SYN_OPTIONS: [u8; 12] = [0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x01, 0x03, 0x03, 0x07, 0x01, 0x01];
+
+/// A tunnel a generated flow is carried in, as access and core networks carry user traffic.
+/// The trailer stays right after the inner IP packet, inside the tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encap {
+    /// A PPPoE session ([`PPPOE_SESSION`]), as on a DSL access link.
+    Pppoe,
+    /// One MPLS label ([`MPLS_LABEL_INSIDE`] from inside hosts, [`MPLS_LABEL_OUTSIDE`] from
+    /// outside ones), as on a provider core link.
+    Mpls,
+    /// VXLAN over IPv4 UDP to port 4789, VNI [`VXLAN_VNI`], between the tunnel endpoints
+    /// [`VTEP_INSIDE`] and [`VTEP_OUTSIDE`], as in a data centre overlay.
+    Vxlan,
+}
+
+/// The PPPoE session id of [`Encap::Pppoe`] frames.
+pub const PPPOE_SESSION: u16 = 0x0001;
+/// The MPLS label of [`Encap::Mpls`] frames from inside hosts.
+pub const MPLS_LABEL_INSIDE: u32 = 1001;
+/// The MPLS label of [`Encap::Mpls`] frames from outside hosts.
+pub const MPLS_LABEL_OUTSIDE: u32 = 1002;
+/// The VNI of [`Encap::Vxlan`] frames.
+pub const VXLAN_VNI: u32 = 4242;
+/// The tunnel endpoint on the inside of [`Encap::Vxlan`] frames.
+pub const VTEP_INSIDE: Ipv4Addr = Ipv4Addr::new(198, 18, 255, 1);
+/// The tunnel endpoint on the outside of [`Encap::Vxlan`] frames.
+pub const VTEP_OUTSIDE: Ipv4Addr = Ipv4Addr::new(198, 19, 255, 1);
+
+impl Encap {
+    /// Every kind.
+    pub const ALL: [Encap; 3] = [Encap::Pppoe, Encap::Mpls, Encap::Vxlan];
+
+    /// The name profiles use: `pppoe`, `mpls`, `vxlan`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encap::Pppoe => "pppoe",
+            Encap::Mpls => "mpls",
+            Encap::Vxlan => "vxlan",
+        }
+    }
+
+    /// From a profile's name.
+    pub fn from_name(name: &str) -> Option<Encap> {
+        Encap::ALL.into_iter().find(|e| e.name() == name)
+    }
+
+    /// Bytes the tunnel adds between the Ethernet header (and VLAN tag) and the IP packet.
+    pub const fn overhead(self) -> usize {
+        match self {
+            // PPPoE header and PPP protocol field.
+            Encap::Pppoe => 6 + 2,
+            Encap::Mpls => 4,
+            // Outer IPv4, UDP, VXLAN, inner Ethernet.
+            Encap::Vxlan => 20 + 8 + 8 + 14,
+        }
+    }
+}
 
 /// The transport header of one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +108,8 @@ pub struct Header {
     pub from_outside: bool,
     /// VLAN id, if tagged.
     pub vlan: Option<u16>,
+    /// The tunnel the packet travels in, if any.
+    pub encap: Option<Encap>,
     /// IPv4 identification / IPv6 flow label seed.
     pub ident: u16,
     /// Transport header.
@@ -56,9 +117,9 @@ pub struct Header {
 }
 
 impl Header {
-    /// Bytes before the payload: Ethernet, VLAN, IP and transport headers.
+    /// Bytes before the payload: Ethernet, VLAN, tunnel, IP and transport headers.
     pub fn header_len(&self) -> usize {
-        let l2 = 14 + if self.vlan.is_some() { 4 } else { 0 };
+        let l2 = 14 + if self.vlan.is_some() { 4 } else { 0 } + self.encap.map_or(0, Encap::overhead);
         let l3 = if self.src.is_ipv4() { 20 } else { 40 };
         let l4 = match self.l4 {
             L4::Tcp { flags, .. } if flags.contains(TcpFlags::SYN) => 20 + SYN_OPTIONS.len(),
@@ -93,16 +154,28 @@ pub fn build(
     let src_mac = if h.from_outside { OUTSIDE_MAC } else { INSIDE_MAC };
     let dst_mac = if h.from_outside { INSIDE_MAC } else { OUTSIDE_MAC };
     let ip_type = if h.src.is_ipv4() { EtherType::Ipv4 } else { EtherType::Ipv6 };
+    let link_type = match h.encap {
+        None => ip_type,
+        Some(Encap::Pppoe) => EtherType::from(weir_wire::pppoe::ETHERTYPE_SESSION),
+        Some(Encap::Mpls) => EtherType::from(weir_wire::mpls::ETHERTYPE_UNICAST),
+        Some(Encap::Vxlan) => EtherType::Ipv4,
+    };
     let mut off = 14;
     let eth = EthernetRepr {
         src_addr: EthernetAddress(src_mac),
         dst_addr: EthernetAddress(dst_mac),
-        ethertype: if h.vlan.is_some() { EtherType::Vlan } else { ip_type },
+        ethertype: if h.vlan.is_some() { EtherType::Vlan } else { link_type },
     };
     eth.emit(&mut EthFrame::new_unchecked(&mut buf[..]))?;
     if let Some(vid) = h.vlan {
-        VlanRepr { pcp: 0, dei: false, vid, ethertype: ip_type }.emit(&mut VlanTag::new_unchecked(&mut buf[14..]))?;
+        VlanRepr { pcp: 0, dei: false, vid, ethertype: link_type }.emit(&mut VlanTag::new_unchecked(&mut buf[14..]))?;
         off += 4;
+    }
+    if let Some(e) = h.encap {
+        // The tunnel's length fields cover the inner IP packet and the trailer after it.
+        let inner_len = total - off - e.overhead();
+        emit_encap(&mut buf[off..off + e.overhead()], e, h, ip_type, inner_len)?;
+        off += e.overhead();
     }
     let (proto, l4_len) = match h.l4 {
         L4::Tcp { flags, .. } if flags.contains(TcpFlags::SYN) => (IpProtocol::Tcp, 20 + SYN_OPTIONS.len()),
@@ -179,6 +252,60 @@ pub fn build(
     Ok((total, at))
 }
 
+/// Writes the tunnel headers of `e` (exactly [`Encap::overhead`] bytes) before an IP packet of
+/// `ip_type` that, with its trailer, is `inner_len` bytes long.
+fn emit_encap(out: &mut [u8], e: Encap, h: &Header, ip_type: EtherType, inner_len: usize) -> Result<(), WireError> {
+    let too_long = |_| WireError::BadIpTotalLength;
+    let v6 = ip_type == EtherType::Ipv6;
+    match e {
+        Encap::Pppoe => {
+            let length = u16::try_from(2 + inner_len).map_err(too_long)?;
+            PppoeRepr { session_id: PPPOE_SESSION, length }.emit(out)?;
+            let protocol = if v6 { PppProtocol::Ipv6 } else { PppProtocol::Ipv4 };
+            PppRepr { address_control: false, protocol, compress_protocol: false }.emit(&mut out[6..])
+        }
+        Encap::Mpls => {
+            let label = if h.from_outside { MPLS_LABEL_OUTSIDE } else { MPLS_LABEL_INSIDE };
+            MplsRepr { label, traffic_class: 0, bottom: true, ttl: 64 }.emit(out)
+        }
+        Encap::Vxlan => {
+            let (src, dst) = if h.from_outside { (VTEP_OUTSIDE, VTEP_INSIDE) } else { (VTEP_INSIDE, VTEP_OUTSIDE) };
+            let udp_len = 8 + 8 + 14 + inner_len;
+            let ip = Ipv4Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header: IpProtocol::Udp,
+                payload_len: udp_len,
+                hop_limit: 64,
+                dscp: 0,
+                ecn: 0,
+                ident: h.ident,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+            };
+            let mut p = Ipv4Packet::new_unchecked(&mut out[..20]);
+            ip.emit(&mut p)?;
+            p.fill_checksum();
+            // The source port spreads flows over ECMP paths, as VTEPs do: from the inner ports.
+            // The UDP checksum is 0, as RFC 7348 recommends over IPv4.
+            let sport = 49_152 | ((h.sport ^ h.dport) & 0x3fff);
+            let udp = UdpRepr { src_port: sport, dst_port: weir_wire::vxlan::PORT, payload_len: udp_len - 8 };
+            let mut u = UdpPacket::new_unchecked(&mut out[20..28]);
+            udp.emit(&mut u)?;
+            u.set_checksum(0);
+            VxlanRepr { vni: VXLAN_VNI }.emit(&mut out[28..36])?;
+            let (src_mac, dst_mac) = if h.from_outside { (OUTSIDE_MAC, INSIDE_MAC) } else { (INSIDE_MAC, OUTSIDE_MAC) };
+            let inner = EthernetRepr {
+                src_addr: EthernetAddress(src_mac),
+                dst_addr: EthernetAddress(dst_mac),
+                ethertype: ip_type,
+            };
+            inner.emit(&mut EthFrame::new_unchecked(&mut out[36..50]))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +319,7 @@ mod tests {
         } else {
             (Ipv4Addr::new(198, 18, 0, 10).into(), Ipv4Addr::new(198, 19, 0, 5).into())
         };
-        Header { src, dst, sport: 40000, dport: 80, from_outside: false, vlan, ident: 9, l4 }
+        Header { src, dst, sport: 40000, dport: 80, from_outside: false, vlan, encap: None, ident: 9, l4 }
     }
 
     #[test]
@@ -216,6 +343,50 @@ mod tests {
                 assert_eq!(trailer::find(&buf[..len]), with.then_some(t));
                 assert_eq!(at, with.then_some(len - TRAILER_LEN));
             }
+        }
+    }
+
+    /// In every tunnel, with and without VLAN and trailer: weir's parser finds the tunnel and the
+    /// same inner packet, the frame is as long as its headers say, and the trailer is found
+    /// right after the inner IP packet.
+    #[test]
+    fn tunnelled_frames_parse_back_to_their_inner_packet() {
+        let tcp = L4::Tcp { seq: 1, ack: 2, flags: TcpFlags::PSH | TcpFlags::ACK };
+        for encap in Encap::ALL {
+            for (v6, vlan, l4, from_outside) in [
+                (false, None, tcp, false),
+                (true, Some(42), tcp, true),
+                (false, Some(7), L4::Udp, true),
+                (true, None, L4::Udp, false),
+            ] {
+                for with in [false, true] {
+                    let h = Header { encap: Some(encap), from_outside, ..header(v6, vlan, l4) };
+                    let plain = header(v6, vlan, l4);
+                    assert_eq!(h.header_len(), plain.header_len() + encap.overhead());
+                    let t = Trailer { stream: 5, seq: 6, send_ns: 7, protocol: 8, from_outside };
+                    let mut buf = [0u8; 2048];
+                    let (len, at) = build(&mut buf, &h, 11, with.then_some(&t), |p| p.fill(b'x')).unwrap();
+                    assert_eq!(len, h.header_len() + 11 + if with { TRAILER_LEN } else { 0 });
+                    let f = parse_frame(&buf[..len], LinkType::Ethernet).unwrap();
+                    assert_eq!((f.outer_vlan, f.encap.iter().collect::<Vec<_>>()), (vlan, vec![wire_kind(encap)]));
+                    let Network::Ip(ip) = f.network else { panic!("not ip") };
+                    assert_eq!((ip.src, ip.dst), (h.src, h.dst), "{encap:?}");
+                    assert_eq!(ip.transport.ports(), Some((h.sport, h.dport)));
+                    assert_eq!(ip.transport.payload(), b"xxxxxxxxxxx");
+                    assert_eq!(trailer::find(&buf[..len]), with.then_some(t), "{encap:?}");
+                    assert_eq!(at, with.then_some(len - TRAILER_LEN));
+                }
+            }
+        }
+        assert_eq!(Encap::from_name("vxlan"), Some(Encap::Vxlan));
+        assert_eq!(Encap::from_name("gre"), None);
+    }
+
+    fn wire_kind(e: Encap) -> weir_wire::Encap {
+        match e {
+            Encap::Pppoe => weir_wire::Encap::Pppoe,
+            Encap::Mpls => weir_wire::Encap::Mpls,
+            Encap::Vxlan => weir_wire::Encap::Vxlan,
         }
     }
 

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use crate::packet::Encap;
 use crate::proto::Protocol;
 
 /// Smallest frame a size distribution may ask for (bytes on the wire, FCS included).
@@ -38,6 +39,9 @@ pub struct RawProfile {
     pub ipv6: Option<f64>,
     /// Default VLAN id for templates that do not set one (default: untagged).
     pub vlan: Option<u16>,
+    /// Default tunnel for templates that do not set one: `none` (default), `pppoe`, `mpls`,
+    /// `vxlan`.
+    pub encap: Option<String>,
     /// The conversation templates; at least one.
     #[serde(default)]
     pub template: Vec<RawTemplate>,
@@ -72,6 +76,8 @@ pub struct RawTemplate {
     pub ipv6: Option<f64>,
     /// VLAN id 1..=4094 (default: the profile's `vlan`).
     pub vlan: Option<u16>,
+    /// Tunnel: `none`, `pppoe`, `mpls`, `vxlan` (default: the profile's `encap`).
+    pub encap: Option<String>,
     /// Server port (default: the protocol's usual port).
     pub server_port: Option<u16>,
     /// Pick a random server port (1024..=65535) per flow (default false).
@@ -189,6 +195,8 @@ pub struct Template {
     pub ipv6: f64,
     /// VLAN id, if tagged.
     pub vlan: Option<u16>,
+    /// The tunnel the flows travel in, if any.
+    pub encap: Option<Encap>,
     /// Server port.
     pub server_port: u16,
     /// Random server port per flow.
@@ -249,6 +257,18 @@ fn secs_to_ns(key: &str, v: f64) -> Result<u64, ProfileError> {
         return Err(invalid(key, format!("{v} is not a number of seconds within 0..=10000000")));
     }
     Ok((v * 1e9).round() as u64)
+}
+
+/// `none` or a tunnel's name; `None` if the key is not given.
+fn encap(key: String, v: Option<&str>) -> Result<Option<Option<Encap>>, ProfileError> {
+    match v {
+        None => Ok(None),
+        Some("none") => Ok(Some(None)),
+        Some(name) => match Encap::from_name(name) {
+            Some(e) => Ok(Some(Some(e))),
+            None => Err(invalid(key, format!("`{name}` is not one of none, pppoe, mpls, vxlan"))),
+        },
+    }
 }
 
 fn vlan_id(key: String, v: Option<u16>) -> Result<Option<u16>, ProfileError> {
@@ -358,12 +378,13 @@ impl Profile {
         let ramp_ns = secs_to_ns("ramp_up_s", raw.ramp_up_s.unwrap_or(0.0))?;
         let ipv6 = share("ipv6".into(), raw.ipv6, 0.0)?;
         let vlan = vlan_id("vlan".into(), raw.vlan)?;
+        let tunnel = encap("encap".into(), raw.encap.as_deref())?.flatten();
         if raw.template.is_empty() {
             return Err(invalid("template", "no [[template]]: a profile needs at least one"));
         }
         let mut templates = Vec::with_capacity(raw.template.len());
         for (i, t) in raw.template.into_iter().enumerate() {
-            templates.push(template(i, t, ipv6, vlan)?);
+            templates.push(template(i, t, ipv6, vlan, tunnel)?);
         }
         Ok(Profile {
             seed: raw.seed.unwrap_or(1),
@@ -376,7 +397,13 @@ impl Profile {
     }
 }
 
-fn template(i: usize, t: RawTemplate, ipv6: f64, vlan: Option<u16>) -> Result<Template, ProfileError> {
+fn template(
+    i: usize,
+    t: RawTemplate,
+    ipv6: f64,
+    vlan: Option<u16>,
+    tunnel: Option<Encap>,
+) -> Result<Template, ProfileError> {
     let key = |k: &str| format!("template[{i}].{k}");
     let protocol = Protocol::from_name(&t.protocol).ok_or_else(|| {
         let names: Vec<&str> = Protocol::ALL.iter().map(|p| p.name()).collect();
@@ -485,6 +512,7 @@ fn template(i: usize, t: RawTemplate, ipv6: f64, vlan: Option<u16>) -> Result<Te
         inbound: share(key("inbound"), t.inbound, 0.0)?,
         ipv6: share(key("ipv6"), t.ipv6, ipv6)?,
         vlan: tv.or(vlan),
+        encap: encap(key("encap"), t.encap.as_deref())?.unwrap_or(tunnel),
         server_port,
         random_ports: t.random_ports.unwrap_or(false),
     })
@@ -568,6 +596,21 @@ mod tests {
         assert_eq!(err_key(&with("lifetime_s = 1\nlifetime_packets = 3")), "template[0].lifetime_s");
         assert!(err_key(&with("protocol2 = 1")).contains("unknown field `protocol2`"));
         assert_eq!(err_key("pps = 1\npackets = 1\n[[template]]\nprotocol = \"napster\"\n"), "template[0].protocol");
+    }
+
+    #[test]
+    fn tunnels_default_from_the_profile_and_are_checked() {
+        let text = "pps = 1\npackets = 1\nencap = \"pppoe\"\n[[template]]\nprotocol = \"dns\"\n\
+                    [[template]]\nprotocol = \"http\"\nencap = \"vxlan\"\n[[template]]\nprotocol = \"ssh\"\nencap = \"none\"\n";
+        let p = Profile::parse(text, "t").unwrap();
+        let encaps: Vec<_> = p.templates.iter().map(|t| t.encap).collect();
+        assert_eq!(encaps, [Some(Encap::Pppoe), Some(Encap::Vxlan), None]);
+        assert_eq!(Profile::parse(MINIMAL, "t").unwrap().templates[0].encap, None);
+        let with = |extra: &str| format!("pps = 10\npackets = 5\n[[template]]\nprotocol = \"http\"\n{extra}\n");
+        assert_eq!(err_key(&with("encap = \"gre\"")), "template[0].encap");
+        assert_eq!(err_key("pps = 1\npackets = 1\nencap = \"PPPoE\"\n[[template]]\nprotocol = \"dns\"\n"), "encap");
+        let Err(ProfileError::Invalid { reason, .. }) = Profile::parse(&with("encap = \"gtp\""), "t") else { panic!() };
+        assert!(reason.contains("none, pppoe, mpls, vxlan"), "{reason}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::record::Percentiles;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use hdrhistogram::{CreationError, Histogram};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Largest value tracked (ns): 60 s. Larger samples are clamped to it.
 const HIGHEST: u64 = 60_000_000_000;
@@ -91,9 +91,7 @@ pub struct WorkerSide {
     want: Arc<AtomicBool>,
     current: BatchHistograms,
     spare: Receiver<BatchHistograms>,
-    full: Sender<(usize, BatchHistograms, u64)>,
-    /// Frames in use, published with each hand-over.
-    pub frames_in_use: Arc<AtomicU64>,
+    full: Sender<(usize, BatchHistograms)>,
 }
 
 impl WorkerSide {
@@ -109,15 +107,15 @@ impl WorkerSide {
         self.want.load(Ordering::Relaxed)
     }
 
-    /// Swap in the spare set and send the full one, with the frames in use now. Never blocks,
-    /// never allocates; if no spare has come back yet, keep recording into the current set.
-    pub fn hand_over(&mut self, frames_in_use: u64) {
+    /// Swap in the spare set and send the full one. Never blocks, never allocates; if no spare
+    /// has come back yet, keep recording into the current set.
+    pub fn hand_over(&mut self) {
         let Ok(fresh) = self.spare.try_recv() else { return };
         let full = std::mem::replace(&mut self.current, fresh);
-        match self.full.try_send((self.index, full, frames_in_use)) {
+        match self.full.try_send((self.index, full)) {
             Ok(()) | Err(TrySendError::Disconnected(_)) => {}
             // Cannot happen (one slot per worker and one set in flight); keep the data.
-            Err(TrySendError::Full((_, full, _))) => self.current.merge(&full),
+            Err(TrySendError::Full((_, full))) => self.current.merge(&full),
         }
         self.want.store(false, Ordering::Relaxed);
     }
@@ -127,8 +125,7 @@ impl WorkerSide {
 pub struct Collector {
     wants: Vec<Arc<AtomicBool>>,
     spares: Vec<Sender<BatchHistograms>>,
-    full: Receiver<(usize, BatchHistograms, u64)>,
-    frames_in_use: Vec<u64>,
+    full: Receiver<(usize, BatchHistograms)>,
 }
 
 /// An exchange for `workers` workers: the collector and one [`WorkerSide`] per worker.
@@ -153,10 +150,9 @@ pub fn exchange(workers: usize) -> Result<(Collector, Vec<WorkerSide>), Creation
             current: BatchHistograms::new()?,
             spare: spare_rx,
             full: full_tx.clone(),
-            frames_in_use: Arc::new(AtomicU64::new(0)),
         });
     }
-    Ok((Collector { wants, spares, full: full_rx, frames_in_use: vec![0; workers] }, sides))
+    Ok((Collector { wants, spares, full: full_rx }, sides))
 }
 
 impl Collector {
@@ -172,25 +168,17 @@ impl Collector {
         while got < self.wants.len() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.full.recv_timeout(left) {
-                Ok((i, mut h, in_use)) => {
+                Ok((i, mut h)) => {
                     into.merge(&h);
                     h.reset();
                     if let Some(tx) = self.spares.get(i) {
                         let _ = tx.try_send(h);
-                    }
-                    if let Some(slot) = self.frames_in_use.get_mut(i) {
-                        *slot = in_use;
                     }
                     got += 1;
                 }
                 Err(_) => break,
             }
         }
-    }
-
-    /// Frames in use over all workers, as last reported.
-    pub fn frames_in_use(&self) -> u64 {
-        self.frames_in_use.iter().sum()
     }
 }
 
@@ -210,10 +198,10 @@ mod tests {
         let t = std::thread::spawn(move || {
             for _ in 0..200 {
                 if w0.wanted() {
-                    w0.hand_over(100);
+                    w0.hand_over();
                 }
                 if w1.wanted() {
-                    w1.hand_over(50);
+                    w1.hand_over();
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -227,13 +215,12 @@ mod tests {
         assert_eq!(into.packet_ns.len(), 84, "one sample per packet");
         let p = percentiles(&into.packet_ns);
         assert!((990..=1010).contains(&p.p50), "{p:?}");
-        assert_eq!(collector.frames_in_use(), 150);
         // The spare came back cleared: the next hand-over works and carries only new batches.
         w0.record_batch(5_000, 5);
         assert!(!w0.wanted());
         w0.want.store(true, Ordering::Relaxed);
-        w0.hand_over(7);
-        let (_, h, _) = collector.full.recv_timeout(Duration::from_secs(1)).unwrap();
+        w0.hand_over();
+        let (_, h) = collector.full.recv_timeout(Duration::from_secs(1)).unwrap();
         assert_eq!(h.batch_ns.len(), 1);
     }
 }

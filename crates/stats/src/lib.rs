@@ -1,4 +1,6 @@
-//! Counters that one thread writes and any thread reads, and what is built on them.
+//! Counters that one thread writes and any thread reads, and what is built on them: the
+//! snapshot of all workers' counters ([`Totals`]), the per-interval record and its builder, the
+//! bridge's final summary, histograms, Prometheus text and the HTTP endpoint.
 //!
 //! Contract: a [`Counter`] has exactly one writer (the worker that owns it). The writer bumps it
 //! with a relaxed load and store, which on x86-64 and AArch64 is a plain load and store: no lock
@@ -10,14 +12,20 @@
 pub mod histo;
 pub mod hosts;
 pub mod http;
+pub mod interval;
 pub mod ipfix;
 pub mod prometheus;
 pub mod record;
+pub mod summary;
+pub mod totals;
 
+pub use interval::{Extra, RecordBuilder, merged_hosts, stderr_line};
 pub use record::{
     FlowTableStats, HostProtocolStats, HostStats, InterfaceStats, IntervalRecord, IpfixCollectorStats, IpfixStats,
-    Percentiles, ProtocolStats, TopFlow, UmemStats,
+    Percentiles, ProtocolStats, TopFlow, UmemStats, l4_name,
 };
+pub use summary::{BridgeSummary, FrameSummary, Interfaces, ProtocolSummary, SideSummary};
+pub use totals::{ProtoTotals, SideTotals, Totals};
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

@@ -235,6 +235,18 @@ pub struct TopFlow {
     pub packets: u64,
 }
 
+/// The name of IP protocol `ip_protocol` as flow lines and records give it: "TCP", "UDP",
+/// "ICMP", "ICMPv6", or "IP/<n>".
+pub fn l4_name(ip_protocol: u8) -> String {
+    match ip_protocol {
+        6 => "TCP".into(),
+        17 => "UDP".into(),
+        1 => "ICMP".into(),
+        58 => "ICMPv6".into(),
+        n => format!("IP/{n}"),
+    }
+}
+
 impl IntervalRecord {
     /// Total bits per second over the interval in one direction, all protocols.
     pub fn total_bps(&self, outbound: bool) -> f64 {

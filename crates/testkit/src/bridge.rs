@@ -1,12 +1,12 @@
 //! Running the real `weir` binary in a lab, for end-to-end tests.
 
 use crate::lab::{Lab, Ns};
-use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+pub use weir_stats::{BridgeSummary, ProtocolSummary, SideSummary};
 
 /// A temp dir removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -56,7 +56,7 @@ impl Weir {
     }
 
     /// Start `weir run --config CONFIG --summary-json SUMMARY EXTRA...` in the lab's bridge
-    /// namespace and wait (at most 30 s) until it has bound its sockets.
+    /// namespace and wait (at most 30 s) until it is ready (sockets bound, workers running).
     pub fn spawn(exe: &str, lab: &Lab, config: &Path, summary: &Path, extra: &[&str]) -> Weir {
         let mut child = lab
             .cmd(Ns::Br, exe)
@@ -86,7 +86,8 @@ impl Weir {
             }
         });
         let mut w = Weir { child: Some(child), stderr: rx, lines: Vec::new(), text, summary: summary.to_path_buf() };
-        w.wait_for("bound", Duration::from_secs(30));
+        // `event=ready`: every socket bound, privileges dropped, the workers running.
+        w.wait_for("event=ready", Duration::from_secs(30));
         w
     }
 
@@ -119,8 +120,9 @@ impl Weir {
         self.child.as_ref().unwrap().id()
     }
 
-    /// SIGTERM, wait, and return the exit code, stderr and the summary JSON.
-    pub fn stop(mut self) -> (i32, String, Value) {
+    /// SIGTERM, wait, and return the exit code, stderr and the summary (`--summary-json`, read
+    /// through its type).
+    pub fn stop(mut self) -> (i32, String, BridgeSummary) {
         let mut child = self.child.take().unwrap();
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -140,7 +142,8 @@ impl Weir {
         let stderr = self.lines.join("\n");
         let summary =
             std::fs::read_to_string(&self.summary).unwrap_or_else(|e| panic!("no summary ({e}); stderr:\n{stderr}"));
-        (status.code().unwrap_or(-1), stderr, serde_json::from_str(&summary).unwrap())
+        let summary = serde_json::from_str(&summary).unwrap_or_else(|e| panic!("summary {summary}: {e}"));
+        (status.code().unwrap_or(-1), stderr, summary)
     }
 }
 
@@ -154,80 +157,20 @@ impl Drop for Weir {
 }
 
 /// The invariants every run must keep: per interface, received = forwarded + dropped, and every
-/// worker's frames accounted for.
-pub fn check_accounting(summary: &Value) {
-    for side in ["inside", "outside"] {
-        let s = &summary["interfaces"][side];
-        let n = |k: &str| s[k].as_u64().unwrap();
-        assert_eq!(
-            n("received"),
-            n("forwarded") + n("dropped_policy") + n("dropped_malformed") + n("lost_tx_full"),
-            "{side}: {s}"
-        );
-    }
-    let frames = summary["frames"].as_array().unwrap();
-    assert!(!frames.is_empty());
-    for f in frames {
-        assert_eq!(f["accounted"], Value::Bool(true), "{f}");
-        assert_eq!(f["in_batch"].as_u64(), Some(0), "{f}");
+/// worker's frames accounted for ([`BridgeSummary::check_accounting`]).
+pub fn check_accounting(summary: &BridgeSummary) {
+    if let Err(e) = summary.check_accounting() {
+        panic!("{e}: {summary:#?}");
     }
 }
 
-/// weir's `--summary-json` object.
-#[derive(Debug)]
-pub struct Summary(pub Value);
-
-/// One row of the summary's `protocols` array (zeros when the protocol is absent).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ProtocolRow {
-    /// Flows labelled with it.
-    pub flows: u64,
-    /// Packets inside to outside.
-    pub packets_out: u64,
-    /// Packets outside to inside.
-    pub packets_in: u64,
-    /// Bytes inside to outside.
-    pub bytes_out: u64,
-    /// Bytes outside to inside.
-    pub bytes_in: u64,
-    /// Packets dropped inside to outside.
-    pub dropped_out: u64,
-    /// Packets dropped outside to inside.
-    pub dropped_in: u64,
-}
-
-fn field(v: &Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap_or_else(|| panic!("summary field {key} missing or not a count in {v}"))
-}
-
-impl Summary {
-    /// The row for `protocol`, all zeros if weir never saw it.
-    pub fn protocol(&self, protocol: &str) -> ProtocolRow {
-        let rows = self.0["protocols"].as_array().unwrap_or_else(|| panic!("no protocols array in {}", self.0));
-        rows.iter()
-            .find(|r| r["protocol"].as_str() == Some(protocol))
-            .map(|r| ProtocolRow {
-                flows: field(r, "flows"),
-                packets_out: field(r, "packets_out"),
-                packets_in: field(r, "packets_in"),
-                bytes_out: field(r, "bytes_out"),
-                bytes_in: field(r, "bytes_in"),
-                dropped_out: field(r, "dropped_out"),
-                dropped_in: field(r, "dropped_in"),
-            })
-            .unwrap_or_default()
-    }
-
-    /// Every frame and packet accounted for: per interface, received = forwarded + dropped by
-    /// policy + dropped malformed + lost to a full TX ring; every queue's frame census adds up.
-    /// [`check_accounting`], and both NICs received something.
-    pub fn assert_accounted(&self) {
-        assert_eq!(self.0["type"], "bridge-summary", "{}", self.0);
-        check_accounting(&self.0);
-        for side in ["inside", "outside"] {
-            let i = &self.0["interfaces"][side];
-            assert!(field(i, "received") > 0, "{side} received nothing: {i}");
-        }
+/// [`check_accounting`], that the summary is a bridge summary, and that both NICs received
+/// something.
+pub fn assert_accounted(summary: &BridgeSummary) {
+    assert_eq!(summary.kind, "bridge-summary", "{summary:?}");
+    check_accounting(summary);
+    for (side, i) in [("inside", &summary.interfaces.inside), ("outside", &summary.interfaces.outside)] {
+        assert!(i.received > 0, "{side} received nothing: {i:?}");
     }
 }
 

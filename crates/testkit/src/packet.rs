@@ -172,6 +172,85 @@ impl Builder {
     }
 }
 
+/// A tunnel for [`encapsulate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tunnel {
+    /// A PPPoE session (EtherType 0x8864) with this session id.
+    Pppoe(u16),
+    /// One MPLS label (EtherType 0x8847), bottom of stack.
+    Mpls(u32),
+    /// VXLAN with this VNI, from 198.18.0.250 to 198.18.0.251, UDP port 4789.
+    Vxlan(u32),
+    /// GRE version 0 with this key, from 198.18.0.250 to 198.18.0.251.
+    Gre(u32),
+}
+
+/// The outer IPv4 header of the tunnels that need one (198.18.0.250 -> 198.18.0.251).
+fn outer_ipv4(proto: u8, payload_len: usize) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&((20 + payload_len) as u16).to_be_bytes());
+    h[6] = 0x40;
+    h[8] = 64;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&[198, 18, 0, 250]);
+    h[16..20].copy_from_slice(&[198, 18, 0, 251]);
+    let c = fold(sum16(&h, 0));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h
+}
+
+/// `frame` (an untagged Ethernet frame carrying IPv4 or IPv6, as [`Builder`] makes them) inside
+/// `tunnel`: PPPoE, MPLS and GRE carry its IP packet, VXLAN the whole frame; the result is an
+/// Ethernet frame. Written byte by byte, independently of `weir-wire`.
+///
+/// # Panics
+/// If `frame` is shorter than an Ethernet header or is not IP.
+pub fn encapsulate(frame: &[u8], tunnel: Tunnel) -> Vec<u8> {
+    let ethertype = u16::from_be_bytes([frame[12], frame[13]]);
+    let v6 = match ethertype {
+        0x0800 => false,
+        0x86dd => true,
+        other => panic!("encapsulate wants an untagged IP frame, got EtherType {other:#06x}"),
+    };
+    let ip = &frame[14..];
+    let mut out = frame[..12].to_vec();
+    match tunnel {
+        Tunnel::Pppoe(session) => {
+            out.extend_from_slice(&[0x88, 0x64, 0x11, 0x00]);
+            out.extend_from_slice(&session.to_be_bytes());
+            out.extend_from_slice(&((2 + ip.len()) as u16).to_be_bytes());
+            out.extend_from_slice(if v6 { &[0x00, 0x57] } else { &[0x00, 0x21] });
+            out.extend_from_slice(ip);
+        }
+        Tunnel::Mpls(label) => {
+            out.extend_from_slice(&[0x88, 0x47]);
+            out.extend_from_slice(&(((label & 0xf_ffff) << 12) | 0x100 | 64).to_be_bytes());
+            out.extend_from_slice(ip);
+        }
+        Tunnel::Vxlan(vni) => {
+            let udp_len = 8 + 8 + frame.len();
+            out.extend_from_slice(&[0x08, 0x00]);
+            out.extend_from_slice(&outer_ipv4(17, udp_len));
+            out.extend_from_slice(&49_152u16.to_be_bytes());
+            out.extend_from_slice(&4789u16.to_be_bytes());
+            out.extend_from_slice(&(udp_len as u16).to_be_bytes());
+            out.extend_from_slice(&[0, 0, 0x08, 0, 0, 0]);
+            out.extend_from_slice(&((vni & 0xff_ffff) << 8).to_be_bytes());
+            out.extend_from_slice(frame);
+        }
+        Tunnel::Gre(key) => {
+            out.extend_from_slice(&[0x08, 0x00]);
+            out.extend_from_slice(&outer_ipv4(47, 8 + ip.len()));
+            out.extend_from_slice(&[0x20, 0x00]);
+            out.extend_from_slice(&ethertype.to_be_bytes());
+            out.extend_from_slice(&key.to_be_bytes());
+            out.extend_from_slice(ip);
+        }
+    }
+    out
+}
+
 /// A TCP conversation: handshake, then payloads alternating as given, then FIN both ways.
 /// Returns (frame, sent by client?) pairs with consistent sequence numbers.
 pub fn tcp_conversation(
@@ -211,6 +290,23 @@ mod tests {
         let f = Builder::default().udp(("198.18.0.1".parse().unwrap(), 1), ("198.18.0.2".parse().unwrap(), 2), b"x");
         assert_eq!(fold(sum16(&f[14..34], 0)), 0);
         assert_eq!(f.len(), 14 + 20 + 8 + 1);
+    }
+
+    #[test]
+    fn tunnels_wrap_the_ip_packet() {
+        let f = Builder::default().udp(("198.18.0.1".parse().unwrap(), 1), ("198.18.0.2".parse().unwrap(), 2), b"x");
+        let p = encapsulate(&f, Tunnel::Pppoe(7));
+        assert_eq!(
+            (&p[12..14], &p[18..20], &p[20..22], &p[22..]),
+            (&[0x88, 0x64][..], &[0, 31][..], &[0, 0x21][..], &f[14..])
+        );
+        let m = encapsulate(&f, Tunnel::Mpls(16));
+        assert_eq!((&m[14..18], &m[18..]), (&[0x00, 0x01, 0x01, 0x40][..], &f[14..]));
+        let v = encapsulate(&f, Tunnel::Vxlan(42));
+        assert_eq!((v.len(), &v[v.len() - f.len()..]), (f.len() + 50, &f[..]));
+        assert_eq!(fold(sum16(&v[14..34], 0)), 0);
+        let g = encapsulate(&f, Tunnel::Gre(5));
+        assert_eq!((g.len(), &g[34..42]), (f.len() + 28, &[0x20, 0, 0x08, 0, 0, 0, 0, 5][..]));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 /// Why a frame (or a header view) was rejected. One variant per drop counter; `Copy`, no
 /// allocation. [`WireError::name`] gives the stable counter name.
 ///
-/// Which variant a frame gets: bytes missing from the buffer (a capture cut by its snap length
-/// included) are [`Truncated`](WireError::Truncated); bytes present but with lengths that disagree
-/// are one of the `Bad*` variants.
+/// Which variant a frame gets: bytes missing from the buffer (a header cut by a capture's snap
+/// length included), and headers that do not fit in the payload carrying them, are
+/// [`Truncated`](WireError::Truncated); bytes present but with fields or lengths that disagree are
+/// one of the `Bad*` variants. A tunnel's header gets its own (`BadPppoe`, `BadMpls`, `BadGre`,
+/// `BadGtp`); the packet inside a tunnel gets the variant it would get outside one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WireError {
     /// The buffer ends before a header, or before the length the IP header claims.
@@ -33,6 +35,22 @@ pub enum WireError {
     BadTcpHeaderLength,
     /// UDP length below 8 or beyond the bytes the IP layer carries.
     BadUdpLength,
+    /// A PPP protocol field that is no protocol number (RFC 1661: odd, with an even high octet).
+    BadPpp,
+    /// A PPPoE session header with a version or type other than 1, a code other than 0, or a
+    /// length too short for the PPP protocol field.
+    BadPppoe,
+    /// An MPLS label stack without a bottom-of-stack entry within
+    /// [`MAX_MPLS_LABELS`](crate::MAX_MPLS_LABELS) entries.
+    BadMpls,
+    /// A GRE header of a version other than 0 or 1, with the obsolete routing field (RFC 1701),
+    /// or a version-1 (PPTP) header without its key or with a payload length beyond the packet.
+    BadGre,
+    /// A GTP-U version-1 G-PDU whose length runs past its UDP datagram, too short for its
+    /// optional fields, or whose extension headers overrun it.
+    BadGtp,
+    /// More than [`MAX_ENCAPSULATIONS`](crate::MAX_ENCAPSULATIONS) nested tunnels.
+    TooManyEncapsulations,
 }
 
 impl WireError {
@@ -50,6 +68,12 @@ impl WireError {
         WireError::TinyFragment,
         WireError::BadTcpHeaderLength,
         WireError::BadUdpLength,
+        WireError::BadPpp,
+        WireError::BadPppoe,
+        WireError::BadMpls,
+        WireError::BadGre,
+        WireError::BadGtp,
+        WireError::TooManyEncapsulations,
     ];
 
     /// Stable snake_case counter name, e.g. `"truncated"`, `"bad_ip_version"`.
@@ -67,6 +91,12 @@ impl WireError {
             WireError::TinyFragment => "tiny_fragment",
             WireError::BadTcpHeaderLength => "bad_tcp_header_length",
             WireError::BadUdpLength => "bad_udp_length",
+            WireError::BadPpp => "bad_ppp",
+            WireError::BadPppoe => "bad_pppoe",
+            WireError::BadMpls => "bad_mpls",
+            WireError::BadGre => "bad_gre",
+            WireError::BadGtp => "bad_gtp",
+            WireError::TooManyEncapsulations => "too_many_encapsulations",
         }
     }
 
@@ -89,6 +119,12 @@ impl WireError {
             WireError::TinyFragment => "first fragment too short for its transport header",
             WireError::BadTcpHeaderLength => "bad TCP header length",
             WireError::BadUdpLength => "bad UDP length",
+            WireError::BadPpp => "bad PPP protocol field",
+            WireError::BadPppoe => "bad PPPoE session header",
+            WireError::BadMpls => "MPLS label stack without a bottom",
+            WireError::BadGre => "bad GRE header",
+            WireError::BadGtp => "bad GTP-U header",
+            WireError::TooManyEncapsulations => "too many nested tunnels",
         }
     }
 }
@@ -130,7 +166,13 @@ mod test {
             | WireError::BadExtensionHeader
             | WireError::TinyFragment
             | WireError::BadTcpHeaderLength
-            | WireError::BadUdpLength => 12,
+            | WireError::BadUdpLength
+            | WireError::BadPpp
+            | WireError::BadPppoe
+            | WireError::BadMpls
+            | WireError::BadGre
+            | WireError::BadGtp
+            | WireError::TooManyEncapsulations => 18,
         };
         assert_eq!(WireError::ALL.len(), count(WireError::Truncated));
     }

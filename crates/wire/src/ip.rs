@@ -1,4 +1,5 @@
-//! IP protocol numbers (IANA "Assigned Internet Protocol Numbers"), shared by IPv4 and IPv6.
+//! IP protocol numbers (IANA "Assigned Internet Protocol Numbers") and fragment information,
+//! shared by IPv4 and IPv6.
 
 enum_with_unknown! {
     /// IPv4 protocol / IPv6 next-header number.
@@ -7,16 +8,22 @@ enum_with_unknown! {
         HopByHop = 0,
         /// ICMP for IPv4 (1).
         Icmp = 1,
+        /// IPv4 encapsulated in IP, "IP-in-IP" (4, RFC 2003).
+        Ipv4 = 4,
         /// TCP (6).
         Tcp = 6,
         /// UDP (17).
         Udp = 17,
+        /// IPv6 encapsulated in IP: 6in4 and 6in6 (41, RFC 4213, RFC 2473).
+        Ipv6 = 41,
         /// IPv6 routing header (43).
         Ipv6Route = 43,
         /// IPv6 fragment header (44).
         Ipv6Frag = 44,
         /// Encapsulating security payload (50).
         Esp = 50,
+        /// Generic Routing Encapsulation (47, RFC 2784).
+        Gre = 47,
         /// Authentication header (51).
         Ah = 51,
         /// ICMP for IPv6 (58).
@@ -25,6 +32,25 @@ enum_with_unknown! {
         Ipv6NoNxt = 59,
         /// IPv6 destination options (60).
         Ipv6Opts = 60,
+    }
+}
+
+/// Fragment information from the IPv4 header or the IPv6 fragment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fragment {
+    /// Identification (IPv4's 16 bits widened, or IPv6's 32).
+    pub id: u32,
+    /// Offset in bytes.
+    pub offset: u16,
+    /// More fragments follow.
+    pub more: bool,
+}
+
+impl Fragment {
+    /// True for a fragment that is the whole datagram: offset 0 and no more to come (an IPv6
+    /// atomic fragment).
+    pub const fn is_whole(&self) -> bool {
+        self.offset == 0 && !self.more
     }
 }
 

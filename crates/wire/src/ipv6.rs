@@ -11,8 +11,7 @@ use core::net::Ipv6Addr;
 
 use crate::error::WireError;
 use crate::field::{be16, be32, put16, put32};
-use crate::frame::Fragment;
-use crate::ip::IpProtocol;
+use crate::ip::{Fragment, IpProtocol};
 
 /// Most extension headers [`walk_extension_headers`] (and so `parse_frame`) accepts in one packet;
 /// one more is [`WireError::TooManyExtensionHeaders`].

@@ -1,20 +1,19 @@
-//! Forward everything between two interfaces until SIGINT/SIGTERM, printing counters each second.
+//! Forward everything between two interfaces until SIGINT/SIGTERM, printing counters each second:
+//! the bridge's own worker loop (`weir_bridge::Worker`) with a forward-everything inspector, so
+//! nothing is parsed. `scripts/bench-bridge.sh` measures it as the bare AF_XDP ceiling.
 //!
 //! ```text
 //! scripts/lab.sh up demo
 //! scripts/lab.sh exec demo br target/debug/examples/xdp-fwd inside outside [QUEUE]
 //! ```
+#![forbid(unsafe_code)]
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use weir_xdp::{FrameAction, QueuePair, Side, XdpConfig, check_pair};
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
+use weir_bridge::{Inspector, Verdict, Worker, totals};
+use weir_xdp::{QueuePair, Side, XdpConfig, check_pair};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -30,10 +29,17 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+            eprintln!("xdp-fwd: cannot install a signal handler: {e}");
+            std::process::exit(1);
+        }
+    }
     let cfg = XdpConfig::default();
-    let run = || -> Result<(), weir_xdp::XdpError> {
+    let run = || -> Result<(), Box<dyn std::error::Error>> {
         let queues = check_pair(&args[1], &args[2], &cfg)?;
-        let mut pair = QueuePair::open(&args[1], &args[2], queue, &cfg)?;
+        let pair = QueuePair::open(&args[1], &args[2], queue, &cfg)?;
         println!(
             "forwarding {} <-> {} queue {queue}/{queues}: bind {:?}, xdp {:?}/{:?}, zero-copy forwarding {}",
             args[1],
@@ -43,35 +49,29 @@ fn main() {
             pair.xdp_mode(Side::Outside),
             pair.zero_copy_forwarding()
         );
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        let worker = Worker::new(pair, Inspector::fixed(Verdict::Forward), Instant::now());
+        let view = worker.view();
+        let s = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || worker.run(&s));
+        while !stop.load(Ordering::Relaxed) && !handle.is_finished() {
+            std::thread::sleep(Duration::from_secs(1));
+            let t = totals(std::slice::from_ref(&view), &[], 0);
+            let [i, o] = t.sides;
+            println!(
+                "in: rx {} fwd {} full {} | out: rx {} fwd {} full {} | frames in use {}/{}",
+                i.received,
+                i.forwarded,
+                i.lost_tx_full,
+                o.received,
+                o.forwarded,
+                o.lost_tx_full,
+                t.frames_in_use,
+                t.frames_total
+            );
         }
-        let mut next = Instant::now() + Duration::from_secs(1);
-        while !STOP.load(Ordering::Relaxed) {
-            if pair.poll(|_, _| FrameAction::Forward).received == 0 {
-                pair.wait(Duration::from_millis(100))?;
-            }
-            if Instant::now() >= next {
-                next += Duration::from_secs(1);
-                let c = pair.counters();
-                let census = pair.census();
-                println!(
-                    "in: rx {} fwd {} full {} | out: rx {} fwd {} full {} | frames {}/{}",
-                    c.inside.rx_frames,
-                    c.inside.forwarded,
-                    c.inside.tx_full,
-                    c.outside.rx_frames,
-                    c.outside.forwarded,
-                    c.outside.tx_full,
-                    census.sum(),
-                    census.total
-                );
-            }
-        }
-        let census = pair.close()?;
-        println!("closed: {census:?}");
+        stop.store(true, Ordering::Relaxed);
+        let exit = handle.join().map_err(|_| "the worker panicked")??;
+        println!("closed: {:?}", exit.census);
         Ok(())
     };
     if let Err(e) = run() {

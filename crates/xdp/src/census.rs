@@ -21,10 +21,20 @@ impl Side {
         }
     }
 
-    pub(crate) fn idx(self) -> usize {
+    /// 0 for inside, 1 for outside: the index of per-side arrays, here and in the bridge.
+    #[inline]
+    pub fn index(self) -> usize {
         match self {
             Side::Inside => 0,
             Side::Outside => 1,
+        }
+    }
+
+    /// "inside" or "outside", as the stats and the summary name the interfaces.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Inside => "inside",
+            Side::Outside => "outside",
         }
     }
 }
@@ -59,8 +69,8 @@ pub struct SideCounters {
     pub rx_bytes: u64,
     /// Of those, frames put on the other side's TX ring.
     pub forwarded: u64,
-    /// Of those, frames the closure said to drop.
-    pub dropped_policy: u64,
+    /// Of those, frames the closure said to drop (for any reason of the caller's).
+    pub dropped: u64,
     /// Of those, frames to forward that were dropped because the other side's TX ring was full
     /// (or, in the two-UMEM fallback, its UMEM had no free frame).
     pub tx_full: u64,
@@ -82,6 +92,7 @@ pub struct PairCounters {
 
 impl PairCounters {
     /// The counters of frames received on `side`.
+    #[inline]
     pub fn side(&self, side: Side) -> &SideCounters {
         match side {
             Side::Inside => &self.inside,

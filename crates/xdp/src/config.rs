@@ -1,9 +1,11 @@
 //! Socket and UMEM sizing, attach and bind modes, and their validation.
 //!
-//! [`XdpConfig::default`] encodes the rules of thumb of DESIGN.md; [`XdpConfig::validate`] is the
-//! only gate between a config and the kernel, so everything the kernel would reject with a bare
-//! `EINVAL` (a ring that is not a power of two, a frame size the aligned UMEM cannot use) is
-//! refused here first, with the key that is wrong.
+//! [`XdpConfig::default`] encodes the rules of thumb (rings of 2048, a fill ring twice that, frames
+//! twice what all rings hold, batches of 64); [`XdpConfig::check`] is the only gate between a
+//! config and the kernel, so everything the kernel would reject with a bare `EINVAL` (a ring that
+//! is not a power of two, a frame size the aligned UMEM cannot use) is refused here first, with the
+//! key that is wrong. It is the one home of these rules: weir's config file validates its
+//! `[rings]` and `[workers]` keys through it (`weir_config` names the file's keys instead).
 
 use crate::error::XdpError;
 
@@ -48,7 +50,7 @@ pub struct XdpConfig {
     pub frame_size: u32,
     /// Frames per UMEM; at least [`XdpConfig::min_frames`]. Default 20480 (80 MiB at 4096 B).
     pub frame_count: u32,
-    /// RX ring entries per socket (power of two). Default 2048.
+    /// RX ring entries per socket (a power of two in 64..=32768, as every ring). Default 2048.
     pub rx_ring: u32,
     /// TX ring entries per socket (power of two). Default 2048.
     pub tx_ring: u32,
@@ -56,7 +58,8 @@ pub struct XdpConfig {
     pub fill_ring: u32,
     /// Completion ring entries per device (power of two). Default 2048.
     pub completion_ring: u32,
-    /// Most frames taken from each RX ring per [`crate::QueuePair::poll`]; 1..=rx_ring. Default 64.
+    /// Most frames taken from each RX ring per [`crate::QueuePair::poll`]; 1..=rx_ring (at most
+    /// 1024). Default 64.
     pub batch: u32,
     /// Where the redirect program runs. Default [`XdpMode::Auto`].
     pub xdp_mode: XdpMode,
@@ -123,10 +126,21 @@ impl XdpConfig {
     ///
     /// # Errors
     ///
-    /// [`XdpError::Config`] naming the first offending key and what would be accepted.
+    /// [`XdpError::Config`] naming the first offending key, what is wrong and what would be
+    /// accepted (as [`check`](Self::check)).
     pub fn validate(&self) -> Result<(), XdpError> {
+        self.check().map_err(|p| XdpError::Config { key: p.key, reason: format!("{}; {}", p.problem, p.fix) })
+    }
+
+    /// The rules of [`validate`](Self::validate), with the problem and the fix apart, for callers
+    /// that name the keys their own way.
+    ///
+    /// # Errors
+    ///
+    /// The first rule broken.
+    pub fn check(&self) -> Result<(), ConfigProblem> {
         if self.frame_size != 2048 && self.frame_size != 4096 {
-            return Err(cfg_err("frame_size", format!("{} is not 2048 or 4096", self.frame_size)));
+            return Err(problem("frame_size", format!("{} is not supported", self.frame_size), "use 2048 or 4096"));
         }
         for (key, v) in [
             ("rx_ring", self.rx_ring),
@@ -134,30 +148,33 @@ impl XdpConfig {
             ("fill_ring", self.fill_ring),
             ("completion_ring", self.completion_ring),
         ] {
-            if !v.is_power_of_two() {
-                return Err(cfg_err(key, format!("{v} is not a power of two (e.g. 2048)")));
-            }
-            if v > MAX_RING {
-                return Err(cfg_err(key, format!("{v} exceeds {MAX_RING}")));
+            if !v.is_power_of_two() || !(MIN_RING..=MAX_RING).contains(&v) {
+                return Err(problem(
+                    key,
+                    format!("{v} is not a power of two in {MIN_RING}..={MAX_RING}"),
+                    "use e.g. 2048",
+                ));
             }
         }
-        if self.batch == 0 || self.batch > self.rx_ring {
-            return Err(cfg_err("batch", format!("{} is not within 1..={} (rx_ring)", self.batch, self.rx_ring)));
+        if self.batch == 0 || self.batch > self.rx_ring.min(MAX_BATCH) {
+            return Err(problem(
+                "batch",
+                format!("{} is out of range", self.batch),
+                format!("use 1..={} (64 is usual; at most the RX ring)", self.rx_ring.min(MAX_BATCH)),
+            ));
         }
         let min = self.min_frames();
         if self.frame_count < min {
-            return Err(cfg_err(
+            return Err(problem(
                 "frame_count",
-                format!(
-                    "{} is below twice the sum of the rings ({min}); raise frame_count or shrink the rings",
-                    self.frame_count
-                ),
+                format!("{} frames cannot cover the rings of both sockets ({min} entries)", self.frame_count),
+                format!("use at least {min}, or shrink the rings"),
             ));
         }
         // Frame offsets are 64-bit in the kernel but the UMEM must be mappable and its
         // registration length fit the kernel's u64 arithmetic on 32-bit page counts.
         if self.umem_bytes() > MAX_UMEM_BYTES {
-            return Err(cfg_err(
+            return Err(problem(
                 "frame_count",
                 format!(
                     "{} frames of {} bytes is {} bytes, above the {MAX_UMEM_BYTES}-byte limit",
@@ -165,33 +182,50 @@ impl XdpConfig {
                     self.frame_size,
                     self.umem_bytes()
                 ),
+                "use fewer frames",
             ));
         }
         if let Some(bp) = self.busy_poll {
             if bp.timeout_us == 0 || bp.timeout_us > i32::MAX as u32 {
-                return Err(cfg_err(
+                return Err(problem(
                     "busy_poll.timeout_us",
-                    format!("{} is not within 1..={}", bp.timeout_us, i32::MAX),
+                    format!("{} is out of range", bp.timeout_us),
+                    format!("use 1..={} microseconds (e.g. 20)", i32::MAX),
                 ));
             }
             if bp.budget == 0 {
-                return Err(cfg_err("busy_poll.budget", "0 is not allowed (e.g. 64)".into()));
+                return Err(problem("busy_poll.budget", "is 0".into(), "use a budget like 64"));
             }
         }
         Ok(())
     }
 }
 
+/// A broken rule of [`XdpConfig::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The field of [`XdpConfig`], e.g. `rx_ring` or `busy_poll.budget`.
+    pub key: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+    /// What would be accepted.
+    pub fix: String,
+}
+
+fn problem(key: &'static str, problem: String, fix: impl Into<String>) -> ConfigProblem {
+    ConfigProblem { key, problem, fix: fix.into() }
+}
+
 /// The kernel's `XDP_PACKET_HEADROOM`: bytes reserved at the start of each frame.
 pub(crate) const XDP_PACKET_HEADROOM: u32 = 256;
-/// Largest ring we accept; far above any driver's, and keeps index arithmetic in `u32`.
-const MAX_RING: u32 = 1 << 20;
+/// Smallest ring accepted: below it, a batch no longer fits a ring several times over.
+const MIN_RING: u32 = 64;
+/// Largest ring accepted: above every driver's maximum (8192 to 32768).
+const MAX_RING: u32 = 32768;
+/// Largest batch: past it a batch no longer fits the cache, and latency grows for nothing.
+const MAX_BATCH: u32 = 1024;
 /// 16 GiB: larger UMEMs are certainly a typo on a per-worker basis.
 const MAX_UMEM_BYTES: u64 = 16 << 30;
-
-fn cfg_err(key: &'static str, reason: String) -> XdpError {
-    XdpError::Config { key, reason }
-}
 
 #[cfg(test)]
 mod tests {
@@ -261,6 +295,19 @@ mod tests {
         };
         small.validate().unwrap();
         assert_eq!(small.min_frames(), 640);
+    }
+
+    #[test]
+    fn rings_stay_within_what_drivers_take() {
+        let c = XdpConfig { rx_ring: 32, batch: 32, ..XdpConfig::default() };
+        assert_eq!(key_of(c.validate()), "rx_ring");
+        let c = XdpConfig { fill_ring: 65536, frame_count: 1 << 20, ..XdpConfig::default() };
+        assert_eq!(key_of(c.validate()), "fill_ring");
+        let p = XdpConfig { tx_ring: 100, ..XdpConfig::default() }.check().unwrap_err();
+        assert_eq!(p.key, "tx_ring");
+        assert!(p.problem.contains("power of two") && p.fix.contains("2048"), "{p:?}");
+        let p = XdpConfig { frame_count: 100, ..XdpConfig::default() }.check().unwrap_err();
+        assert!(p.fix.contains("at least 20480"), "{p:?}");
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl<D: Copy + Default> Engine<D> {
     }
 
     fn umem_of(&self, side: Side) -> usize {
-        if self.shared { 0 } else { side.idx() }
+        if self.shared { 0 } else { side.index() }
     }
 
     pub(crate) fn shared(&self) -> bool {
@@ -179,7 +179,7 @@ impl<D: Copy + Default> Engine<D> {
 
     /// Takes completed TX frames of `side` back onto the free list of their UMEM.
     fn complete<B: Backend<Desc = D>>(&mut self, b: &mut B, side: Side) {
-        let s = side.idx();
+        let s = side.index();
         let want = self.tx_out[s].min(self.cfg.completion_ring) as usize;
         if want == 0 {
             return;
@@ -220,7 +220,7 @@ impl<D: Copy + Default> Engine<D> {
         // receives into (`umem_of`).
         let took = unsafe { b.fill(side, &pool[start..]) }.min(pool.len() - start);
         pool.drain(start..start + took);
-        self.fill_out[side.idx()] += took as u32;
+        self.fill_out[side.index()] += took as u32;
     }
 
     /// Receives one batch on `side`, asks `f`, and forwards or drops each frame.
@@ -229,7 +229,7 @@ impl<D: Copy + Default> Engine<D> {
         B: Backend<Desc = D>,
         F: FnMut(Side, &mut [u8]) -> FrameAction,
     {
-        let s = side.idx();
+        let s = side.index();
         let other = side.other();
         // SAFETY: the batch buffer holds no frame between passes (everything was placed).
         let n = unsafe { b.receive(side, &mut self.rx_buf) }.min(self.rx_buf.len());
@@ -255,7 +255,7 @@ impl<D: Copy + Default> Engine<D> {
             res.received += 1;
             match action {
                 FrameAction::Drop => {
-                    c.dropped_policy += 1;
+                    c.dropped += 1;
                     res.dropped += 1;
                     self.pools[u_rx].push(d);
                 }
@@ -293,7 +293,7 @@ impl<D: Copy + Default> Engine<D> {
         // SAFETY: the first `room` forward slots are ours and of UMEM `u_tx`, the UMEM the
         // other side transmits from (the same as `u_rx` when shared, a copy otherwise).
         let sent = unsafe { b.transmit(other, &self.fwd_buf[..room]) }.min(room);
-        self.tx_out[other.idx()] += sent as u32;
+        self.tx_out[other.index()] += sent as u32;
         let c = self.counters.side_mut(side);
         c.forwarded += sent as u64;
         if !self.shared {
@@ -309,7 +309,7 @@ impl<D: Copy + Default> Engine<D> {
     }
 
     fn kick<B: Backend<Desc = D>>(&mut self, b: &mut B, side: Side, sent_now: bool) {
-        let s = side.idx();
+        let s = side.index();
         // TX: frames on the ring need a sendto in copy mode (and whenever the ring asks). In copy
         // mode one sendto sends at most 32 frames (the kernel's TX_BATCH_SIZE) while a pass can
         // queue a whole batch from each side: kick again while frames are still queued, so the
@@ -361,7 +361,7 @@ impl<D: Copy + Default> Engine<D> {
         // pass for frames it just let go of.
         self.refill(b);
         for side in Side::BOTH {
-            let sent_now = self.tx_out[side.idx()] > before[side.idx()];
+            let sent_now = self.tx_out[side.index()] > before[side.index()];
             self.kick(b, side, sent_now);
         }
         self.measure(b);
@@ -371,7 +371,7 @@ impl<D: Copy + Default> Engine<D> {
     /// Records ring occupancy for the census.
     pub(crate) fn measure<B: Backend<Desc = D>>(&mut self, b: &mut B) {
         for side in Side::BOTH {
-            let s = side.idx();
+            let s = side.index();
             self.rx_seen[s] = b.rx_pending(side).min(self.fill_out[s]);
             self.comp_seen[s] = b.comp_pending(side).min(self.tx_out[s]);
         }
@@ -383,7 +383,7 @@ impl<D: Copy + Default> Engine<D> {
         loop {
             for side in Side::BOTH {
                 self.complete(b, side);
-                if self.tx_out[side.idx()] > 0 && b.kick_tx(side).is_err() {
+                if self.tx_out[side.index()] > 0 && b.kick_tx(side).is_err() {
                     self.counters.side_mut(side).wakeup_errors += 1;
                 }
             }
@@ -411,184 +411,8 @@ impl<D: Copy + Default> Engine<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{HashSet, VecDeque};
-
-    const FS: usize = 256;
-
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-    struct FDesc {
-        addr: usize,
-        len: usize,
-        opts: u32,
-    }
-
-    /// A simulated kernel: rings are bounded queues; `step` moves frames wire → fill → RX and
-    /// TX → completion (→ `sent`).
-    struct Fake {
-        mem: [Vec<u8>; 2],
-        fill: [VecDeque<FDesc>; 2],
-        rx: [VecDeque<FDesc>; 2],
-        tx: [VecDeque<FDesc>; 2],
-        comp: [VecDeque<FDesc>; 2],
-        fill_size: usize,
-        ring: usize,
-        wire: [VecDeque<Vec<u8>>; 2],
-        sent: [Vec<Vec<u8>>; 2],
-        shared: bool,
-        tx_kicks: [u32; 2],
-        /// Max TX entries the kernel consumes per step (to fill the TX ring in tests).
-        tx_per_step: usize,
-        /// Copy mode: TX frames leave only in a kick (32 per kick, at once), never in `step`.
-        copy_mode: bool,
-    }
-
-    impl Fake {
-        fn new(frames: usize, shared: bool, fill_size: usize, ring: usize) -> (Fake, Vec<FDesc>, Option<Vec<FDesc>>) {
-            let pool = |_| (0..frames).map(|i| FDesc { addr: i * FS, len: 0, opts: 0 }).collect::<Vec<_>>();
-            let f = Fake {
-                mem: [vec![0; frames * FS], vec![0; if shared { 0 } else { frames * FS }]],
-                fill: Default::default(),
-                rx: Default::default(),
-                tx: Default::default(),
-                comp: Default::default(),
-                fill_size,
-                ring,
-                wire: Default::default(),
-                sent: Default::default(),
-                shared,
-                tx_kicks: [0; 2],
-                tx_per_step: usize::MAX,
-                copy_mode: false,
-            };
-            let p1 = if shared { None } else { Some(pool(1)) };
-            (f, pool(0), p1)
-        }
-
-        fn u(&self, s: usize) -> usize {
-            if self.shared { 0 } else { s }
-        }
-
-        fn step(&mut self) {
-            for s in 0..2 {
-                while self.rx[s].len() < self.ring && !self.wire[s].is_empty() {
-                    let Some(mut d) = self.fill[s].pop_front() else { break };
-                    let Some(pkt) = self.wire[s].pop_front() else { break };
-                    let u = self.u(s);
-                    self.mem[u][d.addr..d.addr + pkt.len()].copy_from_slice(&pkt);
-                    d.len = pkt.len();
-                    d.opts = 0xdead; // must be cleared before TX
-                    self.rx[s].push_back(d);
-                }
-                if !self.copy_mode {
-                    self.send(s, self.tx_per_step);
-                }
-            }
-        }
-
-        fn send(&mut self, s: usize, most: usize) {
-            let mut n = 0;
-            while self.comp[s].len() < self.ring && n < most {
-                let Some(d) = self.tx[s].pop_front() else { break };
-                assert_eq!(d.opts, 0, "rx options leaked into tx");
-                let u = self.u(s);
-                self.sent[s].push(self.mem[u][d.addr..d.addr + d.len].to_vec());
-                self.comp[s].push_back(d);
-                n += 1;
-            }
-        }
-
-        /// Every descriptor address held by the fake kernel, per UMEM.
-        fn held(&self) -> Vec<(usize, usize)> {
-            let mut v = Vec::new();
-            for s in 0..2 {
-                let u = self.u(s);
-                for q in [&self.fill[s], &self.rx[s], &self.tx[s], &self.comp[s]] {
-                    v.extend(q.iter().map(|d| (u, d.addr)));
-                }
-            }
-            v
-        }
-    }
-
-    impl Backend for Fake {
-        type Desc = FDesc;
-        unsafe fn complete(&mut self, side: Side, out: &mut [FDesc]) -> usize {
-            let q = &mut self.comp[side.idx()];
-            let n = out.len().min(q.len());
-            for o in out.iter_mut().take(n) {
-                *o = q.pop_front().unwrap_or_default();
-            }
-            n
-        }
-        fn fill_free(&mut self, side: Side, _want: u32) -> u32 {
-            (self.fill_size - self.fill[side.idx()].len()) as u32
-        }
-        unsafe fn fill(&mut self, side: Side, descs: &[FDesc]) -> usize {
-            let room = self.fill_size - self.fill[side.idx()].len();
-            if descs.len() > room {
-                return 0; // all or nothing, like libxdp
-            }
-            self.fill[side.idx()].extend(descs.iter().copied());
-            descs.len()
-        }
-        fn fill_needs_wakeup(&self, _side: Side) -> bool {
-            false
-        }
-        fn kick_rx(&mut self, _side: Side) -> std::io::Result<()> {
-            Ok(())
-        }
-        unsafe fn receive(&mut self, side: Side, out: &mut [FDesc]) -> usize {
-            let q = &mut self.rx[side.idx()];
-            let n = out.len().min(q.len());
-            for o in out.iter_mut().take(n) {
-                *o = q.pop_front().unwrap_or_default();
-            }
-            n
-        }
-        fn tx_free(&mut self, side: Side, _want: u32) -> u32 {
-            (self.ring - self.tx[side.idx()].len()) as u32
-        }
-        fn tx_size(&self, _side: Side) -> u32 {
-            self.ring as u32
-        }
-        unsafe fn transmit(&mut self, side: Side, descs: &[FDesc]) -> usize {
-            if descs.len() > self.ring - self.tx[side.idx()].len() {
-                return 0;
-            }
-            self.tx[side.idx()].extend(descs.iter().copied());
-            descs.len()
-        }
-        fn tx_needs_wakeup(&self, _side: Side) -> bool {
-            true
-        }
-        fn kick_tx(&mut self, side: Side) -> std::io::Result<()> {
-            self.tx_kicks[side.idx()] += 1;
-            if self.copy_mode {
-                // The kernel's TX_BATCH_SIZE: one copy-mode sendto sends at most 32 frames.
-                self.send(side.idx(), 32);
-            }
-            Ok(())
-        }
-        fn rx_pending(&mut self, side: Side) -> u32 {
-            self.rx[side.idx()].len() as u32
-        }
-        fn comp_pending(&mut self, side: Side) -> u32 {
-            self.comp[side.idx()].len() as u32
-        }
-        unsafe fn with_frame<R>(&mut self, umem: usize, d: &mut FDesc, f: impl FnOnce(&mut [u8]) -> R) -> R {
-            f(&mut self.mem[umem][d.addr..d.addr + d.len])
-        }
-        unsafe fn copy_frame(&mut self, from: usize, src: &FDesc, to: usize, dst: &mut FDesc) -> bool {
-            assert_ne!(from, to);
-            let bytes = self.mem[from][src.addr..src.addr + src.len].to_vec();
-            self.mem[to][dst.addr..dst.addr + bytes.len()].copy_from_slice(&bytes);
-            dst.len = bytes.len();
-            true
-        }
-        fn prepare_tx(d: &mut FDesc) {
-            d.opts = 0;
-        }
-    }
+    use crate::testing::{FDesc, Fake};
+    use std::collections::HashSet;
 
     fn cfg(batch: u32, fill: u32, ring: u32) -> EngineConfig {
         EngineConfig { batch, fill_ring: fill, completion_ring: ring, need_wakeup: true, busy_poll: false }
@@ -661,7 +485,7 @@ mod tests {
             assert_each_frame_once(&e, &k);
         }
         assert_eq!((total.received, total.dropped, total.forwarded), (100, 100, 0));
-        assert_eq!(e.counters().inside.dropped_policy, 100);
+        assert_eq!(e.counters().inside.dropped, 100);
         assert!(k.sent[1].is_empty());
     }
 
@@ -788,8 +612,8 @@ mod tests {
         let rx = c.inside.rx_frames + c.outside.rx_frames;
         let accounted = c.inside.forwarded
             + c.outside.forwarded
-            + c.inside.dropped_policy
-            + c.outside.dropped_policy
+            + c.inside.dropped
+            + c.outside.dropped
             + c.inside.tx_full
             + c.outside.tx_full;
         assert_eq!(rx, accounted);

@@ -17,7 +17,10 @@
 //! - `iface`: [`interface_info`], [`check_pair`]: start-up checks before anything is attached.
 //! - `engine`: the frame accounting and the forwarding pass over an abstract ring backend,
 //!   unit-tested against a simulated kernel.
-//! - `pair`: [`QueuePair`], the real backend on xsk-rs/libxdp.
+//! - `pair`: [`QueuePair`], the real backend on xsk-rs/libxdp, and [`FramePair`], what a worker
+//!   drives (the bridge's worker is generic over it).
+//! - `testing` (feature `testing`): a simulated kernel and `SimPair`, a [`FramePair`] over it,
+//!   for testing code above this crate without root.
 //! - `sys`: every syscall and FFI call this crate makes itself (ioctls, socket options,
 //!   poll(2), `bpf_xdp_query`), so the rest is logic.
 //!
@@ -88,11 +91,13 @@ mod iface;
 mod pair;
 mod port;
 mod sys;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use census::{FrameAction, FrameCensus, KernelStats, PairCounters, PollResult, Side, SideCounters};
-pub use config::{BindMode, BusyPoll, XdpConfig, XdpMode};
+pub use config::{BindMode, BusyPoll, ConfigProblem, XdpConfig, XdpMode};
 pub use error::XdpError;
 pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info, set_rx_vlan_stripping};
-pub use pair::{QueuePair, detach_xdp, xdp_program};
+pub use pair::{FramePair, QueuePair, detach_xdp, xdp_program};
 pub use port::{XskPort, in_netns, monotonic_ns};
 pub use sys::XdpAttachment;

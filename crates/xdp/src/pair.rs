@@ -46,7 +46,7 @@ struct XskBackend {
 
 impl XskBackend {
     fn port(&mut self, side: Side) -> &mut Port {
-        &mut self.ports[side.idx()]
+        &mut self.ports[side.index()]
     }
 }
 
@@ -69,11 +69,11 @@ impl Backend for XskBackend {
     }
 
     fn fill_needs_wakeup(&self, side: Side) -> bool {
-        self.ports[side.idx()].fq.needs_wakeup()
+        self.ports[side.index()].fq.needs_wakeup()
     }
 
     fn kick_rx(&mut self, side: Side) -> io::Result<()> {
-        sys::kick_rx(self.ports[side.idx()].fd)
+        sys::kick_rx(self.ports[side.index()].fd)
     }
 
     unsafe fn receive(&mut self, side: Side, out: &mut [FrameDesc]) -> usize {
@@ -87,7 +87,7 @@ impl Backend for XskBackend {
     }
 
     fn tx_size(&self, side: Side) -> u32 {
-        self.ports[side.idx()].tx_size
+        self.ports[side.index()].tx_size
     }
 
     unsafe fn transmit(&mut self, side: Side, descs: &[FrameDesc]) -> usize {
@@ -96,11 +96,11 @@ impl Backend for XskBackend {
     }
 
     fn tx_needs_wakeup(&self, side: Side) -> bool {
-        self.ports[side.idx()].tx.needs_wakeup()
+        self.ports[side.index()].tx.needs_wakeup()
     }
 
     fn kick_tx(&mut self, side: Side) -> io::Result<()> {
-        self.ports[side.idx()].tx.wakeup()
+        self.ports[side.index()].tx.wakeup()
     }
 
     fn rx_pending(&mut self, side: Side) -> u32 {
@@ -140,6 +140,59 @@ impl Backend for XskBackend {
 
     fn prepare_tx(desc: &mut FrameDesc) {
         desc.set_options(0);
+    }
+}
+
+/// What a worker drives: two sides' rings over one frame pool, polled in passes.
+///
+/// [`QueuePair`] is the real one; `testing::SimPair` (feature `testing`) runs the same
+/// accounting over a simulated kernel, so code above this crate can be tested without sockets.
+pub trait FramePair {
+    /// One pass: complete TX, refill, receive up to a batch per side, call `f(side, frame)` for
+    /// each frame (the bytes are mutable, the length is not), then forward or drop each, and wake
+    /// the kernel where it asks. Never blocks, never allocates.
+    fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, f: F) -> PollResult;
+    /// Blocks until a frame may be waiting or `timeout` passes; for when a pass found nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`XdpError::Os`] if waiting fails.
+    fn wait(&mut self, timeout: Duration) -> Result<(), XdpError>;
+    /// Counters of frames received on each side.
+    fn counters(&self) -> &PairCounters;
+    /// Where every frame is; `sum() == total` always.
+    fn census(&self) -> FrameCensus;
+    /// The queue index the pair serves.
+    fn queue(&self) -> u32;
+    /// Drains TX (bounded), closes, and returns the census taken just before closing.
+    ///
+    /// # Errors
+    ///
+    /// As the implementation's close.
+    fn close(self) -> Result<FrameCensus, XdpError>
+    where
+        Self: Sized;
+}
+
+impl FramePair for QueuePair {
+    #[inline]
+    fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, f: F) -> PollResult {
+        QueuePair::poll(self, f)
+    }
+    fn wait(&mut self, timeout: Duration) -> Result<(), XdpError> {
+        QueuePair::wait(self, timeout)
+    }
+    fn counters(&self) -> &PairCounters {
+        QueuePair::counters(self)
+    }
+    fn census(&self) -> FrameCensus {
+        QueuePair::census(self)
+    }
+    fn queue(&self) -> u32 {
+        QueuePair::queue(self)
+    }
+    fn close(self) -> Result<FrameCensus, XdpError> {
+        QueuePair::close(self)
     }
 }
 
@@ -390,7 +443,7 @@ impl QueuePair {
     /// Where the redirect program on `side`'s interface runs ([`XdpMode::Native`] or
     /// [`XdpMode::Generic`], queried after attaching; [`XdpMode::Auto`] if the query failed).
     pub fn xdp_mode(&self, side: Side) -> XdpMode {
-        self.xdp_modes[side.idx()]
+        self.xdp_modes[side.index()]
     }
 
     /// Facts of `side`'s interface as checked at open.
@@ -452,7 +505,7 @@ impl QueuePair {
     ///
     /// [`XdpError::Os`] if the getsockopt fails.
     pub fn kernel_stats(&self, side: Side) -> Result<KernelStats, XdpError> {
-        let s = self.backend.ports[side.idx()]
+        let s = self.backend.ports[side.index()]
             .rx
             .fd()
             .xdp_statistics()

@@ -4,10 +4,10 @@
 //! ([`in_netns`]).
 //!
 //! Frames: the UMEM's frames start on a free list; `rx_ring` + `fill_ring`-bounded share of them
-//! goes to the fill ring at open (the fill ring is always kept stocked, as DESIGN.md asks, also
-//! for a socket that mostly transmits). [`XskPort::send`] takes free frames, lets the caller
-//! write each in place (no copy), and puts them on the TX ring; completed frames come back to
-//! the free list. [`XskPort::receive`] hands each received frame to the caller and returns it
+//! goes to the fill ring at open (the fill ring is always kept stocked, also for a socket that
+//! mostly transmits: a kernel that finds it empty drops what arrives). [`XskPort::send`] takes
+//! free frames, lets the caller write each in place (no copy), and puts them on the TX ring;
+//! completed frames come back to the free list. [`XskPort::receive`] hands each received frame to the caller and returns it
 //! to the fill ring at once. Every frame is always on the free list, the fill ring, the RX ring,
 //! the TX ring or the completion ring; `free + outstanding + in_fill` is checked in the tests.
 

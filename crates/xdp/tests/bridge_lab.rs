@@ -20,8 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use weir_bridge::{Inspector, Verdict, Worker, totals};
+use weir_stats::SideTotals;
 use weir_testkit::lab::{IN_V4, IN_V6, INSIDE_IF, Lab, LabOptions, Ns, OUT_V4, OUT_V6, OUTSIDE_IF, lab_available};
-use weir_xdp::{FrameAction, FrameCensus, PairCounters, QueuePair, Side, XdpConfig, detach_xdp, xdp_program};
+use weir_xdp::{FrameCensus, QueuePair, Side, XdpConfig, detach_xdp, xdp_program};
 
 fn enter_netns(path: &Path) {
     let f = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
@@ -57,56 +59,42 @@ struct Bridge {
 
 #[derive(Debug)]
 struct BridgeReport {
-    counters: PairCounters,
-    census_violations: u64,
-    polls: u64,
+    /// Inside, outside: as the worker published them.
+    sides: [SideTotals; 2],
     closed: FrameCensus,
     xdp_after_close: [bool; 2],
     reopen_ok: bool,
     zero_copy_forwarding: bool,
 }
 
-/// Starts a forwarder in the bridge namespace; `drop_all` makes its closure drop everything.
+/// Starts the bridge's worker in the bridge namespace, forwarding everything, or with
+/// `drop_all` dropping everything, without inspecting.
 fn start_bridge(lab: &Lab, drop_all: bool) -> Bridge {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let s = stop.clone();
     let handle = in_ns(lab.ns_path(Ns::Br), move || {
         let cfg = small_cfg();
-        let mut pair = match QueuePair::open(INSIDE_IF, OUTSIDE_IF, 0, &cfg) {
+        let pair = match QueuePair::open(INSIDE_IF, OUTSIDE_IF, 0, &cfg) {
             Ok(p) => p,
             Err(e) => {
                 let _ = ready_tx.send(Err(e.to_string()));
                 panic!("open: {e}");
             }
         };
+        let zero_copy_forwarding = pair.zero_copy_forwarding();
         let _ = ready_tx.send(Ok(format!(
-            "bind {:?}, xdp {:?}/{:?}, zero-copy forwarding {}",
+            "bind {:?}, xdp {:?}/{:?}, zero-copy forwarding {zero_copy_forwarding}",
             pair.bind_mode(),
             pair.xdp_mode(Side::Inside),
             pair.xdp_mode(Side::Outside),
-            pair.zero_copy_forwarding()
         )));
-        let mut violations = 0u64;
-        let mut polls = 0u64;
-        while !s.load(Ordering::Relaxed) {
-            let r = pair.poll(|_, _| if drop_all { FrameAction::Drop } else { FrameAction::Forward });
-            polls += 1;
-            let c = pair.census();
-            if c.sum() != c.total {
-                violations += 1;
-            }
-            if r.received == 0 {
-                pair.wait(Duration::from_millis(5)).unwrap();
-            }
-        }
-        let counters = *pair.counters();
-        let zc = pair.zero_copy_forwarding();
-        for side in Side::BOTH {
-            let k = pair.kernel_stats(side).unwrap();
-            eprintln!("kernel stats {side:?}: {k:?}");
-        }
-        let closed = pair.close().unwrap();
+        let verdict = if drop_all { Verdict::DropPolicy } else { Verdict::Forward };
+        let worker = Worker::new(pair, Inspector::fixed(verdict), Instant::now());
+        let view = worker.view();
+        // The worker checks its census at close and fails if it does not add up.
+        let exit = worker.run(&s).unwrap();
+        let sides = totals(&[view], &[], 0).sides;
         let xdp_after_close = [xdp_program(INSIDE_IF).unwrap().is_some(), xdp_program(OUTSIDE_IF).unwrap().is_some()];
         // Re-open at once: the old sockets' teardown is asynchronous (EBUSY is retried).
         let reopen_ok = match QueuePair::open(INSIDE_IF, OUTSIDE_IF, 0, &cfg) {
@@ -119,15 +107,7 @@ fn start_bridge(lab: &Lab, drop_all: bool) -> Bridge {
                 false
             }
         };
-        BridgeReport {
-            counters,
-            census_violations: violations,
-            polls,
-            closed,
-            xdp_after_close,
-            reopen_ok,
-            zero_copy_forwarding: zc,
-        }
+        BridgeReport { sides, closed: exit.census, xdp_after_close, reopen_ok, zero_copy_forwarding }
     });
     match ready_rx.recv_timeout(Duration::from_secs(30)) {
         Ok(Ok(what)) => eprintln!("bridge up: {what}"),
@@ -218,6 +198,7 @@ fn ping(dst: IpAddr, tries: u32) -> bool {
 fn socket2_addr(a: SocketAddr) -> (Vec<u8>, libc::socklen_t) {
     match a {
         SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_in is plain old data; all zeroes is a valid (unspecified) address.
             let mut s: libc::sockaddr_in = unsafe { std::mem::zeroed() };
             s.sin_family = libc::AF_INET as u16;
             s.sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
@@ -227,6 +208,7 @@ fn socket2_addr(a: SocketAddr) -> (Vec<u8>, libc::socklen_t) {
             (bytes.to_vec(), len as u32)
         }
         SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_in6 is plain old data; all zeroes is a valid (unspecified) address.
             let mut s: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             s.sin6_family = libc::AF_INET6 as u16;
             s.sin6_addr.s6_addr = v6.ip().octets();
@@ -357,17 +339,14 @@ fn forwards_everything_and_accounts_for_every_frame() {
 
     let report = bridge.finish();
     eprintln!("{report:#?}");
-    let c = report.counters;
-    assert!(report.polls > 0);
-    assert_eq!(report.census_violations, 0, "census sum != total during the run");
+    let [inside, outside] = report.sides;
     assert_eq!(report.closed.sum(), report.closed.total);
     assert_eq!(report.closed.tx + report.closed.completion, 0, "TX drained at close");
-    assert!(report.zero_copy_forwarding, "veth pair shares one UMEM here");
-    assert!(c.inside.rx_frames >= u64::from(got) + 1000, "inside saw the blast: {c:?}");
-    assert_eq!(c.inside.dropped_policy + c.outside.dropped_policy, 0);
-    assert_eq!(c.inside.rx_frames, c.inside.forwarded + c.inside.tx_full);
-    assert_eq!(c.outside.rx_frames, c.outside.forwarded + c.outside.tx_full);
-    assert_eq!(c.inside.copied + c.outside.copied, 0);
+    assert!(report.zero_copy_forwarding, "veth pair shares one UMEM here: nothing is copied");
+    assert!(inside.received >= u64::from(got) + 1000, "inside saw the blast: {inside:?}");
+    assert_eq!(inside.dropped_policy + outside.dropped_policy, 0);
+    assert_eq!(inside.received, inside.forwarded + inside.lost_tx_full);
+    assert_eq!(outside.received, outside.forwarded + outside.lost_tx_full);
     assert_eq!(report.xdp_after_close, [false, false], "close() leaves no XDP program");
     assert!(!xdp_attached(&lab, INSIDE_IF) && !xdp_attached(&lab, OUTSIDE_IF), "ip -d link shows no xdp");
     assert!(report.reopen_ok, "re-open right after close works and closes clean");
@@ -385,15 +364,14 @@ fn dropping_closure_blocks_traffic_and_counts() {
     assert!(!ping_from(&lab, Ns::In, OUT_V4, 3), "ping must fail through a dropping weir");
     assert!(!ping_from(&lab, Ns::Out, IN_V6, 3), "ping v6 must fail through a dropping weir");
     let report = bridge.finish();
-    let c = report.counters;
+    let [inside, outside] = report.sides;
     // Each side sent something (ARP, neighbour solicitations, echo requests: how many in 3 s
     // depends on the kernel's retry timers), and every frame was dropped and counted.
-    assert!(c.inside.dropped_policy >= 1, "{c:?}");
-    assert!(c.outside.dropped_policy >= 1, "{c:?}");
-    assert_eq!(c.inside.forwarded + c.outside.forwarded, 0);
-    assert_eq!(c.inside.rx_frames, c.inside.dropped_policy);
-    assert_eq!(c.outside.rx_frames, c.outside.dropped_policy);
-    assert_eq!(report.census_violations, 0);
+    assert!(inside.dropped_policy >= 1, "{inside:?}");
+    assert!(outside.dropped_policy >= 1, "{outside:?}");
+    assert_eq!(inside.forwarded + outside.forwarded, 0);
+    assert_eq!(inside.received, inside.dropped_policy);
+    assert_eq!(outside.received, outside.dropped_policy);
     assert_eq!(report.closed.sum(), report.closed.total);
     assert_eq!(report.xdp_after_close, [false, false]);
 }
@@ -406,14 +384,12 @@ fn forwarder_child() {
     if std::env::var("WEIR_XDP_CHILD").as_deref() != Ok("1") {
         return;
     }
-    let mut pair = QueuePair::open(INSIDE_IF, OUTSIDE_IF, 0, &small_cfg()).unwrap();
+    let pair = QueuePair::open(INSIDE_IF, OUTSIDE_IF, 0, &small_cfg()).unwrap();
     println!("READY");
     std::io::stdout().flush().unwrap();
-    loop {
-        if pair.poll(|_, _| FrameAction::Forward).received == 0 {
-            pair.wait(Duration::from_millis(5)).unwrap();
-        }
-    }
+    // Never stopped: it runs until the test kills it.
+    let never = AtomicBool::new(false);
+    let _ = Worker::new(pair, Inspector::fixed(Verdict::Forward), Instant::now()).run(&never);
 }
 
 #[test]

@@ -6,6 +6,14 @@
 //! resource records whose lengths land exactly on the end of the message. Over TCP the whole first
 //! message is needed unless it is longer than the view, in which case header and questions decide;
 //! this detector is therefore not split-invariant.
+//!
+//! # Why lookalikes do not pass
+//!
+//! The counts must be those of a query or a response, every name must be labels that end inside
+//! the message with backward pointers only, every class known, and the records must end exactly at
+//! the datagram's end: no trailing byte, no padding (a DNSCrypt certificate query padded with
+//! zeros is not taken). mDNS, LLMNR and the NetBIOS name service use this message format and are
+//! named by it (NetBIOS by a higher-priority signature); none of these is a P2P label.
 
 use super::{Probe, be16};
 

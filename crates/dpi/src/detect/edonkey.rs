@@ -2,9 +2,20 @@
 //!
 //! TCP messages are `marker (0xE3 eDonkey, 0xC5 eMule, 0xD4 packed) | length u32 LE | opcode | data`,
 //! where the length counts the opcode and data. UDP messages have no length: `marker | opcode | data`,
-//! so a UDP match needs an opcode whose size is fixed or follows from a count in the message.
+//! so a UDP verdict needs a request and the answer that belongs to it (see [`udp_request`]).
+//!
+//! # Why lookalikes do not pass
+//!
+//! Over TCP the 32-bit length must chain exactly from message to message to the end of the bytes
+//! in view (or, for a Hello that runs past the view, be a plausible Hello length with the 16-byte
+//! hash size right after the opcode), after a marker and an opcode from a short list: about 48
+//! bits that random bytes, TLS, SSH, HTTP, SMB or RDP streams do not have. Over UDP no single
+//! datagram is enough; a request is remembered (its hash, target or challenge) and the flow is
+//! eDonkey only when the other side answers with the opcode and size that answer has, echoing
+//! what the request carried: ONC RPC, DHCP, NTP, DNS and the rest never start with 0xE3/0xC5/0xE4
+//! twice in a row with the right lengths and the same 32-bit token.
 
-use super::{Probe, le32};
+use super::{Probe, UdpHint, le32};
 
 const EDONKEY: u8 = 0xE3;
 const EMULE: u8 = 0xC5;
@@ -101,33 +112,74 @@ pub(crate) fn probe_tcp(p: &[u8]) -> Probe {
     Probe::NotMine
 }
 
-/// An eDonkey/eMule UDP message whose size is fixed by its opcode, or follows from it.
-pub(crate) fn is_udp(p: &[u8]) -> bool {
+/// An eDonkey/eMule/Kad UDP request that its answer can confirm: the hint and the token the
+/// answer must echo. None of these is taken alone: a marker, an opcode and a length are 16 to 24
+/// bits, which random or foreign datagrams of the right size match too often for a box that drops.
+pub(crate) fn udp_request(p: &[u8]) -> Option<(UdpHint, u32)> {
+    let (&marker, &op) = (p.first()?, p.get(1)?);
+    let n = p.len();
+    match (marker, op) {
+        // KADEMLIA2_BOOTSTRAP_REQ and KADEMLIA2_PING: the opcode alone.
+        (KAD, 0x01) if n == 2 => Some((UdpHint::KadBootstrap, 0)),
+        (KAD, 0x60) if n == 2 => Some((UdpHint::KadPing, 0)),
+        // KADEMLIA2_REQ: type 1..=0x1f, target (16), receiver (16). The answer repeats the target.
+        (KAD, 0x21) if n == 35 && (1..=0x1f).contains(&p[2]) => Some((UdpHint::KadReq, le32(p, 3)?)),
+        // eMule OP_REASKFILEPING: file hash, then (newer versions) the part status and the
+        // number of complete sources.
+        (EMULE, 0x90) if reask_size_ok(p) => Some((UdpHint::EmuleReask, 0)),
+        // OP_GLOBSERVSTATREQ: a challenge whose high half is 0x55AA; the answer repeats it.
+        (EDONKEY, 0x96) if n == 6 && p[4] == 0xAA && p[5] == 0x55 => Some((UdpHint::ServerStat, le32(p, 2)?)),
+        // OP_GLOBGETSOURCES (n file hashes) and OP_GLOBGETSOURCES2 (hash and size pairs): the answer
+        // names the files it has sources for.
+        (EDONKEY, 0x9A) if n >= 18 && (n - 2).is_multiple_of(16) => Some((UdpHint::GetSources, le32(p, 2)?)),
+        (EDONKEY, 0x94) if n >= 22 && (n - 2).is_multiple_of(20) => Some((UdpHint::GetSources, le32(p, 2)?)),
+        _ => None,
+    }
+}
+
+fn reask_size_ok(p: &[u8]) -> bool {
+    let n = p.len();
+    if n == 18 || n == 20 {
+        return true;
+    }
+    // Hash, part count (u16 LE), one bit per part, optionally the complete-sources count.
+    let Some(parts) = p.get(18..20).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))) else { return false };
+    let bits = parts.div_ceil(8);
+    parts > 0 && (n == 20 + bits || n == 22 + bits)
+}
+
+/// True if `p` answers the request `hint` with `token` (see [`udp_request`]).
+pub(crate) fn udp_reply(hint: UdpHint, token: u32, p: &[u8]) -> bool {
     let (Some(&marker), Some(&op)) = (p.first(), p.get(1)) else { return false };
     let n = p.len();
-    // Server challenges are 0x55AA in the high half (little-endian on the wire: .. .. AA 55).
-    let challenge = || p.get(4) == Some(&0xAA) && p.get(5) == Some(&0x55);
-    match (marker, op) {
-        // GLOBGETSOURCES (0x9A, n file hashes) and GLOBGETSOURCES2 (0x94, n hash and size pairs)
-        // are not taken alone: two bytes and a multiple of 16 (or 20) random bytes is what about
-        // one random datagram in a million looks like. The server's answer settles the flow.
-        // GLOBFOUNDSOURCES: one or more (hash, count, count x (IPv4, port)) records, exactly.
-        (EDONKEY, 0x9B) => found_sources(p),
-        // SERVERSTATREQ / SERVERDESCREQ with challenge.
-        (EDONKEY, 0x96 | 0xA2) => n == 6 && challenge(),
-        // SERVERSTATRES: challenge, users, files (and optional fields).
-        (EDONKEY, 0x97) => (14..=50).contains(&n) && challenge(),
-        // eMule REASKFILEPING: file hash (+ optional part status, complete sources).
-        (EMULE, 0x90) => n == 18 || n == 20,
-        // eMule FILENOTFOUND / QUEUEFULL: opcode only.
-        (EMULE, 0x92 | 0x93) => n == 2,
+    match hint {
+        // KADEMLIA2_PONG: the UDP port the pinger was seen from.
+        UdpHint::KadPing => marker == KAD && op == 0x61 && n == 4,
+        // KADEMLIA2_BOOTSTRAP_RES: id, TCP port, version, count (u16 LE), count contacts of 25.
+        UdpHint::KadBootstrap => {
+            marker == KAD && op == 0x09 && n >= 23 && n == 23 + 25 * usize::from(u16::from_le_bytes([p[21], p[22]]))
+        }
+        // KADEMLIA2_RES: the target asked for, count, count contacts of 25 bytes.
+        UdpHint::KadReq => {
+            marker == KAD && op == 0x29 && n >= 19 && n == 19 + 25 * usize::from(p[18]) && le32(p, 2) == Some(token)
+        }
+        // OP_REASKACK (optional part status, queue rank), OP_FILENOTFOUND, OP_QUEUEFULL.
+        UdpHint::EmuleReask => marker == EMULE && ((op == 0x91 && n >= 4) || (matches!(op, 0x92 | 0x93) && n == 2)),
+        // OP_GLOBSERVSTATRES: the challenge, users, files, and optional limits.
+        UdpHint::ServerStat => marker == EDONKEY && op == 0x97 && (14..=50).contains(&n) && le32(p, 2) == Some(token),
+        // OP_GLOBFOUNDSOURCES for one of the files asked about.
+        UdpHint::GetSources => marker == EDONKEY && op == 0x9B && found_sources(p, token),
         _ => false,
     }
 }
 
 /// GLOBFOUNDSOURCES records (`E3 9B | hash (16) | count (1) | count x (IPv4 4, port 2)`), one
-/// after another, filling the datagram exactly; each lists at least one source.
-fn found_sources(p: &[u8]) -> bool {
+/// after another, filling the datagram exactly; each lists at least one source; the first file
+/// hash starts with `token` (its first four bytes, little-endian).
+fn found_sources(p: &[u8], token: u32) -> bool {
+    if le32(p, 2) != Some(token) {
+        return false;
+    }
     let mut rest = p;
     let mut records = 0;
     while !rest.is_empty() {
@@ -143,33 +195,6 @@ fn found_sources(p: &[u8]) -> bool {
         records += 1;
     }
     records > 0
-}
-
-/// A Kad (eMule DHT, marker 0xE4) message with an exact length.
-pub(crate) fn is_kad(p: &[u8]) -> bool {
-    let (Some(&marker), Some(&op)) = (p.first(), p.get(1)) else { return false };
-    if marker != KAD {
-        return false;
-    }
-    let n = p.len();
-    match op {
-        // KADEMLIA2_BOOTSTRAP_REQ, KADEMLIA2_PING: opcode only.
-        0x01 | 0x60 => n == 2,
-        // KADEMLIA2_PONG: UDP port.
-        0x61 => n == 4,
-        // KADEMLIA2_REQ: type (1..=0x1f), target, receiver.
-        0x21 => n == 35 && (1..=0x1f).contains(&p[2]),
-        // KADEMLIA2_RES: target, count, count contacts of 25 bytes.
-        0x29 => n >= 19 && n == 19 + 25 * usize::from(p[18]),
-        // KADEMLIA2_BOOTSTRAP_RES: id, port, version, count u16 LE, contacts.
-        0x09 => {
-            n >= 23 && {
-                let count = usize::from(u16::from_le_bytes([p[21], p[22]]));
-                n == 23 + 25 * count
-            }
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]
@@ -203,31 +228,74 @@ mod tests {
         not_a_marker: *b"GET / HTTP/1.1\r\n" => Probe::NotMine,
     });
 
-    probe_table!(is_udp, {
-        stat_req: [0xe3, 0x96, 0x12, 0x34, 0xaa, 0x55] => true,
-        stat_req_no_challenge: [0xe3, 0x96, 0x12, 0x34, 0x00, 0x55] => false,
-        // A request alone is too little structure (see is_udp); its answer is enough.
-        get_sources_alone: { let mut v = vec![0xe3, 0x9a]; v.extend([7u8; 32]); v } => false,
-        found_sources: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(2); v.extend([9u8; 12]); v } => true,
-        found_sources_two_records: {
-            let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(1); v.extend([9u8; 6]);
-            v.extend([0xe3, 0x9b]); v.extend([8u8; 16]); v.push(1); v.extend([9u8; 6]); v
-        } => true,
-        found_sources_count_disagrees: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(3); v.extend([9u8; 12]); v } => false,
-        found_sources_none: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(0); v } => false,
-        found_sources_trailing_byte: { let mut v = vec![0xe3, 0x9b]; v.extend([7u8; 16]); v.push(1); v.extend([9u8; 7]); v } => false,
-        reask: { let mut v = vec![0xc5, 0x90]; v.extend([7u8; 16]); v } => true,
-        queue_full: [0xc5, 0x93] => true,
-        unknown: [0xe3, 0x01, 0, 0, 0, 0] => false,
-    });
+    fn pair(req: &[u8], reply: &[u8]) -> bool {
+        udp_request(req).is_some_and(|(h, t)| udp_reply(h, t, reply))
+    }
 
-    probe_table!(is_kad, {
-        ping: [0xe4, 0x60] => true,
-        pong: [0xe4, 0x61, 0x12, 0x34] => true,
-        req: { let mut v = vec![0xe4, 0x21, 0x0b]; v.extend([9u8; 32]); v } => true,
-        req_bad_type: { let mut v = vec![0xe4, 0x21, 0x00]; v.extend([9u8; 32]); v } => false,
-        res_count_agrees: { let mut v = vec![0xe4, 0x29]; v.extend([1u8; 16]); v.push(2); v.extend([3u8; 50]); v } => true,
-        res_count_disagrees: { let mut v = vec![0xe4, 0x29]; v.extend([1u8; 16]); v.push(3); v.extend([3u8; 50]); v } => false,
-        wrong_marker: [0xe3, 0x60] => false,
-    });
+    fn kad_req() -> Vec<u8> {
+        let mut v = vec![0xe4, 0x21, 0x0b];
+        v.extend([9u8; 16]);
+        v.extend([5u8; 16]);
+        v
+    }
+
+    fn kad_res(target: u8, count: u8) -> Vec<u8> {
+        let mut v = vec![0xe4, 0x29];
+        v.extend([target; 16]);
+        v.push(count);
+        v.extend(std::iter::repeat_n(3u8, 25 * usize::from(count)));
+        v
+    }
+
+    #[test]
+    fn requests_and_their_answers() {
+        assert!(pair(&[0xe4, 0x60], &[0xe4, 0x61, 0x12, 0x34]), "Kad ping, pong");
+        assert!(!pair(&[0xe4, 0x60], &[0xe4, 0x61, 0x12]), "pong of the wrong size");
+        assert!(!pair(&[0xe4, 0x60, 0], &[0xe4, 0x61, 0x12, 0x34]), "ping with a payload");
+        assert!(pair(&kad_req(), &kad_res(9, 2)), "Kad request, response for its target");
+        assert!(!pair(&kad_req(), &kad_res(8, 2)), "response for another target");
+        assert!(
+            !pair(&kad_req(), &{
+                let mut v = kad_res(9, 2);
+                v.pop();
+                v
+            }),
+            "count disagrees"
+        );
+        let mut boot = vec![0xe4, 0x09];
+        boot.extend([1u8; 19]);
+        boot.extend(1u16.to_le_bytes());
+        boot.extend([2u8; 25]);
+        assert!(pair(&[0xe4, 0x01], &boot));
+        let mut reask = vec![0xc5, 0x90];
+        reask.extend([7u8; 16]);
+        assert!(pair(&reask, &[0xc5, 0x93]), "reask, queue full");
+        assert!(pair(&reask, &[0xc5, 0x91, 0x00, 0x05]), "reask, rank");
+        assert!(!pair(&reask, &[0xc5, 0x92, 0x00]));
+        let stat = [0xe3, 0x96, 0x12, 0x34, 0xaa, 0x55];
+        let mut res = vec![0xe3, 0x97, 0x12, 0x34, 0xaa, 0x55];
+        res.extend([0u8; 8]);
+        assert!(pair(&stat, &res), "server status, challenge echoed");
+        res[2] = 0x13;
+        assert!(!pair(&stat, &res), "another challenge");
+        assert_eq!(udp_request(&[0xe3, 0x96, 0x12, 0x34, 0x00, 0x55]), None, "no 0x55AA challenge");
+        let mut get = vec![0xe3, 0x9a];
+        get.extend([7u8; 32]);
+        let mut found = vec![0xe3, 0x9b];
+        found.extend([7u8; 16]);
+        found.push(2);
+        found.extend([9u8; 12]);
+        assert!(pair(&get, &found));
+        found.push(0);
+        assert!(!pair(&get, &found), "a trailing byte");
+    }
+
+    #[test]
+    fn lone_requests_and_answers_are_not_enough() {
+        for p in [&[0xe4u8, 0x61, 0x12, 0x34][..], &[0xc5, 0x93], &kad_res(9, 1)] {
+            assert_eq!(udp_request(p), None);
+        }
+        assert!(!udp_reply(UdpHint::KadPing, 0, &[0xe4, 0x60]));
+        assert!(!udp_reply(UdpHint::TrackerAnnounce, 0, &[0xe4, 0x61, 0, 0]));
+    }
 }

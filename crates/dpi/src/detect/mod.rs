@@ -7,6 +7,16 @@
 //! that random bytes essentially never pass: the crate's property tests feed it random payloads and
 //! require zero peer-to-peer hits.
 //!
+//! Each detector's module says what it checks and why random bytes and the common binary protocols
+//! (ONC RPC, DHCP/BOOTP, NTP, SNMP, RADIUS, syslog, STUN/TURN, RTP/RTCP, DTLS, IPsec NAT-T, CoAP,
+//! mDNS/LLMNR, NetBIOS, TFTP, game protocols, DNSCrypt) cannot pass; the crate's lookalike property
+//! tests (`lookalike_tests.rs`) generate those protocols' packets and require no peer-to-peer label.
+//! A UDP P2P verdict comes from one datagram only where that datagram carries enough fixed
+//! structure (a 64-bit magic, a bencoded dictionary that parses to its last byte, a descriptor
+//! whose 32-bit length and type-specific payload agree, a text command with its separators); the
+//! rest (uTP, UDP tracker announce/scrape, eDonkey and Kad) need a request and the other side's
+//! answer tied to it by ids the answer echoes ([`UdpHint`]).
+//!
 //! TCP detectors look at the start of a direction's byte stream. They decide on the first 6 bytes
 //! where they can (the classifier keeps a 6-byte per-direction prefix, so a first segment shorter
 //! than that is joined with the next one) and check further fields when the bytes are in view; the
@@ -14,6 +24,7 @@
 //! UDP detectors look at one datagram.
 
 pub(crate) mod bittorrent;
+pub(crate) mod directconnect;
 pub(crate) mod dns;
 pub(crate) mod edonkey;
 pub(crate) mod gnutella;
@@ -63,13 +74,14 @@ detectors! {
     UTP = 0, "bittorrent-utp", BITTORRENT, 70, Both;
     /// Mainline DHT (BEP 5): a whole datagram that is a bencoded KRPC dictionary.
     DHT = 1, "bittorrent-dht", BITTORRENT, 70, Both;
-    /// UDP tracker protocol (BEP 15) requests.
+    /// UDP tracker protocol (BEP 15): a connect request with the protocol magic, or an announce or
+    /// scrape answered with its action and transaction id.
     UDP_TRACKER = 2, "bittorrent-udp-tracker", BITTORRENT, 70, None;
     /// eDonkey/eMule TCP: marker, little-endian length that agrees, known opcode.
     EDONKEY = 3, "edonkey", EDONKEY, 60, None;
-    /// eDonkey/eMule UDP: marker and opcode with the size that opcode has.
+    /// eDonkey/eMule UDP: a request and its answer (challenge or file hash echoed).
     EDONKEY_UDP = 4, "edonkey-udp", EDONKEY, 60, None;
-    /// Kad (eMule's DHT): opcode with its exact length.
+    /// Kad (eMule's DHT): a request and its answer, each with its exact length.
     KAD = 5, "kad", EDONKEY, 60, None;
     /// Gnutella descriptor over UDP: 23-byte header whose payload length agrees.
     GNUTELLA_UDP = 6, "gnutella-udp", GNUTELLA, 60, None;
@@ -85,6 +97,67 @@ detectors! {
     WINMX = 11, "winmx", WINMX, 60, None;
     /// TLS picked up mid-connection: an application-data, alert or change-cipher-spec record header.
     TLS_MIDSTREAM = 12, "tls-midstream", TLS, 25, None;
+    /// Direct Connect search results over UDP: NMDC `$SR`, ADC `URES`/`UPSR`.
+    DC_UDP = 13, "directconnect-udp", DIRECTCONNECT, 60, Responder;
+}
+
+/// A UDP request whose answer can confirm a protocol: what to expect back. Stored in a UDP flow's
+/// inspection state with a 32-bit token (transaction id, challenge, target or hash prefix) that
+/// the answer must echo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UdpHint {
+    /// BEP 15 announce: the reply carries action 1 and the transaction id.
+    TrackerAnnounce = 1,
+    /// BEP 15 scrape: action 2 and the transaction id.
+    TrackerScrape = 2,
+    /// KADEMLIA2_PING: a PONG.
+    KadPing = 3,
+    /// KADEMLIA2_BOOTSTRAP_REQ: a BOOTSTRAP_RES.
+    KadBootstrap = 4,
+    /// KADEMLIA2_REQ: a RES for the same target.
+    KadReq = 5,
+    /// eMule REASKFILEPING: REASKACK, FILENOTFOUND or QUEUEFULL.
+    EmuleReask = 6,
+    /// eDonkey GLOBSERVSTATREQ: a GLOBSERVSTATRES with the same challenge.
+    ServerStat = 7,
+    /// eDonkey GLOBGETSOURCES(2): GLOBFOUNDSOURCES for the first file asked about.
+    GetSources = 8,
+}
+
+impl UdpHint {
+    pub(crate) fn from_u8(v: u8) -> Option<UdpHint> {
+        Some(match v {
+            1 => UdpHint::TrackerAnnounce,
+            2 => UdpHint::TrackerScrape,
+            3 => UdpHint::KadPing,
+            4 => UdpHint::KadBootstrap,
+            5 => UdpHint::KadReq,
+            6 => UdpHint::EmuleReask,
+            7 => UdpHint::ServerStat,
+            8 => UdpHint::GetSources,
+            _ => return None,
+        })
+    }
+}
+
+/// A datagram shaped like a request that [`udp_reply`] can confirm.
+pub(crate) fn udp_request(p: &[u8]) -> Option<(UdpHint, u32)> {
+    bittorrent::tracker_request(p).or_else(|| edonkey::udp_request(p))
+}
+
+/// The detector an answer to (`hint`, `token`) confirms, if `p` is that answer.
+pub(crate) fn udp_reply(hint: UdpHint, token: u32, p: &[u8]) -> Option<DetectorId> {
+    match hint {
+        UdpHint::TrackerAnnounce | UdpHint::TrackerScrape => {
+            bittorrent::tracker_reply(hint, token, p).then_some(DetectorId::UDP_TRACKER)
+        }
+        UdpHint::KadPing | UdpHint::KadBootstrap | UdpHint::KadReq => {
+            edonkey::udp_reply(hint, token, p).then_some(DetectorId::KAD)
+        }
+        UdpHint::EmuleReask | UdpHint::ServerStat | UdpHint::GetSources => {
+            edonkey::udp_reply(hint, token, p).then_some(DetectorId::EDONKEY_UDP)
+        }
+    }
 }
 
 impl DetectorId {
@@ -147,18 +220,18 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
     (best, more)
 }
 
-/// Runs the single-datagram UDP detectors (uTP's two-packet exchange is handled by the classifier).
-pub(crate) fn udp_datagram(p: &[u8], from_originator: bool) -> Option<DetectorId> {
+/// Runs the single-datagram UDP detectors (request/answer pairs and uTP's two-packet exchange are
+/// handled by the classifier).
+/// `n` is the datagram's length on the wire (`p` may be a capture's cut of it).
+pub(crate) fn udp_datagram(p: &[u8], n: usize, from_originator: bool) -> Option<DetectorId> {
     let mut best: Option<DetectorId> = None;
     let dns = dns::probe_udp(p) == Probe::Certain;
     for (id, hit) in [
         (DetectorId::DHT, bittorrent::is_dht(p)),
-        (DetectorId::UDP_TRACKER, bittorrent::is_udp_tracker_request(p)),
-        // A datagram that is a well-formed DNS message is DNS, whatever its first byte.
-        (DetectorId::EDONKEY_UDP, !dns && edonkey::is_udp(p)),
-        (DetectorId::KAD, !dns && edonkey::is_kad(p)),
-        (DetectorId::GNUTELLA_UDP, gnutella::is_udp_descriptor(p)),
-        (DetectorId::GNUTELLA2_UDP, gnutella::is_g2_udp(p)),
+        (DetectorId::UDP_TRACKER, bittorrent::is_udp_tracker_connect(p)),
+        (DetectorId::DC_UDP, directconnect::is_nmdc_sr(p) || directconnect::is_adc_udp(p)),
+        (DetectorId::GNUTELLA_UDP, gnutella::is_udp_descriptor(p, n)),
+        (DetectorId::GNUTELLA2_UDP, gnutella::is_g2_udp(p, n)),
         (DetectorId::QUIC, quic::is_long_header(p, from_originator)),
         (DetectorId::DNS, dns),
     ] {

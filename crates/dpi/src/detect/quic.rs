@@ -2,6 +2,13 @@
 //! (v1, v2, drafts 27..=34), connection ids of at most 20 bytes, and a length that fits. A client's
 //! Initial is padded to at least 1200 bytes (RFC 9000 §14.1), so the originator's datagram must be
 //! an Initial of that size.
+//!
+//! # Why lookalikes do not pass
+//!
+//! The version must be one of a handful of exact 32-bit values, after a first byte with both top
+//! bits set (RTP/RTCP set only the top one, STUN and DTLS neither), and the connection-id lengths
+//! and the packet's own length field must fit the datagram; a client's datagram must be padded to
+//! 1200 bytes. Random bytes match a version one time in about 2^27.
 
 use super::be32;
 

@@ -6,6 +6,15 @@
 //! (bytes 6..9) and the hello's own version (bytes 9..11) are checked when they are in view. So a
 //! valid hello gives the same answer however the stream is split; a record whose later lengths
 //! disagree is rejected only if those bytes arrive in the detector's view.
+//!
+//! # Why lookalikes do not pass
+//!
+//! Five fixed or bounded bytes (0x16, 0x03, a minor version 0..=4, a record length 38..=18432)
+//! and the handshake type the sender's role implies, then a handshake length that agrees with the
+//! record and a hello version 3.x: SMB, RDP (TPKT starts 0x03 0x00), MySQL, PostgreSQL and the
+//! other binary openings fail on the first two bytes. The mid-stream variant (an application-data,
+//! alert or change-cipher-spec header) is weaker, so it has a lower priority and is no proof
+//! against the peer cache.
 
 use super::{Probe, be16};
 

@@ -4,6 +4,13 @@
 //! Each half alone is too weak (a lone "1" or "GET" byte string means little); the classifier
 //! remembers the greeting per flow and is certain only when both halves were seen. The checks are
 //! on whole packets, so they are not split-invariant (WinMX sends these as packets of their own).
+//!
+//! # Why lookalikes do not pass
+//!
+//! The responder's whole first packet must be the single byte `1` and the originator's whole
+//! first packet exactly `SEND`, `GET` or `GET` plus one byte that is not a space (so an HTTP
+//! request line never passes). Binary protocols send more than one byte in a first packet, and
+//! the text protocols that greet first (SMTP, FTP, POP3, IMAP, SSH) greet with a line.
 
 /// The responder's greeting packet.
 pub(crate) fn is_greeting(packet: &[u8]) -> bool {

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::{
-    EtherType, EthernetAddress, EthernetRepr, IcmpRepr, Ipv4Repr, Ipv6ExtHeaderRepr, Ipv6FragRepr, Ipv6Repr, Sll2Repr,
-    SllRepr, TcpRepr, UdpRepr, VlanRepr,
+    CiscoHdlcRepr, EtherType, EthernetAddress, EthernetRepr, IcmpRepr, Ipv4Repr, Ipv6ExtHeaderRepr, Ipv6FragRepr,
+    Ipv6Repr, LoopbackRepr, PppProtocol, PppRepr, Sll2Repr, SllRepr, TcpRepr, UdpRepr, VlanRepr,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -249,7 +249,11 @@ impl Spec {
             LinkType::Ethernet => 14,
             LinkType::LinuxSll => 16,
             LinkType::LinuxSll2 => 20,
-            LinkType::RawIp => 0,
+            LinkType::RawIp | LinkType::RawIpv4 | LinkType::RawIpv6 => 0,
+            LinkType::Loopback | LinkType::CiscoHdlc => 4,
+            // v4 frames with address and control bytes, v6 frames without.
+            LinkType::Ppp if self.is_v6() => 2,
+            LinkType::Ppp => 4,
         }
     }
 
@@ -286,7 +290,25 @@ impl Spec {
                 };
                 repr.emit(&mut Sll2::new_unchecked(&mut out[..])).unwrap();
             }
-            LinkType::RawIp => {}
+            LinkType::RawIp | LinkType::RawIpv4 | LinkType::RawIpv6 => {}
+            LinkType::Loopback => {
+                // IPv4 little-endian, IPv6 as macOS (30) writes it big-endian.
+                let repr = if self.is_v6() {
+                    LoopbackRepr { family: 30, big_endian: true }
+                } else {
+                    LoopbackRepr { family: 2, big_endian: false }
+                };
+                repr.emit(&mut out).unwrap();
+            }
+            LinkType::Ppp => {
+                let repr = if self.is_v6() {
+                    PppRepr { address_control: false, protocol: PppProtocol::Ipv6, compress_protocol: false }
+                } else {
+                    PppRepr { address_control: true, protocol: PppProtocol::Ipv4, compress_protocol: false }
+                };
+                repr.emit(&mut out).unwrap();
+            }
+            LinkType::CiscoHdlc => CiscoHdlcRepr { broadcast: false, protocol: first.into() }.emit(&mut out).unwrap(),
         }
         out.extend_from_slice(&tags);
         out.extend_from_slice(&self.ip_bytes());
@@ -297,6 +319,16 @@ impl Spec {
     /// The summary `parse_frame` must return for `build()`'s bytes.
     fn expected<'a>(&self, frame: &'a [u8]) -> Frame<'a> {
         let ip_offset = self.link_len() + 4 * self.vlans.len();
+        Frame {
+            vlan_depth: self.vlans.len() as u8,
+            outer_vlan: self.vlans.first().copied(),
+            encap: Encapsulation::NONE,
+            network: Network::Ip(self.expected_ip(frame, ip_offset)),
+        }
+    }
+
+    /// The IP summary of `ip_bytes()` found at `ip_offset` in `frame`.
+    fn expected_ip<'a>(&self, frame: &'a [u8], ip_offset: usize) -> IpInfo<'a> {
         let ip = &frame[ip_offset..];
         let (src, dst) = self.addrs();
         let (ip_len, dscp, l4_start) =
@@ -335,20 +367,7 @@ impl Spec {
                 L4::Other { .. } => Transport::Other { payload: l4 },
             }
         };
-        Frame {
-            vlan_depth: self.vlans.len() as u8,
-            outer_vlan: self.vlans.first().copied(),
-            network: Network::Ip(IpInfo {
-                src,
-                dst,
-                protocol: self.protocol(),
-                ip_offset: ip_offset as u16,
-                ip_len,
-                dscp,
-                fragment,
-                transport,
-            }),
-        }
+        IpInfo { src, dst, protocol: self.protocol(), ip_offset: ip_offset as u16, ip_len, dscp, fragment, transport }
     }
 }
 
@@ -471,7 +490,10 @@ fn fixture_round_trips() {
         let mut s = v4_tcp();
         s.link = link;
         s.pad = 6;
-        if link != LinkType::RawIp {
+        if link == LinkType::RawIpv6 {
+            s.ip = v6_udp().ip;
+        }
+        if carries_vlans(link) {
             s.vlans = vec![10, 20];
             s.qinq = true;
         }
@@ -555,16 +577,31 @@ fn fragments() {
     assert!(matches!(f.ip().unwrap().transport, Transport::Udp { .. }));
 }
 
+/// The link types whose protocol field may announce VLAN tags.
+fn carries_vlans(link: LinkType) -> bool {
+    matches!(link, LinkType::Ethernet | LinkType::LinuxSll | LinkType::LinuxSll2)
+}
+
 #[test]
 fn link_types_from_pcap() {
     assert_eq!(LinkType::from_pcap(1), Some(LinkType::Ethernet));
     assert_eq!(LinkType::from_pcap(113), Some(LinkType::LinuxSll));
     assert_eq!(LinkType::from_pcap(276), Some(LinkType::LinuxSll2));
-    for raw in [12, 14, 101, 228, 229] {
+    for raw in [12, 14, 101] {
         assert_eq!(LinkType::from_pcap(raw), Some(LinkType::RawIp));
     }
-    for unsupported in [0, 105, 127, 147, 0xffff_ffff] {
+    assert_eq!(LinkType::from_pcap(228), Some(LinkType::RawIpv4));
+    assert_eq!(LinkType::from_pcap(229), Some(LinkType::RawIpv6));
+    assert_eq!(LinkType::from_pcap(0), Some(LinkType::Loopback));
+    assert_eq!(LinkType::from_pcap(108), Some(LinkType::Loopback));
+    assert_eq!(LinkType::from_pcap(9), Some(LinkType::Ppp));
+    assert_eq!(LinkType::from_pcap(50), Some(LinkType::Ppp));
+    assert_eq!(LinkType::from_pcap(104), Some(LinkType::CiscoHdlc));
+    for unsupported in [105, 127, 147, 192, 0xffff_ffff] {
         assert_eq!(LinkType::from_pcap(unsupported), None);
+    }
+    for (n, name) in LinkType::PCAP_NAMES {
+        assert!(LinkType::from_pcap(n).is_some() && !name.is_empty(), "{n}");
     }
 }
 
@@ -665,7 +702,7 @@ fn four_vlan_tags_are_accepted() {
 // Properties.
 
 fn arb_l4(v6: bool) -> impl Strategy<Value = L4> {
-    let other: &'static [u8] = if v6 { &[47, 50, 59, 132, 1, 253] } else { &[47, 50, 132, 58, 44, 0, 253] };
+    let other: &'static [u8] = if v6 { &[89, 50, 59, 132, 1, 253] } else { &[89, 50, 132, 58, 44, 0, 253] };
     prop_oneof![
         (any::<u16>(), any::<u16>(), any::<u32>(), any::<u32>(), any::<u8>(), 0u8..=10).prop_map(
             |(sport, dport, seq, ack, flags, opt_words)| L4::Tcp { sport, dport, seq, ack, flags, opt_words }
@@ -713,9 +750,15 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
     )
         .prop_flat_map(|(link, vlans, qinq, ip, payload, frag, pad)| {
             let v6 = matches!(ip, Ip::V6 { .. });
+            // The raw links of one IP version carry that version.
+            let link = match link {
+                LinkType::RawIpv4 | LinkType::RawIpv6 if v6 => LinkType::RawIpv6,
+                LinkType::RawIpv4 | LinkType::RawIpv6 => LinkType::RawIpv4,
+                other => other,
+            };
             arb_l4(v6).prop_map(move |l4| Spec {
                 link,
-                vlans: if link == LinkType::RawIp { vec![] } else { vlans.clone() },
+                vlans: if carries_vlans(link) { vlans.clone() } else { vec![] },
                 qinq,
                 ip: ip.clone(),
                 l4,
@@ -844,3 +887,5 @@ proptest! {
         }
     }
 }
+
+mod encap;

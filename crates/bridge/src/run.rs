@@ -1,0 +1,569 @@
+//! `weir run` and `weir check-config` as library calls: prepare, open, run, summarise.
+//!
+//! Start-up checks everything it can before attaching anything: the config, the signatures, the
+//! policy against the classifier's protocols, the NICs and their queue counts, the cores, the
+//! stats port. Only then are the sockets opened (and with them the XDP programs attached), one
+//! queue pair per worker; if any fails, those already open are closed again.
+
+use crate::counters::{WorkerView, totals};
+use crate::export::{Export, ipfix_stats, start_exporter};
+use crate::sweep::Sweeper;
+use crate::verdict::Inspector;
+use crate::worker::{Worker, WorkerExit};
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use weir_config::Config;
+use weir_dpi::{Category, Classifier, InspectLimits, ProtocolId};
+use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, Shared, WireError};
+use weir_export::Exporter;
+use weir_policy::{PolicyTable, ProtocolInfo};
+use weir_service::log;
+use weir_stats::{BridgeSummary, Extra, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
+use weir_xdp::{QueuePair, XdpConfig};
+
+/// Flows listed in `top_flows`.
+const TOP_FLOWS: usize = 10;
+/// Top-flow candidates each worker keeps (more than listed: candidates of several workers, some
+/// of which have ended, are merged).
+const TOP_CANDIDATES: usize = 16;
+/// How long the IPFIX collectors get at shutdown to take the records still queued.
+const EXPORT_LINGER: Duration = Duration::from_secs(5);
+/// Hosts listed in the final report's text (by peer-to-peer bytes; the summary JSON has all).
+const REPORT_HOSTS: usize = 10;
+/// How often the control thread wakes: sweeps, stops, stats intervals.
+const CONTROL_TICK: Duration = Duration::from_millis(50);
+
+/// Everything built from the config before any interface is touched.
+pub struct Prepared {
+    /// The validated config.
+    pub config: Config,
+    /// Signatures and detectors, with the config's inspection limits.
+    pub classifier: Arc<Classifier>,
+    /// The compiled policy.
+    pub policy: PolicyTable,
+    /// The AF_XDP sizes and modes.
+    pub xdp: XdpConfig,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("config", &self.config).finish()
+    }
+}
+
+/// Load and check a config file, its signatures and its policy. Touches no interface.
+///
+/// # Errors
+/// Naming the file, the key and the fix.
+pub fn prepare(path: &Path) -> Result<Prepared> {
+    let config = Config::load(path)?;
+    let classifier = match &config.inspect.signatures {
+        Some(p) => Classifier::from_file(p)?,
+        None => Classifier::builtin().context("the built-in signature file is invalid")?,
+    };
+    let limits = InspectLimits { max_packets: config.inspect.max_packets, max_bytes: config.inspect.max_bytes };
+    let classifier = Arc::new(classifier.with_limits(limits));
+    let reg = classifier.registry();
+    let protocols: Vec<ProtocolInfo<'_>> =
+        reg.iter().map(|id| ProtocolInfo { name: reg.name(id), category: reg.category(id).name() }).collect();
+    let categories: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
+    let policy = PolicyTable::compile(&config.policy, &protocols, &categories)
+        .with_context(|| format!("{}: invalid policy", path.display()))?;
+    let xdp = config.xdp();
+    Ok(Prepared { config, classifier, policy, xdp })
+}
+
+impl Prepared {
+    /// What `weir check-config` prints for a good file.
+    pub fn describe(&self, path: &Path) -> String {
+        let c = &self.config;
+        format!(
+            "{}: ok: bridge {} <-> {}, queues {}, {} signatures, {} policy rules, default {}, malformed {}",
+            path.display(),
+            c.interfaces.inside,
+            c.interfaces.outside,
+            match &c.interfaces.queues {
+                None => "all".to_string(),
+                Some(q) => format!("{q:?}"),
+            },
+            self.classifier.signature_count(),
+            c.policy.rules.len(),
+            c.policy.default.name(),
+            c.policy.malformed.name(),
+        )
+    }
+
+    /// (name, category) of each protocol id.
+    fn protocol_names(&self) -> Vec<(String, String)> {
+        let reg = self.classifier.registry();
+        reg.iter().map(|id| (reg.name(id).to_string(), reg.category(id).name().to_string())).collect()
+    }
+}
+
+/// Where the bridge writes its per-interval records besides stderr and the endpoint.
+pub type StatsSink = Box<dyn Write + Send>;
+
+/// What a run ended with.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The final counters.
+    pub summary: BridgeSummary,
+    /// Whether a worker failed (its error was printed).
+    pub failed: bool,
+}
+
+/// The steps of the process around the bridge, for `weir run` as a service (the per-NIC lock is
+/// taken before [`run`]; privileges drop once the sockets are bound; readiness goes to systemd).
+/// Every method has a default that does nothing, so `()` is a bridge with no service around it.
+pub trait Lifecycle: Sync {
+    /// Run first by the stats endpoint's thread (e.g. wait for privileges to drop, then clear
+    /// its own capabilities).
+    fn http_thread_init(&self) -> Option<weir_stats::http::ThreadInit> {
+        None
+    }
+    /// The sockets are bound and the programs attached; no worker has started. An error stops
+    /// the run (everything is closed again).
+    ///
+    /// # Errors
+    /// Whatever the implementation refuses to run without (e.g. privileges that cannot drop).
+    fn bound(&self) -> Result<()> {
+        Ok(())
+    }
+    /// The workers run.
+    fn ready(&self, _queues: usize) {}
+    /// Called from the control loop every few tens of milliseconds.
+    fn tick(&self) {}
+    /// The stats line of an interval.
+    fn interval(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    /// The bridge is stopping (a signal, or a worker ended).
+    fn stopping(&self) {}
+}
+
+impl Lifecycle for () {}
+
+/// Turns receive VLAN stripping back on, at drop, where weir turned it off.
+struct VlanGuard(Vec<String>);
+
+impl Drop for VlanGuard {
+    fn drop(&mut self) {
+        for ifname in &self.0 {
+            if let Err(e) = weir_xdp::set_rx_vlan_stripping(ifname, true) {
+                log::warn(
+                    "vlan-stripping",
+                    &[("nic", ifname), ("error", &e), ("msg", &"could not restore VLAN stripping")],
+                );
+            }
+        }
+    }
+}
+
+/// `weir run`: open everything, bridge until `stop` is set, then stop, drain and summarise.
+///
+/// # Errors
+/// A start-up failure (nothing is left attached), or a stats output that cannot be written at
+/// start.
+pub fn run(
+    p: &Prepared,
+    path: &Path,
+    stats_json: Option<StatsSink>,
+    stop: &Arc<AtomicBool>,
+    life: &dyn Lifecycle,
+) -> Result<RunOutcome> {
+    let c = &p.config;
+    let nqueues = weir_xdp::check_pair(&c.interfaces.inside, &c.interfaces.outside, &p.xdp)?;
+    let queues: Vec<u32> = match &c.interfaces.queues {
+        None => (0..nqueues).collect(),
+        Some(q) => q.clone(),
+    };
+    if let Some(&bad) = queues.iter().find(|&&q| q >= nqueues) {
+        bail!(
+            "{}: key `interfaces.queues`: queue {bad} does not exist ({} and {} have {nqueues} queues); \
+             use queues 0..{nqueues} or \"all\"",
+            path.display(),
+            c.interfaces.inside,
+            c.interfaces.outside
+        );
+    }
+    let ncores = core_affinity::get_core_ids().map(|v| v.len()).unwrap_or(1).max(1);
+    let cores: Vec<usize> = if c.workers.cores.is_empty() {
+        (0..queues.len()).map(|i| i % ncores).collect()
+    } else {
+        c.workers.cores.clone()
+    };
+    if cores.len() != queues.len() {
+        bail!(
+            "{}: key `workers.cores`: {} cores for {} queues; give one core per queue or leave it empty",
+            path.display(),
+            cores.len(),
+            queues.len()
+        );
+    }
+    // Outputs that can fail are opened before anything is attached.
+    let published = Arc::new(parking_lot::Mutex::new(weir_stats::http::Published::default()));
+    let server = match (c.stats.enabled, c.stats.listen) {
+        (true, Some(addr)) => Some(
+            weir_stats::http::Server::start_with(
+                addr,
+                Arc::clone(&published),
+                Default::default(),
+                life.http_thread_init(),
+            )
+            .with_context(|| {
+                format!(
+                    "{}: key `stats.listen`: cannot listen on {addr}; pick a free port, or \"\" to turn the endpoint off",
+                    path.display()
+                )
+            })?,
+        ),
+        _ => None,
+    };
+    let exporter = start_exporter(c, &p.classifier, path)?;
+
+    // A weir that was killed leaves libxdp's redirect program attached (it passes traffic to the
+    // kernel while no socket is bound, and nothing would ever detach it): remove it first.
+    for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
+        if weir_xdp::detach_xdp(ifname)? {
+            log::info(
+                "leftover-removed",
+                &[("nic", ifname), ("msg", &"removed a leftover XDP program (left by a weir that was killed?)")],
+            );
+        }
+    }
+    // Receive VLAN stripping hides tags from XDP: off while weir runs, restored at exit.
+    let mut vlan = VlanGuard(Vec::new());
+    for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
+        match weir_xdp::set_rx_vlan_stripping(ifname, false) {
+            Ok(true) => vlan.0.push(ifname.clone()),
+            Ok(false) => {}
+            Err(e) => log::warn(
+                "vlan-stripping",
+                &[("nic", ifname), ("error", &e), ("msg", &"VLAN tags stripped by the NIC will not be forwarded")],
+            ),
+        }
+    }
+    let pairs = open_pairs(p, &queues)?;
+    if let Err(e) = life.bound() {
+        for pair in pairs {
+            let _ = pair.close();
+        }
+        return Err(e);
+    }
+    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published, exporter }, stop, life);
+    drop(server);
+    drop(vlan);
+    outcome
+}
+
+/// Open every queue pair before starting any worker, so a failure leaves nothing attached.
+fn open_pairs(p: &Prepared, queues: &[u32]) -> Result<Vec<QueuePair>> {
+    let c = &p.config;
+    let mut pairs = Vec::new();
+    for &q in queues {
+        match QueuePair::open(&c.interfaces.inside, &c.interfaces.outside, q, &p.xdp) {
+            Ok(pair) => pairs.push(pair),
+            Err(e) => {
+                for pair in pairs {
+                    let _ = pair.close();
+                }
+                return Err(anyhow::Error::new(e).context(format!("cannot open AF_XDP sockets on queue {q}")));
+            }
+        }
+    }
+    for pair in &pairs {
+        log::info(
+            "queue-bound",
+            &[
+                ("queue", &pair.queue()),
+                ("inside", &c.interfaces.inside),
+                ("outside", &c.interfaces.outside),
+                ("bind_mode", &format!("{:?}", pair.bind_mode())),
+                ("forwarding", &if pair.zero_copy_forwarding() { "descriptor" } else { "copy" }),
+                (
+                    "msg",
+                    &if pair.zero_copy_forwarding() {
+                        "forwarding by descriptor (shared UMEM, no copy)"
+                    } else {
+                        "forwarding by copy (the kernel could not share one UMEM across both NICs)"
+                    },
+                ),
+            ],
+        );
+    }
+    Ok(pairs)
+}
+
+/// Where each interval's record goes besides stderr.
+struct Outputs {
+    stats_json: Option<StatsSink>,
+    /// What the HTTP endpoint serves.
+    published: Arc<parking_lot::Mutex<weir_stats::http::Published>>,
+    /// The IPFIX exporter, with `[export] ipfix` set.
+    exporter: Option<Exporter>,
+}
+
+/// Run the workers and the control loop (sweeps, stats) until `stop`, then summarise.
+fn bridge(
+    p: &Prepared,
+    pairs: Vec<QueuePair>,
+    cores: Vec<usize>,
+    path: &Path,
+    out: Outputs,
+    stop: &Arc<AtomicBool>,
+    life: &dyn Lifecycle,
+) -> Result<RunOutcome> {
+    let Outputs { mut stats_json, published, exporter } = out;
+    let c = &p.config;
+    let peers = PeerCache::new(c.inspect.peer_cache, c.inspect.peer_cache_ttl_s);
+    let shared = Shared::with_peers(Arc::clone(&p.classifier), c.flow_table(), peers)
+        .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?;
+    let policy = Arc::new(p.policy.clone());
+    let epoch = Instant::now();
+    // Engine times are nanoseconds since `epoch`; exported records need Unix time.
+    let epoch_unix_ns =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let export = |exporter: &Option<Exporter>| {
+        exporter.as_ref().and_then(|x| Export::new(x, epoch_unix_ns, Arc::clone(&policy)))
+    };
+    let names = p.protocol_names();
+    // What flows leave behind besides the per-protocol counters: records for the exporter,
+    // interim reports of long flows, per-host bytes. Workers keep them for the flows their
+    // packets end; the sweeper for the rest.
+    let flow_ends = EngineConfig {
+        record_flows: exporter.is_some(),
+        active_timeout_ns: c.flows.active_timeout_s.saturating_mul(1_000_000_000),
+        host_capacity: if c.stats.enabled { c.stats.hosts_tracked } else { 0 },
+        ..EngineConfig::default()
+    };
+    let mut host_tables = Vec::new();
+
+    let (mut collector, sides) = weir_stats::histo::exchange(pairs.len())
+        .map_err(|e| anyhow::anyhow!("cannot set up the latency histograms: {e}"))?;
+    let top = if c.stats.enabled { TOP_CANDIDATES } else { 0 };
+    let mut handles = Vec::new();
+    let mut views = Vec::new();
+    for ((pair, core), side) in pairs.into_iter().zip(cores).zip(sides) {
+        let config = EngineConfig { expiry: Expiry::External, top_flows: top, ..flow_ends.clone() };
+        let inspector = Inspector::classify(Engine::new(shared.clone(), config), Arc::clone(&policy));
+        host_tables.extend(inspector.published_hosts());
+        let mut worker = Worker::new(pair, inspector, epoch).pinned(core);
+        if c.stats.enabled {
+            worker = worker.with_histograms(side);
+        }
+        if let Some(x) = export(&exporter) {
+            worker = worker.with_export(x);
+        }
+        views.push(worker.view());
+        let q = worker.pair().queue();
+        let stop = Arc::clone(stop);
+        let handle = std::thread::Builder::new()
+            .name(format!("weir-q{q}"))
+            .spawn(move || worker.run(&stop))
+            .context("cannot start a worker thread")?;
+        handles.push(handle);
+    }
+
+    life.ready(handles.len());
+    let mut sweeper = Sweeper::with_config(shared.clone(), flow_ends);
+    host_tables.push(sweeper.published_hosts());
+    if let Some(x) = export(&exporter) {
+        sweeper = sweeper.with_export(x);
+    }
+    let interval = Duration::from_secs(c.stats.interval_s);
+    if let Some(core) = c.workers.stats_core {
+        crate::pin(core);
+    }
+    let malformed_names: Vec<&'static str> = WireError::ALL.iter().map(|e| e.name()).collect();
+    let mut builder = RecordBuilder::new(names.clone(), malformed_names, c.flows.capacity as u64)
+        .map_err(|e| anyhow::anyhow!("histograms: {e}"))?;
+    let mut tracker = TopTracker::default();
+    let mut next = Instant::now() + interval;
+    while !stop.load(Ordering::Relaxed) && !handles.iter().any(|w| w.is_finished()) {
+        std::thread::sleep(CONTROL_TICK.min(interval));
+        sweeper.tick(epoch.elapsed().as_nanos() as u64);
+        life.tick();
+        if c.stats.enabled && Instant::now() >= next {
+            next += interval;
+            let t = totals(&views, &[sweeper.counters()], names.len());
+            let table = shared.table.stats();
+            let flow_table = FlowTableStats {
+                active: table.active,
+                created: table.created,
+                evicted: table.evicted,
+                expired: table.expired,
+                closed: table.closed,
+                ..FlowTableStats::default()
+            };
+            let extra = Extra {
+                host_tables: &host_tables,
+                hosts_shown: c.stats.hosts,
+                ipfix: exporter.as_ref().map(|x| ipfix_stats(&x.stats())),
+            };
+            let mut record = builder.record(&t, &mut collector, flow_table, epoch, extra);
+            // Collecting the histograms brought the workers' fresh top-flow candidates.
+            record.top_flows = tracker.update(&views, &shared, &names);
+            life.interval(&weir_stats::stderr_line(&record));
+            let json = serde_json::to_string(&record).unwrap_or_default();
+            if let Some(w) = stats_json.as_mut()
+                && writeln!(w, "{json}").and_then(|()| w.flush()).is_err()
+            {
+                log::warn("stats-json", &[("msg", &"cannot write --stats-json; stopping that output")]);
+                stats_json = None;
+            }
+            let metrics = weir_stats::prometheus::render(&record);
+            *published.lock() = weir_stats::http::Published { metrics, json };
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    life.stopping();
+    let mut failed = false;
+    let mut exits: Vec<WorkerExit> = Vec::new();
+    for h in handles {
+        match h.join() {
+            Ok(Ok(exit)) => exits.push(exit),
+            Ok(Err(e)) => {
+                log::error("worker", &[("error", &format!("{e:#}"))]);
+                failed = true;
+            }
+            Err(_) => {
+                log::error("worker", &[("error", &"a worker thread panicked")]);
+                failed = true;
+            }
+        }
+    }
+    // Every worker has stopped: end the flows still in the table, so those whose inspection was
+    // pending get their best label and their packets are counted under a protocol (and are
+    // exported, as forced ends). The collectors get up to 5 s to take what is queued.
+    sweeper.flush();
+    let ipfix = exporter.map(|x| ipfix_stats(&x.finish(EXPORT_LINGER)));
+    let t = totals(&views, &[sweeper.counters()], names.len());
+    let frames = exits.iter().map(frame_summary).collect();
+    let mut summary = BridgeSummary::new(&t, &names, frames, epoch.elapsed().as_secs_f64());
+    summary.hosts = weir_stats::merged_hosts(&host_tables, &names, c.stats.hosts);
+    summary.ipfix = ipfix;
+    Ok(RunOutcome { summary, failed })
+}
+
+fn frame_summary(e: &WorkerExit) -> FrameSummary {
+    let c = &e.census;
+    FrameSummary {
+        queue: e.queue,
+        total: c.total,
+        free: c.free,
+        fill: c.fill,
+        rx: c.rx,
+        in_batch: c.in_batch,
+        tx: c.tx,
+        completion: c.completion,
+        accounted: c.sum() == c.total,
+    }
+}
+
+/// The top flows over time: the flows listed last interval that are still in the table, and the
+/// workers' fresh candidates, looked up again. So a heavy flow that pauses stays listed while it
+/// is active (in the table), and one that ended drops out.
+#[derive(Debug, Default)]
+struct TopTracker {
+    /// The flows kept from the last interval (more than listed, for headroom).
+    kept: Vec<weir_engine::TopCandidate>,
+}
+
+impl TopTracker {
+    fn update(&mut self, views: &[WorkerView], shared: &Shared, names: &[(String, String)]) -> Vec<TopFlow> {
+        let mut candidates = std::mem::take(&mut self.kept);
+        for v in views {
+            candidates.extend_from_slice(&v.counters.top.lock());
+        }
+        let found = weir_engine::top_flows(&shared.table, &candidates, TOP_CANDIDATES);
+        self.kept = found.iter().map(|(c, _)| *c).collect();
+        found.into_iter().take(TOP_FLOWS).map(|(_, f)| top_flow(f, names)).collect()
+    }
+}
+
+fn top_flow(f: weir_engine::FlowSnapshot, names: &[(String, String)]) -> TopFlow {
+    TopFlow {
+        l4: weir_stats::l4_name(f.ip_protocol),
+        src: std::net::SocketAddr::from(f.originator).to_string(),
+        dst: std::net::SocketAddr::from(f.responder).to_string(),
+        protocol: f.protocol.map_or_else(
+            || "pending".to_string(),
+            |p: ProtocolId| names.get(usize::from(p.0)).map(|n| n.0.clone()).unwrap_or_default(),
+        ),
+        bytes: f.bytes,
+        packets: f.packets,
+    }
+}
+
+/// The final counters as text, for stderr at exit.
+pub fn final_report(s: &BridgeSummary) -> String {
+    let mut out = String::from("weir: final counters\n");
+    for (name, side) in [("inside", &s.interfaces.inside), ("outside", &s.interfaces.outside)] {
+        out.push_str(&format!(
+            "  {name:<8} received {} ({} bytes) = forwarded {} + dropped by policy {} + dropped malformed {} + lost to a full TX ring {}\n",
+            side.received,
+            side.received_bytes,
+            side.forwarded,
+            side.dropped_policy,
+            side.dropped_malformed,
+            side.lost_tx_full,
+        ));
+    }
+    out.push_str(&format!(
+        "  {:<14} {:>6} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10}\n",
+        "protocol", "flows", "pkts out", "pkts in", "bytes out", "bytes in", "drop out", "drop in"
+    ));
+    for p in &s.protocols {
+        out.push_str(&format!(
+            "  {:<14} {:>6} {:>10} {:>10} {:>12} {:>12} {:>10} {:>10}\n",
+            p.protocol, p.flows, p.packets_out, p.packets_in, p.bytes_out, p.bytes_in, p.dropped_out, p.dropped_in
+        ));
+    }
+    out.push_str(&format!("  non-ip frames {}, malformed frames {}\n", s.non_ip, s.malformed));
+    report_hosts(&mut out, &s.hosts);
+    if let Some(x) = &s.ipfix {
+        out.push_str(&format!("  ipfix: {} records queued, {} dropped (queue full)\n", x.queued, x.dropped));
+        for c in &x.collectors {
+            out.push_str(&format!(
+                "  ipfix {}: {} data records in {} messages ({} bytes), {} lost, {} send errors\n",
+                c.collector, c.records, c.messages, c.bytes, c.records_lost, c.send_errors
+            ));
+        }
+    }
+    out
+}
+
+/// The inside hosts with the most peer-to-peer bytes (at most [`REPORT_HOSTS`]), each with its
+/// bytes each way and its heaviest protocols.
+fn report_hosts(out: &mut String, hosts: &[weir_stats::HostStats]) {
+    let mut p2p: Vec<&weir_stats::HostStats> = hosts.iter().filter(|h| h.p2p_bytes_out + h.p2p_bytes_in > 0).collect();
+    if p2p.is_empty() {
+        return;
+    }
+    p2p.sort_by(|a, b| {
+        (b.p2p_bytes_out + b.p2p_bytes_in).cmp(&(a.p2p_bytes_out + a.p2p_bytes_in)).then(a.host.cmp(&b.host))
+    });
+    out.push_str(&format!(
+        "  {:<39} {:>12} {:>12} {:>12} {:>12}  protocols\n",
+        "inside host (top by p2p bytes)", "bytes out", "bytes in", "p2p out", "p2p in"
+    ));
+    for h in p2p.iter().take(REPORT_HOSTS) {
+        let mut protos: Vec<(&String, u64)> =
+            h.protocols.iter().map(|(n, p)| (n, p.bytes_out + p.bytes_in)).filter(|(_, b)| *b > 0).collect();
+        protos.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let list: Vec<&str> = protos.iter().take(3).map(|(n, _)| n.as_str()).collect();
+        out.push_str(&format!(
+            "  {:<39} {:>12} {:>12} {:>12} {:>12}  {}\n",
+            h.host,
+            h.bytes_out,
+            h.bytes_in,
+            h.p2p_bytes_out,
+            h.p2p_bytes_in,
+            list.join(", ")
+        ));
+    }
+}
