@@ -91,7 +91,7 @@ fn after_set_up_weir_keeps_three_capabilities_and_the_endpoint_thread_none() {
     }
     let lab = Lab::up(LabOptions::default()).unwrap();
     let dir = TempDir::new("caps");
-    let mut weir = Weir::start(WEIR, &lab, &dir, CONFIG);
+    let weir = Weir::start(WEIR, &lab, &dir, CONFIG);
     let status = std::fs::read_to_string(format!("/proc/{}/status", weir.pid())).unwrap();
     assert_eq!(u64::from_str_radix(&status_field(&status, "CapEff:"), 16).unwrap(), KEPT, "{status}");
     assert_eq!(u64::from_str_radix(&status_field(&status, "CapPrm:"), 16).unwrap(), KEPT, "{status}");
@@ -135,7 +135,7 @@ fn as_the_service_user_weir_bridges_and_leaves_nothing_behind() {
     std::fs::set_permissions(&out.0, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let cfg = dir.path("user.toml");
     std::fs::write(&cfg, format!("{CONFIG}[service]\nuser = \"nobody\"\n")).unwrap();
-    let mut weir = Weir::spawn(WEIR, &lab, &cfg, &out.path("summary.json"), &[]);
+    let weir = Weir::spawn(WEIR, &lab, &cfg, &out.path("summary.json"), &[]);
     let ts = threads(weir.pid());
     for (name, eff, uid) in &ts {
         assert!(uid.split_whitespace().all(|u| u == "65534"), "thread {name} runs as {uid}");

@@ -54,14 +54,8 @@ pub enum L4 {
     Udp,
 }
 
-/// Who sent a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dir {
-    /// The side that opened the flow (sent its first packet).
-    Originator,
-    /// The other side.
-    Responder,
-}
+/// Who sent a packet (the originator opened the flow): weir's one [`weir_wire::Sender`].
+pub use weir_wire::Sender as Dir;
 
 /// One end of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

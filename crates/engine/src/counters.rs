@@ -3,34 +3,8 @@
 use weir_dpi::ProtocolId;
 use weir_flow::EndReason;
 use weir_stats::Counter;
+pub use weir_wire::Direction;
 use weir_wire::{Encap, Encapsulation, WireError};
-
-/// Which way a packet travels through the box.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// From the inside network to the outside.
-    Outbound = 0,
-    /// From the outside network to the inside.
-    Inbound = 1,
-}
-
-impl Direction {
-    /// Both directions, in index order.
-    pub const ALL: [Direction; 2] = [Direction::Outbound, Direction::Inbound];
-
-    /// The interface name: "outbound" or "inbound".
-    pub fn name(self) -> &'static str {
-        match self {
-            Direction::Outbound => "outbound",
-            Direction::Inbound => "inbound",
-        }
-    }
-
-    /// 0 for outbound, 1 for inbound.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// Per-protocol counters.
 #[derive(Debug, Default)]

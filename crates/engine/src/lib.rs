@@ -30,7 +30,7 @@ pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
 pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
 pub use weir_stats::hosts::HostTopK;
-pub use weir_wire::{Encap, LinkType, WireError};
+pub use weir_wire::{Encap, Ingress, LinkType, Sender, WireError};
 
 use active::ActiveTable;
 use core::net::IpAddr;
@@ -51,18 +51,6 @@ const ACTIVE_EVERY_NS: u64 = 10_000_000;
 const ACTIVE_PER_SWEEP: usize = 256;
 /// How often the engine refreshes the published copy of its host table.
 const PUBLISH_EVERY_NS: u64 = 1_000_000_000;
-
-/// Where a frame entered the box.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ingress {
-    /// From the inside NIC: it travels outbound.
-    Inside,
-    /// From the outside NIC: it travels inbound.
-    Outside,
-    /// Unknown (a capture file): decided per flow from the inside networks, else the side that
-    /// opened the flow counts as inside.
-    Unknown,
-}
 
 /// The engine's per-flow state, stored in the flow table beside the flow's counters.
 ///
@@ -632,10 +620,7 @@ fn packet_meta<'p>(
     let (o, r) = (flow.originator(), flow.responder());
     PacketMeta {
         l4,
-        dir: match dir {
-            FlowDir::Originator => weir_dpi::Dir::Originator,
-            FlowDir::Responder => weir_dpi::Dir::Responder,
-        },
+        dir,
         originator: Endpoint { ip: o.0, port: o.1 },
         responder: Endpoint { ip: r.0, port: r.1 },
         tcp_seq,

@@ -124,25 +124,9 @@ impl core::fmt::Display for FlowConfigError {
 
 impl std::error::Error for FlowConfigError {}
 
-/// Which side of the flow sent a packet: the originator sent the flow's first packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlowDir {
-    /// The side that opened the flow.
-    Originator,
-    /// The other side.
-    Responder,
-}
-
-impl FlowDir {
-    /// 0 for the originator, 1 for the responder: the index into per-direction arrays.
-    #[inline]
-    pub fn index(self) -> usize {
-        match self {
-            FlowDir::Originator => 0,
-            FlowDir::Responder => 1,
-        }
-    }
-}
+/// Which side of the flow sent a packet (the originator sent its first packet): weir's one
+/// [`weir_wire::Sender`], under the name the flow table has always used.
+pub use weir_wire::Sender as FlowDir;
 
 /// Why a flow left the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

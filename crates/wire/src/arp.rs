@@ -38,28 +38,12 @@ mod field {
 /// Length of the fixed part before the addresses.
 pub const FIXED_LEN: usize = field::ADDRESSES;
 
-/// A read-only view of an ARP packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read-only view of an ARP packet.
+    pub struct Packet;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// [`WireError::Truncated`] if the buffer ends before the four addresses.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>, WireError> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Ensures every accessor is in bounds: the fixed part and `2 * (hlen + plen)` address bytes.
     ///
     /// # Errors
@@ -67,11 +51,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn check_len(&self) -> Result<(), WireError> {
         let data = self.buffer.as_ref();
         if data.len() < FIXED_LEN || data.len() < self.packet_len() { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Bytes the packet occupies, by its address lengths.

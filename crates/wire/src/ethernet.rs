@@ -82,39 +82,18 @@ mod field {
 /// Length of the Ethernet II header.
 pub const HEADER_LEN: usize = field::PAYLOAD.start;
 
-/// A read/write view of an Ethernet II frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of an Ethernet II frame.
+    pub struct Frame;
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than the header.
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// [`WireError::Truncated`] if the buffer is shorter than 14 bytes.
-    pub fn new_checked(buffer: T) -> Result<Frame<T>, WireError> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
     /// [`WireError::Truncated`] if the buffer is shorter than 14 bytes.
     pub fn check_len(&self) -> Result<(), WireError> {
         if self.buffer.as_ref().len() < HEADER_LEN { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Header length in bytes (14).

@@ -30,28 +30,12 @@ pub const PROTOCOL_TEB: u16 = 0x6558;
 /// Protocol type of PPP, the only one of version 1.
 pub const PROTOCOL_PPP: u16 = 0x880b;
 
-/// A read/write view of a GRE header and its payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a GRE header and its payload.
+    pub struct Header;
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Header<T> {
-        Header { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Header<T>, WireError> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -79,11 +63,6 @@ impl<T: AsRef<[u8]>> Header<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn flags(&self) -> u16 {

@@ -32,28 +32,12 @@ const FLAG_EXTENSION: u8 = 0x04;
 const FLAG_SEQUENCE: u8 = 0x02;
 const FLAG_NPDU: u8 = 0x01;
 
-/// A read/write view of a GTP-U header and its payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a GTP-U header and its payload.
+    pub struct Header;
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Header<T> {
-        Header { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Header<T>, WireError> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -116,11 +100,6 @@ impl<T: AsRef<[u8]>> Header<T> {
             at += len;
         }
         Ok(at)
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn flags(&self) -> u8 {

@@ -77,39 +77,18 @@ mod field {
 /// Length of the header (type, code, checksum, rest of header).
 pub const HEADER_LEN: usize = field::PAYLOAD.start;
 
-/// A read/write view of an ICMP or ICMPv6 message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of an ICMP or ICMPv6 message.
+    pub struct Packet;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>, WireError> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
     /// [`WireError::Truncated`] for fewer than 8 bytes.
     pub fn check_len(&self) -> Result<(), WireError> {
         if self.buffer.as_ref().len() < HEADER_LEN { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Raw message type.

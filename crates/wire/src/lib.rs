@@ -26,6 +26,7 @@ mod macros;
 
 pub mod arp;
 pub mod checksum;
+pub mod direction;
 mod error;
 pub mod ethernet;
 mod field;
@@ -48,6 +49,7 @@ pub mod vlan;
 pub mod vxlan;
 
 pub use arp::Packet as ArpPacket;
+pub use direction::{Direction, Ingress, Sender};
 pub use error::WireError;
 pub use ethernet::{Address as EthernetAddress, EtherType, Frame as EthernetFrame, Repr as EthernetRepr};
 pub use frame::{

@@ -20,39 +20,18 @@ pub const AF_INET: u32 = 2;
 /// `AF_INET6`: 24 on NetBSD, OpenBSD and BSD/OS, 28 on FreeBSD and DragonFly, 30 on macOS.
 pub const AF_INET6: [u32; 3] = [24, 28, 30];
 
-/// A read/write view of the loopback header and the packet after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of the loopback header and the packet after it.
+    pub struct Header;
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than 4 bytes.
-    pub const fn new_unchecked(buffer: T) -> Header<T> {
-        Header { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
-    pub fn new_checked(buffer: T) -> Result<Header<T>, WireError> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
     /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
     pub fn check_len(&self) -> Result<(), WireError> {
         if self.buffer.as_ref().len() < HEADER_LEN { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn le(&self) -> u32 {

@@ -74,3 +74,42 @@ macro_rules! enum_with_unknown {
         }
     };
 }
+
+/// Declares a read/write view over a buffer (after smoltcp's `Packet<T>`s): the struct and its
+/// `new_unchecked`, `new_checked` and `into_inner`. The module writes `check_len` (what makes
+/// every accessor in bounds) and the accessors.
+macro_rules! buffer_view {
+    (
+        $( #[$attr:meta] )*
+        pub struct $name:ident;
+    ) => {
+        $( #[$attr] )*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name<T: AsRef<[u8]>> {
+            buffer: T,
+        }
+
+        impl<T: AsRef<[u8]>> $name<T> {
+            /// Wraps a buffer without checks; accessors may panic on a buffer that
+            /// [`check_len`](Self::check_len) refuses.
+            pub const fn new_unchecked(buffer: T) -> $name<T> {
+                $name { buffer }
+            }
+
+            /// Wraps a buffer after [`check_len`](Self::check_len).
+            ///
+            /// # Errors
+            /// As [`check_len`](Self::check_len).
+            pub fn new_checked(buffer: T) -> Result<$name<T>, $crate::WireError> {
+                let view = Self::new_unchecked(buffer);
+                view.check_len()?;
+                Ok(view)
+            }
+
+            /// The underlying buffer.
+            pub fn into_inner(self) -> T {
+                self.buffer
+            }
+        }
+    };
+}

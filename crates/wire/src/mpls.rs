@@ -35,39 +35,18 @@ pub const LABEL_IPV6_EXPLICIT_NULL: u32 = 2;
 /// Generic Associated Channel (RFC 5586): OAM, not user traffic.
 pub const LABEL_GAL: u32 = 13;
 
-/// A read/write view of one label stack entry and what follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of one label stack entry and what follows it.
+    pub struct Entry;
 }
 
 impl<T: AsRef<[u8]>> Entry<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than 4 bytes.
-    pub const fn new_unchecked(buffer: T) -> Entry<T> {
-        Entry { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
-    pub fn new_checked(buffer: T) -> Result<Entry<T>, WireError> {
-        let e = Self::new_unchecked(buffer);
-        e.check_len()?;
-        Ok(e)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
     /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
     pub fn check_len(&self) -> Result<(), WireError> {
         if self.buffer.as_ref().len() < HEADER_LEN { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     fn word(&self) -> u32 {

@@ -61,29 +61,13 @@ pub const CHDLC_BROADCAST: u8 = 0x8f;
 /// Length of the Cisco HDLC header.
 pub const CHDLC_HEADER_LEN: usize = 4;
 
-/// A view of a PPP frame from its first byte (the address field, or the protocol field when the
-/// address and control bytes are compressed away).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A view of a PPP frame from its first byte (the address field, or the protocol field when the
+    /// address and control bytes are compressed away).
+    pub struct Frame;
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Frame<T>, WireError> {
-        let f = Self::new_unchecked(buffer);
-        f.check_len()?;
-        Ok(f)
-    }
-
     /// Ensures every accessor is in bounds and the protocol field holds a protocol number.
     ///
     /// # Errors
@@ -106,11 +90,6 @@ impl<T: AsRef<[u8]>> Frame<T> {
             return Err(WireError::Truncated);
         }
         if self.protocol().is_valid() { Ok(()) } else { Err(WireError::BadPpp) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// True if the frame starts with the address and control bytes.
@@ -207,39 +186,18 @@ impl Repr {
     }
 }
 
-/// A view of a Cisco HDLC frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CiscoHdlc<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A view of a Cisco HDLC frame.
+    pub struct CiscoHdlc;
 }
 
 impl<T: AsRef<[u8]>> CiscoHdlc<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than 4 bytes.
-    pub const fn new_unchecked(buffer: T) -> CiscoHdlc<T> {
-        CiscoHdlc { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
-    pub fn new_checked(buffer: T) -> Result<CiscoHdlc<T>, WireError> {
-        let f = Self::new_unchecked(buffer);
-        f.check_len()?;
-        Ok(f)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
     /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
     pub fn check_len(&self) -> Result<(), WireError> {
         if self.buffer.as_ref().len() < CHDLC_HEADER_LEN { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Address: 0x0f unicast, 0x8f broadcast.

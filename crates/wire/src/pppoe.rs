@@ -23,28 +23,12 @@ pub const VERSION_TYPE: u8 = 0x11;
 /// Code of a session-data packet.
 pub const CODE_SESSION: u8 = 0x00;
 
-/// A read/write view of a PPPoE session header and its payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a PPPoE session header and its payload.
+    pub struct Header;
 }
 
 impl<T: AsRef<[u8]>> Header<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Header<T> {
-        Header { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Header<T>, WireError> {
-        let h = Self::new_unchecked(buffer);
-        h.check_len()?;
-        Ok(h)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -73,11 +57,6 @@ impl<T: AsRef<[u8]>> Header<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Version (1).

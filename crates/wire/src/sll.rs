@@ -35,28 +35,12 @@ pub const HEADER_LEN: usize = field::PAYLOAD.start;
 /// Length of the SLL2 header.
 pub const HEADER_LEN_V2: usize = field::V2_PAYLOAD.start;
 
-/// A read/write view of a Linux cooked capture (v1) header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sll<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a Linux cooked capture (v1) header.
+    pub struct Sll;
 }
 
 impl<T: AsRef<[u8]>> Sll<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than 16 bytes.
-    pub const fn new_unchecked(buffer: T) -> Sll<T> {
-        Sll { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Sll<T>, WireError> {
-        let s = Self::new_unchecked(buffer);
-        s.check_len()?;
-        Ok(s)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -70,11 +54,6 @@ impl<T: AsRef<[u8]>> Sll<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Packet type (0 to us, 1 broadcast, 2 multicast, 3 to someone else, 4 sent by us).
@@ -134,28 +113,12 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Sll<T> {
     }
 }
 
-/// A read/write view of a Linux cooked capture v2 header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sll2<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a Linux cooked capture v2 header.
+    pub struct Sll2;
 }
 
 impl<T: AsRef<[u8]>> Sll2<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than 20 bytes.
-    pub const fn new_unchecked(buffer: T) -> Sll2<T> {
-        Sll2 { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Sll2<T>, WireError> {
-        let s = Self::new_unchecked(buffer);
-        s.check_len()?;
-        Ok(s)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -169,11 +132,6 @@ impl<T: AsRef<[u8]>> Sll2<T> {
         } else {
             Ok(())
         }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Protocol of the payload (an EtherType for most device types).

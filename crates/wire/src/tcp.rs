@@ -93,28 +93,12 @@ pub const HEADER_LEN: usize = field::URGENT.end;
 /// Longest header (data offset 15).
 pub const MAX_HEADER_LEN: usize = 60;
 
-/// A read/write view of a TCP segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a TCP segment.
+    pub struct Packet;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>, WireError> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -127,11 +111,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         let header_len = usize::from(self.header_len());
         if header_len < HEADER_LEN || header_len > len { Err(WireError::BadTcpHeaderLength) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.

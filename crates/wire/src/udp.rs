@@ -22,28 +22,12 @@ mod field {
 /// Length of the header.
 pub const HEADER_LEN: usize = field::CHECKSUM.end;
 
-/// A read/write view of a UDP datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of a UDP datagram.
+    pub struct Packet;
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without checks; accessors may panic on a short buffer.
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// As [`check_len`](Self::check_len).
-    pub fn new_checked(buffer: T) -> Result<Packet<T>, WireError> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
@@ -56,11 +40,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
         let field_len = usize::from(self.len());
         if field_len < HEADER_LEN || field_len > len { Err(WireError::BadUdpLength) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Source port.

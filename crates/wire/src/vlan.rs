@@ -21,39 +21,18 @@ mod field {
 /// Length of one tag (after its tag protocol identifier).
 pub const HEADER_LEN: usize = field::PAYLOAD.start;
 
-/// A read/write view of one VLAN tag and what follows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tag<T: AsRef<[u8]>> {
-    buffer: T,
+buffer_view! {
+    /// A read/write view of one VLAN tag and what follows it.
+    pub struct Tag;
 }
 
 impl<T: AsRef<[u8]>> Tag<T> {
-    /// Wraps a buffer without checks; accessors may panic if it is shorter than 4 bytes.
-    pub const fn new_unchecked(buffer: T) -> Tag<T> {
-        Tag { buffer }
-    }
-
-    /// Wraps a buffer after [`check_len`](Self::check_len).
-    ///
-    /// # Errors
-    /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
-    pub fn new_checked(buffer: T) -> Result<Tag<T>, WireError> {
-        let tag = Self::new_unchecked(buffer);
-        tag.check_len()?;
-        Ok(tag)
-    }
-
     /// Ensures every accessor is in bounds.
     ///
     /// # Errors
     /// [`WireError::Truncated`] if the buffer is shorter than 4 bytes.
     pub fn check_len(&self) -> Result<(), WireError> {
         if self.buffer.as_ref().len() < HEADER_LEN { Err(WireError::Truncated) } else { Ok(()) }
-    }
-
-    /// The underlying buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// Tag control information: PCP (3 bits), DEI (1 bit), VID (12 bits).
