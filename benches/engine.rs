@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use weir_dpi::{Classifier, Dir, Endpoint, FlowInspect, L4, PacketMeta, PeerCache, ProtocolId, Verdict};
 use weir_engine::{Engine, EngineConfig, FlowTableConfig, Ingress, LinkType, Shared};
+use weir_export::{ExportFlow, Forwarding};
 use weir_flow::{FlowKey, FlowTable, Seen};
 use weir_testkit::packet::{Builder, flags, tcp_conversation};
 use weir_wire::{Network, Transport, parse_frame};
@@ -181,20 +182,51 @@ fn bench_engine(c: &mut Criterion) {
         );
         frames.extend(conv.into_iter().map(|(f, _)| f));
     }
-    let run = |frames: &[Vec<u8>]| {
+    // The same with what flow export and per-host accounting add on the data path: a record
+    // per ended flow (drained and turned into export records, as a worker does before pushing
+    // them onto the exporter's queue), the active-timeout check per packet, and host accounting
+    // at each flow end.
+    let run = |frames: &[Vec<u8>], export: bool| {
         let shared = Shared::new(Arc::clone(&classifier), FlowTableConfig::default(), 1024).unwrap();
-        let mut e = Engine::new(shared, EngineConfig::default());
+        let config = if export {
+            EngineConfig {
+                record_flows: true,
+                active_timeout_ns: 60_000_000_000,
+                host_capacity: 4096,
+                ..EngineConfig::default()
+            }
+        } else {
+            EngineConfig::default()
+        };
+        let mut e = Engine::new(shared, config);
+        let mut exported = 0u64;
         for (n, f) in frames.iter().enumerate() {
             e.process(f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, n as u64);
+            if export && n % 64 == 63 {
+                for r in e.drain_records() {
+                    let x = ExportFlow::ended(&r, 0, [Forwarding::Forwarded; 2]);
+                    exported += u64::from(black_box(x).data_records());
+                }
+            }
         }
         e.flush();
+        for r in e.drain_records() {
+            exported += u64::from(black_box(ExportFlow::ended(&r, 0, [Forwarding::Forwarded; 2])).data_records());
+        }
         let bt = e.classifier().registry().lookup("bittorrent").unwrap();
-        e.counters().protocol(bt).flows.get()
+        let host_bytes: u64 = e.hosts().entries().iter().map(|h| h.bytes[0] + h.bytes[1]).sum();
+        (e.counters().protocol(bt).flows.get(), exported, host_bytes, e.counters().bytes.get())
     };
-    assert_eq!(run(&frames), 200, "every conversation is BitTorrent");
+    assert_eq!(run(&frames, false).0, 200, "every conversation is BitTorrent");
+    let (flows, exported, host_bytes, bytes) = run(&frames, true);
+    assert_eq!((flows, exported), (200, 400), "one record each way per flow");
+    assert_eq!(host_bytes, bytes, "every byte is counted to its inside host");
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(frames.len() as u64));
-    g.bench_function("bittorrent-conversations", |bch| bch.iter(|| black_box(run(black_box(&frames)))));
+    g.bench_function("bittorrent-conversations", |bch| bch.iter(|| black_box(run(black_box(&frames), false))));
+    g.bench_function("bittorrent-conversations/export+hosts", |bch| {
+        bch.iter(|| black_box(run(black_box(&frames), true)))
+    });
     g.finish();
 }
 

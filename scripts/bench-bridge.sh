@@ -16,6 +16,13 @@
 #   (f) afxdp     weir's AF_XDP rings with no inspection at all (crates/xdp/examples/xdp-fwd):
 #                 the ceiling of the AF_XDP copy-mode path weir uses; (c)/(f) is the share of
 #                 that ceiling weir keeps while classifying every flow
+# and, for flow export (not run by default: SETUPS="expoff expon" LOADS=flows):
+#   (g) expoff    weir with UDP flows ending after 1 s idle (flows.udp_idle_s = 1), export off
+#   (h) expon     the same with [export] ipfix to 127.0.0.1:4739 in the bridge namespace, where a
+#                 raw-table DROP takes the datagrams (the exporter's whole send path runs; no
+#                 collector's work is counted). With the `flows` load (configs/trafgen/flows.cfg:
+#                 two frames per flow, 100k new flows per second at 200k frames/s) every flow
+#                 ends and is exported; (h)/(g) is what export costs in forwarded packets/s
 #
 # trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, two loads: 64-byte
 # frames and the simple IMIX (7:4:1 of 64/594/1518 bytes); configs/trafgen/*.cfg. Runs are
@@ -70,9 +77,11 @@ XDP_FWD=$ROOT/target/release/examples/xdp-fwd
 TAG=bb$$
 [ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
 LABS=("${TAG}a" "${TAG}b" "${TAG}c" "${TAG}d")
-declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c [afxdp]=${TAG}c [xdp]=${TAG}d)
+declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c [afxdp]=${TAG}c [xdp]=${TAG}d
+    [expoff]=${TAG}c [expon]=${TAG}c)
 SETUPS=${SETUPS:-"bridge ipt weir weiroff xdp afxdp"}
-declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir [afxdp]=weir [xdp]=xdp) # whose lab a setup uses
+declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir [afxdp]=weir [xdp]=xdp [expoff]=weir
+    [expon]=weir) # whose lab a setup uses
 for s in $SETUPS; do [ -n "${LAB_SETUP[$s]:-}" ] || die "unknown setup '$s' in SETUPS"; done
 TMP=$(mktemp -d /tmp/weir-bench-bridge.XXXXXX)
 PIDS=() # every process we started in the background and that may still run
@@ -114,6 +123,16 @@ ns() { echo "weir-$2-${LAB[$1]}"; } # setup in|br|out -> namespace
 nsx() { local n; n=$(ns "$1" "$2"); shift 2; ip netns exec "$n" "$@"; }
 counter() { nsx "$1" "$2" cat "/sys/class/net/$3/statistics/$4"; } # setup side dev counter
 now() { date +%s.%N; }
+thread_ticks() { # pid comm: user+system clock ticks of that process's thread named comm, or -
+    local t
+    for t in /proc/"$1"/task/*; do
+        if [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ]; then
+            awk '{print $14 + $15}' "$t/stat"
+            return
+        fi
+    done
+    echo -
+}
 
 # ---- the labs --------------------------------------------------------------------------------
 napi_threads() { ps -eo pid=,comm= | awk '$2 ~ /^napi\/inside-/ {print $1}' | sort; }
@@ -248,6 +267,14 @@ ${WEIR_WORKERS:-}
 EOF
         nsx "$s" br "$WEIR" check-config "$TMP/weir.toml" >/dev/null || die "weir check-config failed"
         { cat "$TMP/weir.toml"; printf '[stats]\nenabled = false\n'; } >"$TMP/weiroff.toml"
+        { cat "$TMP/weir.toml"; printf '[flows]\nudp_idle_s = 1\n'; } >"$TMP/expoff.toml"
+        { cat "$TMP/expoff.toml"; printf '[export]\nipfix = ["127.0.0.1:4739"]\n'; } >"$TMP/expon.toml"
+        nsx "$s" br "$WEIR" check-config "$TMP/expon.toml" >/dev/null || die "weir check-config (export) failed"
+        # The collector's socket: a raw-table DROP on lo, so the datagrams cost their whole way
+        # out and nothing after.
+        nsx "$s" br ip link set lo up
+        nsx "$s" br iptables -t raw -A PREROUTING -i lo -p udp --dport 4739 -j DROP ||
+            die "$s: cannot add the collector's DROP rule"
         ;;
     esac
     local load
@@ -300,7 +327,7 @@ stop_weir() { # run-id
 
 measure() { # setup load run -> appends a result line to $TMP/results
     local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
-    case $s in weir | weiroff) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
+    case $s in weir | weiroff | expoff | expon) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
     O0=$(counter "$s" in in0 tx_packets)
     D0=$(counter "$s" out out0 rx_packets)
     # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
@@ -313,9 +340,15 @@ measure() { # setup load run -> appends a result line to $TMP/results
     sleep 1
     kill -0 "$gen" 2>/dev/null || { cat "$TMP/$id.trafgen.log" >&2; die "trafgen exited during warm-up"; }
     [ "$(ps -o pgid= -p "$gen" | tr -d ' ')" = "$gen" ] || die "trafgen did not get its own process group"
+    local x0=- x1=- w0=- w1=-
+    if [ "$s" = expon ] || [ "$s" = expoff ]; then x0=$(thread_ticks "$WEIR_PID" weir-ipfix); w0=$(thread_ticks "$WEIR_PID" weir-q0); fi
     t0=$(now); o0=$(counter "$s" in in0 tx_packets); d0=$(counter "$s" out out0 rx_packets)
     sleep "$SECS"
     t1=$(now); o1=$(counter "$s" in in0 tx_packets); d1=$(counter "$s" out out0 rx_packets)
+    if [ "$s" = expon ] || [ "$s" = expoff ]; then x1=$(thread_ticks "$WEIR_PID" weir-ipfix); w1=$(thread_ticks "$WEIR_PID" weir-q0); fi
+    local xcpu=- wcpu=-
+    [ "$x0" != - ] && [ "$x1" != - ] && xcpu=$((x1 - x0))
+    [ "$w0" != - ] && [ "$w1" != - ] && wcpu=$((w1 - w0))
     if ! kill -0 "$gen" 2>/dev/null; then
         cat "$TMP/$id.trafgen.log" >&2
         die "trafgen stopped before the end of the run"
@@ -325,23 +358,26 @@ measure() { # setup load run -> appends a result line to $TMP/results
     sleep 0.3 # let the last frames drain before the totals
     O1=$(counter "$s" in in0 tx_packets)
     D1=$(counter "$s" out out0 rx_packets)
-    local wrx=- wfwd=- wtx=- wdrop=-
+    local wrx=- wfwd=- wtx=- wdrop=- wflows=- wexp=-
     if [ "$s" = afxdp ]; then
         stop_pid "$WEIR_PID" TERM
         forget_pid "$WEIR_PID"
     fi
-    if [ "$s" = weir ] || [ "$s" = weiroff ]; then
+    if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ]; then
         stop_weir "$id"
-        read -r wrx wfwd wtx wdrop < <(python3 -c '
+        # The summary's ipfix figures: data records the exporter sent (with export on).
+        read -r wrx wfwd wtx wdrop wflows wexp < <(python3 -c '
 import json, sys
-i = json.load(open(sys.argv[1]))["interfaces"]["inside"]
-print(i["received"], i["forwarded"], i["lost_tx_full"], i["dropped_policy"] + i["dropped_malformed"])' "$TMP/$id.json")
+j = json.load(open(sys.argv[1])); i = j["interfaces"]["inside"]
+x = j.get("ipfix")
+print(i["received"], i["forwarded"], i["lost_tx_full"], i["dropped_policy"] + i["dropped_malformed"], j["flows"],
+      sum(c["records"] for c in x["collectors"]) if x else "-")' "$TMP/$id.json")
     fi
     sec=$(python3 -c "print($t1 - $t0)")
     # offered_pps delivered_pps, then totals over the whole run (warm-up and drain included)
     # for weir's loss: offered, delivered, weir received/forwarded/lost-tx-full/dropped.
     echo "$s $load $run $(python3 -c "print(round(($o1-$o0)/$sec), round(($d1-$d0)/$sec))") \
-$((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop" >>"$TMP/results"
+$((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop $wflows $wexp $xcpu $wcpu" >>"$TMP/results"
     tail -n 1 "$TMP/results" | awk '{printf "  %-6s %-5s run %-2s offered %9d pps  delivered %9d pps\n", $1, $2, $3, $4, $5}' >&2
 }
 
@@ -367,7 +403,8 @@ path, secs, runs, gen, fwd = sys.argv[1:]
 rows = [l.split() for l in open(path) if l.strip()]
 names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir",
          "weiroff": "(d) weir, stats off", "xdp": "(e) bare XDP redirect (ceiling)",
-         "afxdp": "(f) bare AF_XDP forward (ceiling)"}
+         "afxdp": "(f) bare AF_XDP forward (ceiling)", "expoff": "(g) weir, 1 s UDP idle, export off",
+         "expon": "(h) weir, 1 s UDP idle, IPFIX on"}
 loads = list(dict.fromkeys(r[1] for r in rows))
 med = {}
 print()
@@ -377,7 +414,7 @@ for load in loads:
     print()
     print(f"load {load}")
     print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
-    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp"):
+    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon"):
         rs = [r for r in rows if r[0] == s and r[1] == load]
         if not rs:
             continue
@@ -402,6 +439,21 @@ for load in loads:
         cost = 100 * (d - c) / d
         print(f"  stats on/off = {c / d:.3f}: the stats cost {max(cost, 0.0):.1f}% of packets/s"
               f"{' (on was faster: within noise)' if cost < 0 else ''} (goal: under 2%)")
+    g, h = med.get(("expoff", load)), med.get(("expon", load))
+    if g and h:
+        cost = 100 * (g - h) / g
+        per_s = lambda s, i: statistics.median(int(r[i]) / (float(secs) + 1.3) for r in rows if r[0] == s and r[1] == load and r[i] != "-")
+        flows = per_s("expon", 11)
+        exported = per_s("expon", 12) if any(r[12] != "-" for r in rows if r[0] == "expon") else 0
+        print(f"  export on/off = {h / g:.3f}: IPFIX export costs {max(cost, 0.0):.1f}% of packets/s"
+              f"{' (on was faster: within noise)' if cost < 0 else ''} (goal: under 2%) at about {flows:,.0f} new flows/s "
+              f"and {exported:,.0f} data records/s exported (whole runs, warm-up and drain included)")
+        import os
+        tick = os.sysconf("SC_CLK_TCK")
+        share = lambda s, i: statistics.median(100 * int(r[i]) / tick / float(secs) for r in rows if r[0] == s and r[1] == load and r[i] != "-")
+        if any(r[13] != "-" for r in rows if r[0] == "expon"):
+            print(f"  CPU in the measured window: the exporter thread {share('expon', 13):.1f}% of a core; the worker "
+                  f"{share('expon', 14):.0f}% with export, {share('expoff', 14):.0f}% without")
     ws = [r for r in rows if r[0] == "weir" and r[1] == load]
     if ws:
         tot = lambda i: sum(int(r[i]) for r in ws)

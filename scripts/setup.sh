@@ -19,6 +19,8 @@ PACKAGES=(
   python3-pyftpdlib tftpd-hpa
   # metrics check
   prometheus
+  # IPFIX collectors and decoders the export tests check against
+  nfdump tshark libfixbuf-tools
   # the Debian package (cargo-deb, dpkg-shlibdeps) and the unit check (systemd-analyze)
   dpkg-dev systemd
 )
@@ -34,7 +36,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts some of these as services on install; the lab runs its own instances.
-for svc in nginx transmission-daemon opentracker uhub prometheus tftpd-hpa; do
+for svc in nginx transmission-daemon opentracker uhub prometheus tftpd-hpa nfdump; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

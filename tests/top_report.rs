@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use weir_stats::{InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow};
+use weir_stats::{HostProtocolStats, HostStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow};
 
 fn weir() -> Command {
     Command::new(env!("CARGO_BIN_EXE_weir"))
@@ -205,6 +205,27 @@ fn live_record() -> IntervalRecord {
         bytes: 98_765_432,
         packets: 70_000,
     });
+    for (host, bt, http) in
+        [("198.18.0.7", (900_000_000, 300_000_000), (1_000, 2_000)), ("198.18.0.9", (0, 0), (5_000, 800_000_000))]
+    {
+        let mut h = HostStats {
+            host: host.into(),
+            bytes_out: bt.0 + http.0,
+            bytes_in: bt.1 + http.1,
+            p2p_bytes_out: bt.0,
+            p2p_bytes_in: bt.1,
+            ..Default::default()
+        };
+        h.protocols.insert(
+            "bittorrent".into(),
+            HostProtocolStats { category: "p2p".into(), bytes_out: bt.0, bytes_in: bt.1, error_bytes: 0 },
+        );
+        h.protocols.insert(
+            "http".into(),
+            HostProtocolStats { category: "web".into(), bytes_out: http.0, bytes_in: http.1, error_bytes: 0 },
+        );
+        r.hosts.push(h);
+    }
     r
 }
 
@@ -257,6 +278,24 @@ fn top_shows_protocols_sorts_on_keys_survives_an_outage_and_quits_on_q() {
         s.contains("sort: outbound")
             && line_of(s, "bittorrent") < line_of(s, "edonkey")
             && line_of(s, "edonkey") < line_of(s, "http")
+    });
+
+    // The hosts view: who carries the P2P, first by P2P bytes, then by inbound bytes.
+    let host_line = |s: &str, h: &str| s.lines().position(|l| l.contains(&format!("│{h} "))).unwrap_or(usize::MAX);
+    tmux.keys("h");
+    tmux.wait_for("the hosts view by P2P bytes", |s| {
+        s.contains("Inside hosts (2")
+            && s.contains("sort: p2p")
+            && s.contains("900 MB")
+            && host_line(s, "198.18.0.7") < host_line(s, "198.18.0.9")
+    });
+    tmux.keys("i");
+    tmux.wait_for("the hosts view by inbound bytes", |s| {
+        s.contains("sort: inbound") && host_line(s, "198.18.0.9") < host_line(s, "198.18.0.7")
+    });
+    tmux.keys("h");
+    tmux.wait_for("the protocols again, in their own order", |s| {
+        s.contains("sort: outbound") && s.contains("Protocols (")
     });
 
     endpoint.set(None);
@@ -380,6 +419,26 @@ fn campus_2004(records: usize, interval_s: f64) -> Vec<IntervalRecord> {
                 };
                 r.protocols.insert((*name).into(), p);
             }
+            // Twelve inside hosts: a few heavy P2P users carry most of it, as on any campus.
+            const P2P_WEIGHT: [f64; 12] = [0.30, 0.21, 0.15, 0.10, 0.08, 0.05, 0.04, 0.03, 0.02, 0.01, 0.01, 0.0];
+            for (n, weight) in P2P_WEIGHT.iter().enumerate() {
+                let mut h = HostStats { host: format!("198.18.{}.{}", n / 4, 10 + 7 * n), ..Default::default() };
+                for (i, (name, cat, _)) in CAMPUS_OUT.iter().enumerate() {
+                    let w = if *cat == "p2p" { *weight } else { 1.0 / 12.0 };
+                    let (o, inb) = ((totals[i].0 as f64 * w) as u64, (totals[i].1 as f64 * w) as u64);
+                    h.bytes_out += o;
+                    h.bytes_in += inb;
+                    if *cat == "p2p" {
+                        h.p2p_bytes_out += o;
+                        h.p2p_bytes_in += inb;
+                    }
+                    h.protocols.insert(
+                        (*name).into(),
+                        HostProtocolStats { category: (*cat).into(), bytes_out: o, bytes_in: inb, error_bytes: 0 },
+                    );
+                }
+                r.hosts.push(h);
+            }
             r
         })
         .collect()
@@ -419,7 +478,14 @@ fn report_writes_an_svg_and_a_png_from_a_stats_file() {
     }
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.trim_start().starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{}", &text[..100]);
-    for needle in ["Share of bytes by protocol", "bittorrent", "Mbit/s", "2004-05-04 14:00 UTC"] {
+    for needle in [
+        "Share of bytes by protocol",
+        "bittorrent",
+        "Mbit/s",
+        "2004-05-04 14:00 UTC",
+        "Top 10 inside hosts by peer-to-peer bytes",
+        "198.18.0.10",
+    ] {
         assert!(text.contains(needle), "{needle} missing from the SVG");
     }
     // The P2P brackets over the outbound and inbound bars, in that order.
@@ -428,7 +494,7 @@ fn report_writes_an_svg_and_a_png_from_a_stats_file() {
     assert!((83.0..87.0).contains(&p2p[0]) && (61.0..67.0).contains(&p2p[1]), "{p2p:?}");
     let (w, h) = png_size(&std::fs::read(&png).unwrap());
     assert_eq!(w, 1400);
-    assert!((1000..2000).contains(&h), "{h}");
+    assert!((1000..2400).contains(&h), "{h}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

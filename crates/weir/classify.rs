@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use weir_capture::CaptureReader;
 use weir_dpi::{Classifier, InspectLimits};
 use weir_engine::{Engine, EngineConfig, FlowTableConfig, Ingress, LinkType, Shared};
+use weir_export::{AppTable, Collector, ExportFlow, ExportHandle, Exporter, ExporterConfig, Forwarding};
+use weir_stats::hosts::{HostSelection, host_stats, merge};
 
 /// Arguments of `weir classify`.
 #[derive(clap::Args, Debug)]
@@ -50,7 +52,32 @@ pub(crate) struct Args {
     /// Also draw the inbound and outbound share of bytes by protocol to this chart (.svg or .png).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also print the inside hosts with the most bytes, and those with the most peer-to-peer
+    /// bytes, with their protocols (with --json: one "host" object each).
+    #[arg(long)]
+    pub hosts: bool,
+    /// Hosts listed by --hosts: this many by bytes and as many by peer-to-peer bytes.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_hosts: usize,
+    /// Export every flow as IPFIX to this collector: HOST:PORT (UDP), udp://HOST:PORT or
+    /// tcp://HOST:PORT. May be given more than once.
+    #[arg(long, value_name = "COLLECTOR")]
+    pub ipfix: Vec<Collector>,
+    /// With --ipfix: a flow longer than this many seconds (of capture time) is also reported
+    /// while it runs, every this many seconds; 0: only when it ends.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub active_timeout: u64,
+    /// With --ipfix: the Observation Domain ID of the messages.
+    #[arg(long, default_value_t = 1, value_name = "ID")]
+    pub observation_domain: u32,
+    /// With --ipfix over UDP: at most this many messages per second (a capture is read faster
+    /// than a collector's socket buffer drains); 0: no limit.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub ipfix_rate: u32,
 }
+
+/// (host, protocol) pairs tracked for --hosts: beyond them the figures carry an error bound.
+const HOSTS_TRACKED: usize = 1 << 16;
 
 /// Drain ended-flow records to the output every this many packets.
 const DRAIN_EVERY: u64 = 4096;
@@ -67,8 +94,37 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let table = FlowTableConfig { shards, ..table };
     let shared = Shared::new(Arc::clone(&classifier), table, 262_144)
         .map_err(|e| anyhow::anyhow!("--flow-capacity {}: {e}", args.flow_capacity))?;
-    let config = EngineConfig { inside: args.inside.clone(), record_flows: args.flows, ..EngineConfig::default() };
+    let exporting = !args.ipfix.is_empty();
+    let config = EngineConfig {
+        inside: args.inside.clone(),
+        record_flows: args.flows || exporting,
+        active_timeout_ns: if exporting { args.active_timeout.saturating_mul(1_000_000_000) } else { 0 },
+        host_capacity: if args.hosts { HOSTS_TRACKED } else { 0 },
+        ..EngineConfig::default()
+    };
     let mut engine = Engine::new(shared, config);
+    let exporter = if exporting {
+        let config = ExporterConfig {
+            collectors: args.ipfix.clone(),
+            // Interfaces 1 (inside) and 2 (outside): a capture has no NICs, but the numbers still
+            // tell a collector which way each record went.
+            encoder: weir_export::EncoderConfig {
+                domain: args.observation_domain,
+                max_message: 1400,
+                interfaces: [1, 2],
+            },
+            template_refresh: Duration::from_secs(60),
+            queue: 65536,
+            linger: Duration::from_millis(100),
+            udp_messages_per_s: (args.ipfix_rate > 0).then_some(args.ipfix_rate),
+            core: None,
+        };
+        Some(Exporter::start(config, Arc::new(AppTable::from_registry(classifier.registry())))?)
+    } else {
+        None
+    };
+    let export = exporter.as_ref().and_then(Exporter::handle);
+    let mut out_records = Records { flows: args.flows, json: args.json, export: export.as_ref() };
 
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -99,9 +155,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
                 file_records += 1;
                 if packets.is_multiple_of(DRAIN_EVERY) {
                     progress.advance(reader.offset());
-                    if args.flows {
-                        write_records(&mut out, &mut engine, args.json)?;
-                    }
+                    out_records.write(&mut out, &mut engine)?;
                 }
             }
             if let Some(partial) = reader.partial_header().filter(|_| pass == 0) {
@@ -110,18 +164,35 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             progress.finish_file(reader.offset());
         }
         engine.flush();
-        if args.flows {
-            write_records(&mut out, &mut engine, args.json)?;
-        }
+        out_records.write(&mut out, &mut engine)?;
     }
     if failure.is_some() {
         engine.flush();
-        if args.flows {
-            write_records(&mut out, &mut engine, args.json)?;
-        }
+        out_records.write(&mut out, &mut engine)?;
     }
     let elapsed = started.elapsed();
     progress.clear();
+    drop(export);
+    if let Some(exporter) = exporter {
+        report_export(&exporter.finish(Duration::from_secs(10)));
+    }
+    if args.hosts {
+        let reg = classifier.registry();
+        let name = |id: u16| {
+            let id = weir_dpi::ProtocolId(id);
+            (reg.name(id).to_string(), reg.category(id).name().to_string())
+        };
+        let select = HostSelection { by_bytes: args.top_hosts, by_p2p: args.top_hosts };
+        let hosts = host_stats(&merge([engine.hosts()]), &name, select);
+        if args.json {
+            for h in &hosts {
+                writeln!(out, "{}", report::host_json(h))?;
+            }
+        } else {
+            report::write_hosts_table(&mut out, &hosts)?;
+            writeln!(out)?;
+        }
+    }
     let mut summary = Summary::collect(&engine, elapsed, &args.files, failure.is_some());
     summary.warnings = warnings;
     if args.json {
@@ -200,16 +271,60 @@ fn write_share_chart(chart: &std::path::Path, summary: &Summary) -> Result<()> {
     Ok(())
 }
 
-fn write_records(out: &mut impl Write, engine: &mut Engine, json: bool) -> Result<()> {
-    let records: Vec<_> = engine.drain_records().collect();
-    for r in &records {
-        if json {
-            writeln!(out, "{}", report::flow_json(engine.classifier(), r))?;
-        } else {
-            writeln!(out, "{}", report::flow_line(engine.classifier(), r))?;
+/// Where ended flows (and, when exporting, interim reports) go.
+struct Records<'a> {
+    flows: bool,
+    json: bool,
+    export: Option<&'a ExportHandle>,
+}
+
+impl Records<'_> {
+    fn write(&mut self, out: &mut impl Write, engine: &mut Engine) -> Result<()> {
+        // A capture is not policed: every record says forwarded, as the default policy would.
+        let fwd = [Forwarding::Forwarded; 2];
+        if let Some(h) = self.export {
+            let active: Vec<_> = engine.drain_active().collect();
+            for r in &active {
+                h.send(ExportFlow::active(r, 0, fwd));
+            }
         }
+        let records: Vec<_> = engine.drain_records().collect();
+        for r in &records {
+            if let Some(h) = self.export {
+                h.send(ExportFlow::ended(r, 0, fwd));
+            }
+            if !self.flows {
+                continue;
+            }
+            if self.json {
+                writeln!(out, "{}", report::flow_json(engine.classifier(), r))?;
+            } else {
+                writeln!(out, "{}", report::flow_line(engine.classifier(), r))?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// One stderr line per collector: what was sent, and what was lost.
+fn report_export(stats: &weir_export::ExportStats) {
+    for c in &stats.collectors {
+        eprintln!(
+            "weir: ipfix {} ({}): {} data records in {} messages ({} bytes), {} template rounds; {} records lost, {} send errors{}",
+            c.collector,
+            c.addr,
+            c.records,
+            c.messages,
+            c.bytes,
+            c.template_rounds,
+            c.records_lost,
+            c.send_errors,
+            if c.connected { "" } else { "; not connected" }
+        );
+    }
+    if stats.dropped > 0 {
+        eprintln!("weir: ipfix: {} flow records dropped (queue full)", stats.dropped);
+    }
 }
 
 /// A byte-based progress bar that appears only on a terminal and only after a second.

@@ -244,6 +244,60 @@ pub(crate) fn write_table(out: &mut impl Write, s: &Summary) -> std::io::Result<
     )
 }
 
+/// One host as a JSON line of `weir classify --hosts --json`.
+pub(crate) fn host_json(h: &weir_stats::HostStats) -> Value {
+    let protocols: serde_json::Map<String, Value> = h
+        .protocols
+        .iter()
+        .map(|(name, p)| {
+            (name.clone(), json!({"category": p.category, "bytes_out": p.bytes_out, "bytes_in": p.bytes_in}))
+        })
+        .collect();
+    json!({
+        "type": "host",
+        "host": h.host,
+        "bytes_out": h.bytes_out,
+        "bytes_in": h.bytes_in,
+        "p2p_bytes_out": h.p2p_bytes_out,
+        "p2p_bytes_in": h.p2p_bytes_in,
+        "error_bytes": h.error_bytes,
+        "protocols": protocols,
+    })
+}
+
+/// The hosts table: per inside host its bytes each way, its peer-to-peer bytes each way, and
+/// its protocols by share of its bytes.
+pub(crate) fn write_hosts_table(out: &mut impl Write, hosts: &[weir_stats::HostStats]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<39} {:>10} {:>10} {:>10} {:>10}  protocols (share of the host's bytes)",
+        "host", "out", "in", "p2p out", "p2p in"
+    )?;
+    for h in hosts {
+        let total = (h.bytes_out + h.bytes_in).max(1);
+        let mut protos: Vec<(&String, u64)> =
+            h.protocols.iter().map(|(n, p)| (n, p.bytes_out + p.bytes_in)).filter(|(_, b)| *b > 0).collect();
+        protos.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let list: Vec<String> = protos
+            .iter()
+            .take(4)
+            .map(|(n, b)| format!("{n} {:.0}%", *b as f64 * 100.0 / total as f64))
+            .chain((protos.len() > 4).then(|| format!("+{} more", protos.len() - 4)))
+            .collect();
+        writeln!(
+            out,
+            "{:<39} {:>10} {:>10} {:>10} {:>10}  {}",
+            h.host,
+            human_bytes(h.bytes_out),
+            human_bytes(h.bytes_in),
+            human_bytes(h.p2p_bytes_out),
+            human_bytes(h.p2p_bytes_in),
+            list.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
 fn endpoint(e: (std::net::IpAddr, u16)) -> String {
     std::net::SocketAddr::from(e).to_string()
 }

@@ -12,6 +12,9 @@
 //!   the stats thread when asked, and waits in poll(2) when idle.
 //! - [`Sweeper`] (`sweep`): the one owner of idle expiry, on the control thread, one flow-table
 //!   shard at a time so each is swept once a second; workers never sweep.
+//! - [`Export`] (`export`): flow records to the IPFIX exporter of `[export]`, from each worker
+//!   (flows its packets end, interim reports it starts) and from the [`Sweeper`] (idle flows,
+//!   interim reports of long flows, the flows left at shutdown), never waiting on the data path.
 //! - [`run`] (`run`): start-up checks, opening every queue pair before any worker starts, the
 //!   control loop (sweeps, the interval record from [`weir_stats::RecordBuilder`], the endpoint),
 //!   and shutdown into a typed [`weir_stats::BridgeSummary`]. The `weir` binary is argument
@@ -29,12 +32,14 @@
 #![deny(missing_docs)]
 
 mod counters;
+mod export;
 mod run;
 mod sweep;
 mod verdict;
 mod worker;
 
 pub use counters::{WorkerCounters, WorkerView, totals};
+pub use export::{Export, ipfix_stats, start_exporter};
 pub use run::{Lifecycle, Prepared, RunOutcome, StatsSink, final_report, prepare, run};
 pub use sweep::{SWEEP_PERIOD, Sweeper};
 pub use verdict::{Inspector, Verdict, ingress};

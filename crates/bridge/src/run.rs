@@ -6,6 +6,7 @@
 //! queue pair per worker; if any fails, those already open are closed again.
 
 use crate::counters::{WorkerView, totals};
+use crate::export::{Export, ipfix_stats, start_exporter};
 use crate::sweep::Sweeper;
 use crate::verdict::Inspector;
 use crate::worker::{Worker, WorkerExit};
@@ -18,9 +19,10 @@ use std::time::{Duration, Instant};
 use weir_config::Config;
 use weir_dpi::{Category, Classifier, InspectLimits, ProtocolId};
 use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, RelatedConfig, Shared, WireError};
+use weir_export::Exporter;
 use weir_policy::{PolicyTable, ProtocolInfo};
 use weir_service::log;
-use weir_stats::{BridgeSummary, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
+use weir_stats::{BridgeSummary, Extra, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
 use weir_xdp::{QueuePair, XdpConfig};
 
 /// Flows listed in `top_flows`.
@@ -28,6 +30,10 @@ const TOP_FLOWS: usize = 10;
 /// Top-flow candidates each worker keeps (more than listed: candidates of several workers, some
 /// of which have ended, are merged).
 const TOP_CANDIDATES: usize = 16;
+/// How long the IPFIX collectors get at shutdown to take the records still queued.
+const EXPORT_LINGER: Duration = Duration::from_secs(5);
+/// Hosts listed in the final report's text (by peer-to-peer bytes; the summary JSON has all).
+const REPORT_HOSTS: usize = 10;
 /// How often the control thread wakes: sweeps, stops, stats intervals.
 const CONTROL_TICK: Duration = Duration::from_millis(50);
 
@@ -217,6 +223,7 @@ pub fn run(
         ),
         _ => None,
     };
+    let exporter = start_exporter(c, &p.classifier, path)?;
 
     // A weir that was killed leaves libxdp's redirect program attached (it passes traffic to the
     // kernel while no socket is bound, and nothing would ever detach it): remove it first.
@@ -247,7 +254,7 @@ pub fn run(
         }
         return Err(e);
     }
-    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published }, stop, life);
+    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published, exporter }, stop, life);
     drop(server);
     drop(vlan);
     outcome
@@ -296,6 +303,8 @@ struct Outputs {
     stats_json: Option<StatsSink>,
     /// What the HTTP endpoint serves.
     published: Arc<parking_lot::Mutex<weir_stats::http::Published>>,
+    /// The IPFIX exporter, with `[export] ipfix` set.
+    exporter: Option<Exporter>,
 }
 
 /// Run the workers and the control loop (sweeps, stats) until `stop`, then summarise.
@@ -308,7 +317,7 @@ fn bridge(
     stop: &Arc<AtomicBool>,
     life: &dyn Lifecycle,
 ) -> Result<RunOutcome> {
-    let Outputs { mut stats_json, published } = out;
+    let Outputs { mut stats_json, published, exporter } = out;
     let c = &p.config;
     let peers = PeerCache::new(c.inspect.peer_cache, c.inspect.peer_cache_ttl_s);
     let related = RelatedConfig {
@@ -320,7 +329,23 @@ fn bridge(
         .with_related(related);
     let policy = Arc::new(p.policy.clone());
     let epoch = Instant::now();
+    // Engine times are nanoseconds since `epoch`; exported records need Unix time.
+    let epoch_unix_ns =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let export = |exporter: &Option<Exporter>| {
+        exporter.as_ref().and_then(|x| Export::new(x, epoch_unix_ns, Arc::clone(&policy)))
+    };
     let names = p.protocol_names();
+    // What flows leave behind besides the per-protocol counters: records for the exporter,
+    // interim reports of long flows, per-host bytes. Workers keep them for the flows their
+    // packets end; the sweeper for the rest.
+    let flow_ends = EngineConfig {
+        record_flows: exporter.is_some(),
+        active_timeout_ns: c.flows.active_timeout_s.saturating_mul(1_000_000_000),
+        host_capacity: if c.stats.enabled { c.stats.hosts_tracked } else { 0 },
+        ..EngineConfig::default()
+    };
+    let mut host_tables = Vec::new();
 
     let (mut collector, sides) = weir_stats::histo::exchange(pairs.len())
         .map_err(|e| anyhow::anyhow!("cannot set up the latency histograms: {e}"))?;
@@ -328,11 +353,15 @@ fn bridge(
     let mut handles = Vec::new();
     let mut views = Vec::new();
     for ((pair, core), side) in pairs.into_iter().zip(cores).zip(sides) {
-        let config = EngineConfig { expiry: Expiry::External, top_flows: top, ..EngineConfig::default() };
+        let config = EngineConfig { expiry: Expiry::External, top_flows: top, ..flow_ends.clone() };
         let inspector = Inspector::classify(Engine::new(shared.clone(), config), Arc::clone(&policy));
+        host_tables.extend(inspector.published_hosts());
         let mut worker = Worker::new(pair, inspector, epoch).pinned(core);
         if c.stats.enabled {
             worker = worker.with_histograms(side);
+        }
+        if let Some(x) = export(&exporter) {
+            worker = worker.with_export(x);
         }
         views.push(worker.view());
         let q = worker.pair().queue();
@@ -345,7 +374,11 @@ fn bridge(
     }
 
     life.ready(handles.len());
-    let mut sweeper = Sweeper::new(shared.clone());
+    let mut sweeper = Sweeper::with_config(shared.clone(), flow_ends);
+    host_tables.push(sweeper.published_hosts());
+    if let Some(x) = export(&exporter) {
+        sweeper = sweeper.with_export(x);
+    }
     let interval = Duration::from_secs(c.stats.interval_s);
     if let Some(core) = c.workers.stats_core {
         crate::pin(core);
@@ -371,7 +404,12 @@ fn bridge(
                 closed: table.closed,
                 ..FlowTableStats::default()
             };
-            let mut record = builder.record(&t, &mut collector, flow_table, epoch);
+            let extra = Extra {
+                host_tables: &host_tables,
+                hosts_shown: c.stats.hosts,
+                ipfix: exporter.as_ref().map(|x| ipfix_stats(&x.stats())),
+            };
+            let mut record = builder.record(&t, &mut collector, flow_table, epoch, extra);
             // Collecting the histograms brought the workers' fresh top-flow candidates.
             record.top_flows = tracker.update(&views, &shared, &names);
             life.interval(&weir_stats::stderr_line(&record));
@@ -404,11 +442,15 @@ fn bridge(
         }
     }
     // Every worker has stopped: end the flows still in the table, so those whose inspection was
-    // pending get their best label and their packets are counted under a protocol.
+    // pending get their best label and their packets are counted under a protocol (and are
+    // exported, as forced ends). The collectors get up to 5 s to take what is queued.
     sweeper.flush();
+    let ipfix = exporter.map(|x| ipfix_stats(&x.finish(EXPORT_LINGER)));
     let t = totals(&views, &[sweeper.counters()], names.len());
     let frames = exits.iter().map(frame_summary).collect();
-    let summary = BridgeSummary::new(&t, &names, frames, epoch.elapsed().as_secs_f64());
+    let mut summary = BridgeSummary::new(&t, &names, frames, epoch.elapsed().as_secs_f64());
+    summary.hosts = weir_stats::merged_hosts(&host_tables, &names, c.stats.hosts);
+    summary.ipfix = ipfix;
     Ok(RunOutcome { summary, failed })
 }
 
@@ -487,5 +529,46 @@ pub fn final_report(s: &BridgeSummary) -> String {
         ));
     }
     out.push_str(&format!("  non-ip frames {}, malformed frames {}\n", s.non_ip, s.malformed));
+    report_hosts(&mut out, &s.hosts);
+    if let Some(x) = &s.ipfix {
+        out.push_str(&format!("  ipfix: {} records queued, {} dropped (queue full)\n", x.queued, x.dropped));
+        for c in &x.collectors {
+            out.push_str(&format!(
+                "  ipfix {}: {} data records in {} messages ({} bytes), {} lost, {} send errors\n",
+                c.collector, c.records, c.messages, c.bytes, c.records_lost, c.send_errors
+            ));
+        }
+    }
     out
+}
+
+/// The inside hosts with the most peer-to-peer bytes (at most [`REPORT_HOSTS`]), each with its
+/// bytes each way and its heaviest protocols.
+fn report_hosts(out: &mut String, hosts: &[weir_stats::HostStats]) {
+    let mut p2p: Vec<&weir_stats::HostStats> = hosts.iter().filter(|h| h.p2p_bytes_out + h.p2p_bytes_in > 0).collect();
+    if p2p.is_empty() {
+        return;
+    }
+    p2p.sort_by(|a, b| {
+        (b.p2p_bytes_out + b.p2p_bytes_in).cmp(&(a.p2p_bytes_out + a.p2p_bytes_in)).then(a.host.cmp(&b.host))
+    });
+    out.push_str(&format!(
+        "  {:<39} {:>12} {:>12} {:>12} {:>12}  protocols\n",
+        "inside host (top by p2p bytes)", "bytes out", "bytes in", "p2p out", "p2p in"
+    ));
+    for h in p2p.iter().take(REPORT_HOSTS) {
+        let mut protos: Vec<(&String, u64)> =
+            h.protocols.iter().map(|(n, p)| (n, p.bytes_out + p.bytes_in)).filter(|(_, b)| *b > 0).collect();
+        protos.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let list: Vec<&str> = protos.iter().take(3).map(|(n, _)| n.as_str()).collect();
+        out.push_str(&format!(
+            "  {:<39} {:>12} {:>12} {:>12} {:>12}  {}\n",
+            h.host,
+            h.bytes_out,
+            h.bytes_in,
+            h.p2p_bytes_out,
+            h.p2p_bytes_in,
+            list.join(", ")
+        ));
+    }
 }

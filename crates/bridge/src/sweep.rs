@@ -6,8 +6,14 @@
 //! swept once per [`SWEEP_PERIOD`]. A worker then waits at most for one shard's sweep, never for
 //! all of them. (The XDP fast path will sweep its flow map from here too, by the same clock.)
 
+use crate::export::Export;
+use parking_lot::Mutex;
 use std::sync::Arc;
-use weir_engine::{Engine, EngineConfig, EngineCounters, Expiry, Shared};
+use weir_engine::{Engine, EngineConfig, EngineCounters, Expiry, HostTopK, Shared};
+
+/// Interim reports made per tick at most (in steps of the engine's), so a backlog of long flows
+/// never holds the control loop for long; the rest wait for the next tick.
+const REPORT_STEPS: usize = 8;
 
 /// Every shard is swept once per this many nanoseconds (one second, as the engine's inline
 /// sweep of a capture does).
@@ -20,6 +26,8 @@ pub struct Sweeper {
     next_shard: usize,
     /// When the next shard is due, ns on the bridge clock.
     next_at: u64,
+    /// Where the flows it ends and the interim reports it makes go.
+    export: Option<Export>,
 }
 
 impl std::fmt::Debug for Sweeper {
@@ -31,9 +39,27 @@ impl std::fmt::Debug for Sweeper {
 impl Sweeper {
     /// A sweeper over `shared`'s flow table.
     pub fn new(shared: Shared) -> Sweeper {
+        Sweeper::with_config(shared, EngineConfig::default())
+    }
+
+    /// A sweeper whose engine keeps records (`record_flows`), makes the interim reports of long
+    /// flows (`active_timeout_ns`; the workers' engines only start them) and counts the flows it
+    /// ends to their hosts (`host_capacity`), as `config` says. Its expiry is always external.
+    pub fn with_config(shared: Shared, config: EngineConfig) -> Sweeper {
         let shards = shared.table.shard_count().max(1);
-        let engine = Engine::new(shared, EngineConfig { expiry: Expiry::External, ..EngineConfig::default() });
-        Sweeper { engine, shards, next_shard: 0, next_at: 0 }
+        let engine = Engine::new(shared, EngineConfig { expiry: Expiry::External, ..config });
+        Sweeper { engine, shards, next_shard: 0, next_at: 0, export: None }
+    }
+
+    /// Export the flows it ends and the interim reports it makes through `export`.
+    pub fn with_export(mut self, export: Export) -> Sweeper {
+        self.export = Some(export);
+        self
+    }
+
+    /// Its engine's published host table (the flows it ends), for the stats thread to merge.
+    pub fn published_hosts(&self) -> Arc<Mutex<HostTopK>> {
+        self.engine.published_hosts()
     }
 
     fn step(&self) -> u64 {
@@ -58,12 +84,31 @@ impl Sweeper {
             self.next_at += step;
             swept += 1;
         }
+        self.reports_and_export(now);
         ended
     }
 
-    /// End every flow (shutdown), labelling those still pending from what was seen.
+    /// The interim reports due at `now`, the host table's publication (once a second), and
+    /// what ended or was reported to the exporter, never waiting for room.
+    fn reports_and_export(&mut self, now: u64) {
+        for _ in 0..REPORT_STEPS {
+            if !self.engine.report_active(now) {
+                break;
+            }
+        }
+        self.engine.tick(now);
+        if let Some(x) = &self.export {
+            x.send(&mut self.engine, false);
+        }
+    }
+
+    /// End every flow (shutdown), labelling those still pending from what was seen, and export
+    /// them (waiting for room in the queue: the workers have stopped).
     pub fn flush(&mut self) {
         self.engine.flush();
+        if let Some(x) = &self.export {
+            x.send(&mut self.engine, true);
+        }
     }
 
     /// The counters of the flows this sweeper ended.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use weir_config::Action;
-use weir_engine::{Engine, EngineCounters, Ingress, LinkType, Outcome, TopCandidate};
+use weir_engine::{Engine, EngineCounters, HostTopK, Ingress, LinkType, Outcome, TopCandidate};
 use weir_policy::PolicyTable;
 use weir_xdp::{FrameAction, Side};
 
@@ -138,6 +138,24 @@ impl Inspector {
         match &self.mode {
             Mode::Classify { engine, .. } => engine.config().top_flows,
             Mode::Fixed(_) => 0,
+        }
+    }
+
+    /// The engine, for the worker's flow-end work (records to export, the host table); `None`
+    /// for a fixed inspector.
+    pub(crate) fn engine_mut(&mut self) -> Option<&mut Engine> {
+        match &mut self.mode {
+            Mode::Classify { engine, .. } => Some(engine),
+            Mode::Fixed(_) => None,
+        }
+    }
+
+    /// The engine's published host table, for the stats thread to merge; `None` for a fixed
+    /// inspector.
+    pub fn published_hosts(&self) -> Option<Arc<parking_lot::Mutex<HostTopK>>> {
+        match &self.mode {
+            Mode::Classify { engine, .. } => Some(engine.published_hosts()),
+            Mode::Fixed(_) => None,
         }
     }
 

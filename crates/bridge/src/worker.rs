@@ -8,6 +8,7 @@
 //! kernel of `weir_xdp::testing` in tests.
 
 use crate::counters::{WorkerCounters, WorkerView};
+use crate::export::Export;
 use crate::verdict::{Inspector, Verdict};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +62,8 @@ pub struct Worker<P: FramePair = QueuePair> {
     top: Vec<TopCandidate>,
     core: Option<usize>,
     epoch: Instant,
+    /// Where the flows this worker's packets end (and the interim reports they start) go.
+    export: Option<Export>,
 }
 
 impl<P: FramePair> std::fmt::Debug for Worker<P> {
@@ -95,6 +98,7 @@ impl<P: FramePair> Worker<P> {
             top: Vec::with_capacity(top_flows),
             core: None,
             epoch,
+            export: None,
         }
     }
 
@@ -102,6 +106,13 @@ impl<P: FramePair> Worker<P> {
     /// candidates) over when its stats thread asks.
     pub fn with_histograms(mut self, side: WorkerSide) -> Self {
         self.histograms = Some(side);
+        self
+    }
+
+    /// Export the flows this worker's engine ends, and its interim reports, through `export`
+    /// (the engine must keep records: `EngineConfig::record_flows`).
+    pub fn with_export(mut self, export: Export) -> Self {
+        self.export = Some(export);
         self
     }
 
@@ -152,6 +163,21 @@ impl<P: FramePair> Worker<P> {
         }
     }
 
+    /// After a batch: the engine's timers at `now` (its host table is published once a second,
+    /// also on a quiet link), and the flows its packets ended to the exporter, never waiting
+    /// for room. `last` (at close): publish the host table whatever the time, and wait for room.
+    fn flow_ends(&mut self, now: u64, last: bool) {
+        let Some(engine) = self.inspector.engine_mut() else { return };
+        if last {
+            engine.publish_hosts();
+        } else {
+            engine.tick(now);
+        }
+        if let Some(x) = &self.export {
+            x.send(engine, last);
+        }
+    }
+
     /// Hand histograms and top-flow candidates to the stats thread if it asked.
     fn hand_over(&mut self) {
         let Some(h) = self.histograms.as_mut() else { return };
@@ -188,6 +214,7 @@ impl<P: FramePair> Worker<P> {
                 h.record_batch(started.elapsed().as_nanos() as u64, result.received);
             }
             self.hand_over();
+            self.flow_ends(now, false);
             if result.received == 0 {
                 self.pair.wait(IDLE_WAIT).map_err(|source| WorkerError::Poll { queue, source })?;
             }
@@ -201,6 +228,7 @@ impl<P: FramePair> Worker<P> {
     ///
     /// As [`run`](Self::run).
     pub fn close(mut self) -> Result<WorkerExit, WorkerError> {
+        self.flow_ends(u64::MAX, true);
         self.publish();
         let queue = self.pair.queue();
         let census = self.pair.close().map_err(|source| WorkerError::Close { queue, source })?;

@@ -142,6 +142,9 @@ pub struct Flows {
     pub other_idle_s: u64,
     /// Linger after TCP RST/FIN, seconds.
     pub closed_linger_s: u64,
+    /// Active timeout, seconds: a flow that lasts longer is reported (to the collectors and the
+    /// per-host counts) every this long while it runs; 0: only when it ends.
+    pub active_timeout_s: u64,
 }
 
 /// Inspection limits and signatures.
@@ -293,6 +296,107 @@ pub struct Stats {
     pub interval_s: u64,
     /// Address of the HTTP endpoint (/metrics, /stats.json); `None`: off.
     pub listen: Option<std::net::SocketAddr>,
+    /// Hosts in each record by bytes (and as many by peer-to-peer bytes).
+    pub hosts: usize,
+    /// (host, protocol) pairs tracked per worker; 0: no per-host accounting.
+    pub hosts_tracked: usize,
+}
+
+/// How flow records reach a collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP: templates resent periodically; a lost datagram is lost.
+    Udp,
+    /// TCP: templates once per connection; reconnects with backoff.
+    Tcp,
+}
+
+impl Transport {
+    /// "udp" or "tcp".
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// An IPFIX collector: `HOST:PORT` (UDP), `udp://HOST:PORT` or `tcp://HOST:PORT`; an IPv6
+/// address in brackets (`[2001:db8::1]:4739`). The host is resolved when the exporter starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Collector {
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Host name or address, as written (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl Collector {
+    /// Parse `[udp://|tcp://]HOST:PORT`.
+    ///
+    /// # Errors
+    /// A message saying what is wrong and what is expected.
+    pub fn parse(s: &str) -> Result<Collector, String> {
+        let s = s.trim();
+        let expect = "expected HOST:PORT, udp://HOST:PORT or tcp://HOST:PORT (IPv6 as [ADDR]:PORT)";
+        let (transport, rest) = if let Some(r) = s.strip_prefix("udp://") {
+            (Transport::Udp, r)
+        } else if let Some(r) = s.strip_prefix("tcp://") {
+            (Transport::Tcp, r)
+        } else if s.contains("://") {
+            return Err(format!("{s:?}: unknown transport; {expect}"));
+        } else {
+            (Transport::Udp, s)
+        };
+        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+            let (h, p) = v6.split_once("]:").ok_or_else(|| format!("{s:?}: no port; {expect}"))?;
+            (h, p)
+        } else {
+            rest.rsplit_once(':').ok_or_else(|| format!("{s:?}: no port; {expect}"))?
+        };
+        if host.is_empty() || host.contains(['/', ' ', '[', ']']) || (host.contains(':') && !rest.starts_with('[')) {
+            return Err(format!("{s:?}: bad host; {expect}"));
+        }
+        let port = match port.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(format!("{s:?}: bad port {port:?}; {expect}")),
+        };
+        Ok(Collector { transport, host: host.to_string(), port })
+    }
+}
+
+impl std::fmt::Display for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.transport.name(), self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.transport.name(), self.host, self.port)
+        }
+    }
+}
+
+impl std::str::FromStr for Collector {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Collector, String> {
+        Collector::parse(s)
+    }
+}
+
+/// Flow export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    /// IPFIX collectors; empty: no export.
+    pub ipfix: Vec<Collector>,
+    /// Observation Domain ID in every message.
+    pub observation_domain: u32,
+    /// Seconds between template (and application name) resends over UDP.
+    pub template_refresh_s: u64,
+    /// Records the queue to the exporter thread holds; more are dropped and counted.
+    pub queue: usize,
+    /// Largest IPFIX message, octets.
+    pub max_message: usize,
 }
 
 /// The local control socket (`weir reload`).
@@ -328,6 +432,8 @@ pub struct Config {
     pub policy: Policy,
     /// Stats.
     pub stats: Stats,
+    /// Flow export.
+    pub export: Export,
     /// Control socket.
     pub control: Control,
     /// Service.
@@ -581,6 +687,59 @@ impl raw::RawConfig {
                 ));
             }
         }
+        if f.active_timeout_s > 86_400 {
+            return Err(e(
+                "flows.active_timeout_s",
+                format!("{} is more than a day", f.active_timeout_s),
+                "use 1..=86400 seconds (60 is usual), or 0 to report flows only when they end",
+            ));
+        }
+        if self.stats.hosts > 1000 {
+            return Err(e(
+                "stats.hosts",
+                format!("{} hosts per record is too many for /metrics", self.stats.hosts),
+                "use 0..=1000 (20 is usual)",
+            ));
+        }
+        if self.stats.hosts_tracked > 1 << 20 {
+            return Err(e(
+                "stats.hosts_tracked",
+                format!("{} is more than 1048576", self.stats.hosts_tracked),
+                "use 0..=1048576 (4096 is usual; 0 turns per-host accounting off)",
+            ));
+        }
+        let x = self.export;
+        let mut ipfix = Vec::new();
+        for (n, text) in x.ipfix.iter().enumerate() {
+            let key = format!("export.ipfix[{n}]");
+            let c = Collector::parse(text)
+                .map_err(|m| e(&key, m, "e.g. \"192.0.2.10:4739\" or \"tcp://[2001:db8::10]:4739\""))?;
+            if ipfix.contains(&c) {
+                return Err(e(&key, format!("{c} is listed twice"), "list each collector once"));
+            }
+            ipfix.push(c);
+        }
+        if !(1..=3600).contains(&x.template_refresh_s) {
+            return Err(e(
+                "export.template_refresh_s",
+                format!("{} is out of range", x.template_refresh_s),
+                "use 1..=3600 seconds (60 is usual)",
+            ));
+        }
+        if !(1024..=1 << 24).contains(&x.queue) {
+            return Err(e(
+                "export.queue",
+                format!("{} is out of range", x.queue),
+                "use 1024..=16777216 (65536 is usual)",
+            ));
+        }
+        if !(512..=65535).contains(&x.max_message) {
+            return Err(e(
+                "export.max_message",
+                format!("{} is out of range", x.max_message),
+                "use 512..=65535 octets; over UDP stay under the path MTU less 48 (1400 is safe)",
+            ));
+        }
         if self.stats.interval_s == 0 {
             return Err(e("stats.interval_s", "is 0".into(), "use at least 1"));
         }
@@ -646,6 +805,7 @@ impl raw::RawConfig {
                 udp_idle_s: f.udp_idle_s,
                 other_idle_s: f.other_idle_s,
                 closed_linger_s: f.closed_linger_s,
+                active_timeout_s: f.active_timeout_s,
             },
             inspect: Inspect {
                 max_packets: ins.max_packets,
@@ -657,7 +817,20 @@ impl raw::RawConfig {
                 related_timeout_s: ins.related_timeout_s,
             },
             policy,
-            stats: Stats { enabled: self.stats.enabled, interval_s: self.stats.interval_s, listen },
+            stats: Stats {
+                enabled: self.stats.enabled,
+                interval_s: self.stats.interval_s,
+                listen,
+                hosts: self.stats.hosts,
+                hosts_tracked: self.stats.hosts_tracked,
+            },
+            export: Export {
+                ipfix,
+                observation_domain: x.observation_domain,
+                template_refresh_s: x.template_refresh_s,
+                queue: x.queue,
+                max_message: x.max_message,
+            },
             control,
             service: Service { user, run_dir: self.service.run_dir },
         };
@@ -1062,6 +1235,11 @@ mod tests {
         assert_eq!(c.policy.default, Action::Forward);
         assert_eq!(c.policy.malformed, Action::Forward);
         assert!(c.policy.rules.is_empty());
+        assert_eq!(c.flows.active_timeout_s, 60);
+        assert_eq!((c.stats.hosts, c.stats.hosts_tracked), (20, 4096));
+        assert!(c.export.ipfix.is_empty());
+        assert_eq!((c.export.observation_domain, c.export.template_refresh_s), (1, 60));
+        assert_eq!((c.export.queue, c.export.max_message), (65536, 1400));
         assert_eq!(c.service.user, None);
         assert_eq!(c.service.run_dir, std::path::PathBuf::from("/run/weir"));
         let c =
@@ -1082,6 +1260,21 @@ mod tests {
         x.validate().unwrap();
         let f = c.flow_table();
         assert_eq!((f.shards, f.capacity, f.timeouts.udp_ns), (64, 1 << 20, 5_000_000_000));
+    }
+
+    #[test]
+    fn collectors_parse_with_their_transport() {
+        let text = format!(
+            "{MINIMAL}[export]\nipfix = [\"127.0.0.1:4739\", \"tcp://collector.example:4739\", \"udp://[2001:2::9]:2055\"]\n"
+        );
+        let c = Config::parse(&text, "t.toml").unwrap();
+        let shown: Vec<String> = c.export.ipfix.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["udp://127.0.0.1:4739", "tcp://collector.example:4739", "udp://[2001:2::9]:2055"]);
+        assert_eq!(c.export.ipfix[1].transport, Transport::Tcp);
+        assert_eq!(c.export.ipfix[2].host, "2001:2::9");
+        for bad in ["127.0.0.1", "sctp://h:1", "h:0", "h:70000", ":4739", "2001:2::9:4739", "[2001:2::9]"] {
+            assert!(Collector::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -1236,6 +1429,14 @@ class = "p2p-day"
         zero_peer_ttl: format!("{MINIMAL}[inspect]\npeer_cache_ttl_s = 0\n") => "inspect.peer_cache_ttl_s", "1800";
         bad_listen: format!("{MINIMAL}[stats]\nlisten = \"localhost\"\n") => "stats.listen", "127.0.0.1:9754";
         wrong_type: format!("{MINIMAL}[workers]\nbatch = \"many\"\n") => "batch";
+        bad_collector: format!("{MINIMAL}[export]\nipfix = [\"localhost\"]\n") => "export.ipfix[0]", "no port", "HOST:PORT";
+        collector_twice: format!("{MINIMAL}[export]\nipfix = [\"127.0.0.1:4739\", \"udp://127.0.0.1:4739\"]\n") => "export.ipfix[1]", "twice";
+        refresh_zero: format!("{MINIMAL}[export]\ntemplate_refresh_s = 0\n") => "export.template_refresh_s", "1..=3600";
+        queue_tiny: format!("{MINIMAL}[export]\nqueue = 10\n") => "export.queue";
+        message_small: format!("{MINIMAL}[export]\nmax_message = 100\n") => "export.max_message", "MTU";
+        active_too_long: format!("{MINIMAL}[flows]\nactive_timeout_s = 100000\n") => "flows.active_timeout_s", "0 to report";
+        hosts_too_many: format!("{MINIMAL}[stats]\nhosts = 5000\n") => "stats.hosts";
+        unknown_export_key: format!("{MINIMAL}[export]\ncollectors = []\n") => "collectors";
         batch_too_large: format!("{MINIMAL}[workers]\nbatch = 4096\n") => "workers.batch", "1..=1024";
         ring_too_large: format!("{MINIMAL}[rings]\nfill = 65536\nframes = 1048576\n") => "rings.fill", "32768";
         busy_poll_budget_zero: format!("{MINIMAL}[workers]\nbusy_poll = true\nbusy_poll_budget = 0\n") => "workers.busy_poll_budget";

@@ -28,6 +28,9 @@ pub struct RawConfig {
     /// `[stats]`.
     #[serde(default)]
     pub stats: RawStats,
+    /// `[export]`.
+    #[serde(default)]
+    pub export: RawExport,
     /// `[control]`.
     #[serde(default)]
     pub control: RawControl,
@@ -166,6 +169,8 @@ pub struct RawFlows {
     pub other_idle_s: u64,
     /// Default 10.
     pub closed_linger_s: u64,
+    /// Default 60; 0: flows are reported only when they end.
+    pub active_timeout_s: u64,
 }
 
 impl Default for RawFlows {
@@ -177,6 +182,7 @@ impl Default for RawFlows {
             udp_idle_s: 60,
             other_idle_s: 30,
             closed_linger_s: 10,
+            active_timeout_s: 60,
         }
     }
 }
@@ -312,11 +318,39 @@ pub struct RawStats {
     pub interval_s: u64,
     /// Default "127.0.0.1:9754"; "" turns the endpoint off.
     pub listen: String,
+    /// Default 20: hosts in each stats record (and in /metrics) by bytes, and as many again by
+    /// peer-to-peer bytes; 0: none.
+    pub hosts: usize,
+    /// Default 4096: (host, protocol) pairs each worker tracks; 0 turns per-host accounting off.
+    pub hosts_tracked: usize,
 }
 
 impl Default for RawStats {
     fn default() -> Self {
-        RawStats { enabled: true, interval_s: 1, listen: "127.0.0.1:9754".into() }
+        RawStats { enabled: true, interval_s: 1, listen: "127.0.0.1:9754".into(), hosts: 20, hosts_tracked: 4096 }
+    }
+}
+
+/// `[export]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawExport {
+    /// Default none: IPFIX collectors, `"HOST:PORT"` (UDP), `"udp://HOST:PORT"` or
+    /// `"tcp://HOST:PORT"`.
+    pub ipfix: Vec<String>,
+    /// Default 1.
+    pub observation_domain: u32,
+    /// Default 60.
+    pub template_refresh_s: u64,
+    /// Default 65536.
+    pub queue: usize,
+    /// Default 1400.
+    pub max_message: usize,
+}
+
+impl Default for RawExport {
+    fn default() -> Self {
+        RawExport { ipfix: Vec::new(), observation_domain: 1, template_refresh_s: 60, queue: 65536, max_message: 1400 }
     }
 }
 

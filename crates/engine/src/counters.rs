@@ -63,6 +63,11 @@ pub struct EngineCounters {
     pub flows_created: Counter,
     /// Flows ended, by reason: idle, closed, evicted, flushed.
     pub flows_ended: [Counter; 4],
+    /// Interim reports of long flows (active timeouts).
+    pub active_reports: Counter,
+    /// Long flows that went without interim reports (reported only when they end) because the
+    /// table of tracked flows was full.
+    pub active_untracked: Counter,
     /// Per protocol, indexed by [`ProtocolId`].
     pub protocols: Box<[ProtoCounters]>,
     /// Catch-all for a protocol id beyond the table (cannot happen with one classifier).
@@ -86,6 +91,8 @@ impl EngineCounters {
             encapsulated_bytes: Default::default(),
             flows_created: Counter::new(),
             flows_ended: Default::default(),
+            active_reports: Counter::new(),
+            active_untracked: Counter::new(),
             protocols: (0..protocols).map(|_| ProtoCounters::default()).collect(),
             spare: ProtoCounters::default(),
         }

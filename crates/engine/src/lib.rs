@@ -19,21 +19,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod active;
 mod counters;
 mod fragments;
 mod related;
 mod top;
 
+pub use active::Reported;
 pub use counters::{Direction, EngineCounters, ProtoCounters};
 pub use related::{Expectations, RelatedConfig, RelatedCounters};
 pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
 pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
+pub use weir_stats::hosts::HostTopK;
 pub use weir_wire::{Encap, Ingress, LinkType, Sender, WireError};
 
+use active::ActiveTable;
 use core::net::IpAddr;
 use fragments::FragmentCache;
 use ipnet::IpNet;
+use parking_lot::Mutex;
 use std::sync::Arc;
 use top::TopFlows;
 use weir_dpi::{Decision, Endpoint, FlowInspect, L4, PacketMeta, Verdict};
@@ -42,6 +47,12 @@ use weir_wire::{IpProtocol, Network, Transport};
 
 /// How often idle flows are swept, in packet-time nanoseconds.
 const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
+/// How often the flows due for an interim report are looked at, and at most how many each time:
+/// small steps, so a sweep never holds up a batch for long.
+const ACTIVE_EVERY_NS: u64 = 10_000_000;
+const ACTIVE_PER_SWEEP: usize = 256;
+/// How often the engine refreshes the published copy of its host table.
+const PUBLISH_EVERY_NS: u64 = 1_000_000_000;
 
 /// The engine's per-flow state, stored in the flow table beside the flow's counters.
 ///
@@ -50,11 +61,26 @@ const EXPIRE_EVERY_NS: u64 = 1_000_000_000;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlowState {
     inspect: FlowInspect,
-    /// Whether the side that opened the flow is inside (its packets travel outbound).
-    originator_inside: bool,
+    /// [`ORIGINATOR_INSIDE`], [`REPORTED`], [`UNTRACKED`].
+    flags: u8,
+    /// The outer VLAN id of the flow's first packet; 0 when it had no tag.
+    vlan: u16,
 }
 
+/// The side that opened the flow is inside (its packets travel outbound).
+const ORIGINATOR_INSIDE: u8 = 1;
+/// The flow has had an interim report, and has an entry in the active table.
+const REPORTED: u8 = 2;
+/// The flow passed its active timeout when the active table was full: no interim reports.
+const UNTRACKED: u8 = 4;
+
 impl FlowState {
+    /// Whether the side that opened the flow is inside.
+    #[inline]
+    fn originator_inside(&self) -> bool {
+        self.flags & ORIGINATOR_INSIDE != 0
+    }
+
     /// The flow's final label, if it has one. `portless` labels flows without ports.
     #[inline]
     fn label(&self, ip_protocol: u8, portless: Label) -> Option<Label> {
@@ -98,7 +124,11 @@ pub enum Outcome {
     },
 }
 
-/// A flow that has ended, for `--flows` output and logs.
+/// A flow that has ended, for `--flows` output, logs and flow export.
+///
+/// Counts and times cover the whole flow. With active timeouts on, a long flow also had interim
+/// [`ActiveRecord`]s; `reported` says what they covered, so this record's own share is
+/// `reported.since(packets, bytes)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowRecord {
     /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).
@@ -121,6 +151,40 @@ pub struct FlowRecord {
     pub last_seen: u64,
     /// Why it ended.
     pub end: EndReason,
+    /// The outer VLAN id of the flow's first packet; 0 when it had no tag.
+    pub vlan: u16,
+    /// What earlier interim reports of this flow covered (zero when there were none).
+    pub reported: Reported,
+}
+
+/// An interim report of a flow still active: it outlived the active timeout (once when it first
+/// passes it, then every timeout after, if packets came). Fields as in [`FlowRecord`]: counts and
+/// times since the flow began, and what earlier reports covered; this report's share is
+/// `reported.since(packets, bytes)`, from `reported.at` (or `first_seen`) to `last_seen`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveRecord {
+    /// IP protocol number.
+    pub ip_protocol: u8,
+    /// The side that opened the flow.
+    pub originator: (IpAddr, u16),
+    /// The other side.
+    pub responder: (IpAddr, u16),
+    /// Whether the originator is inside.
+    pub originator_inside: bool,
+    /// The flow's label.
+    pub label: Label,
+    /// Packets from the originator and from the responder, since the flow began.
+    pub packets: [u64; 2],
+    /// Wire bytes from the originator and from the responder, since the flow began.
+    pub bytes: [u64; 2],
+    /// First packet time (ns).
+    pub first_seen: u64,
+    /// Last packet time (ns).
+    pub last_seen: u64,
+    /// The outer VLAN id of the flow's first packet; 0 when it had no tag.
+    pub vlan: u16,
+    /// What earlier reports covered.
+    pub reported: Reported,
 }
 
 /// Who ends idle flows.
@@ -140,12 +204,20 @@ pub enum Expiry {
 pub struct EngineConfig {
     /// Inside networks for [`Ingress::Unknown`] frames; empty: the originator is inside.
     pub inside: Vec<IpNet>,
-    /// Keep a [`FlowRecord`] for every flow that ends (drained with [`Engine::drain_records`]).
+    /// Keep a [`FlowRecord`] for every flow that ends (drained with [`Engine::drain_records`])
+    /// and, with an active timeout, an [`ActiveRecord`] for every interim report
+    /// ([`Engine::drain_active`]).
     pub record_flows: bool,
-    /// Who ends idle flows.
+    /// Who ends idle flows, and makes the interim reports of long flows.
     pub expiry: Expiry,
     /// Candidates for the heaviest flows kept on the data path ([`Engine::take_top`]); 0: none.
     pub top_flows: usize,
+    /// Active timeout (ns): a labelled flow that lasts longer is reported while it runs, every
+    /// this long (to the records and the per-host counts). 0: only when it ends.
+    pub active_timeout_ns: u64,
+    /// Per-host accounting: most (host, protocol) pairs this engine tracks ([`HostTopK`]);
+    /// 0: off.
+    pub host_capacity: usize,
 }
 
 /// Shared parts that several engines (one per worker) use together.
@@ -163,6 +235,8 @@ pub struct Shared {
     pub peers: Arc<PeerCache>,
     /// Flows that control flows announced (FTP data, TFTP transfers, SIP media).
     pub related: Arc<Expectations>,
+    /// Flows that have had an interim report (see [`EngineConfig::active_timeout_ns`]).
+    active: Arc<Mutex<ActiveTable>>,
 }
 
 impl Shared {
@@ -193,6 +267,9 @@ impl Shared {
             table: Arc::new(FlowTable::new(table)?),
             peers: Arc::new(peers),
             related: Arc::new(Expectations::new(RelatedConfig::default())),
+            // Long flows are a minority; an eighth of the table is room for plenty of them, and
+            // it is only allocated if an engine has an active timeout.
+            active: Arc::new(Mutex::new(ActiveTable::new((table.capacity / 8).max(64)))),
         })
     }
 
@@ -201,6 +278,11 @@ impl Shared {
     pub fn with_related(mut self, config: RelatedConfig) -> Self {
         self.related = Arc::new(Expectations::new(config));
         self
+    }
+
+    /// Flows tracked for interim reports now.
+    pub fn active_flows(&self) -> usize {
+        self.active.lock().len()
     }
 }
 
@@ -211,7 +293,13 @@ pub struct Engine {
     config: EngineConfig,
     fragments: FragmentCache,
     records: Vec<FlowRecord>,
+    reports: Vec<ActiveRecord>,
+    hosts: HostTopK,
+    hosts_published: Arc<Mutex<HostTopK>>,
     next_expire: u64,
+    next_active: u64,
+    next_publish: u64,
+    due: Vec<(u64, FlowKey)>,
     top: TopFlows,
 }
 
@@ -219,12 +307,29 @@ impl Engine {
     /// A new engine over `shared` parts.
     pub fn new(shared: Shared, config: EngineConfig) -> Self {
         let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
-        let next_expire = match config.expiry {
-            Expiry::Inline => 0,
-            Expiry::External => u64::MAX,
+        // An engine whose flows someone else sweeps leaves the interim reports to it too.
+        let (next_expire, next_active) = match config.expiry {
+            Expiry::Inline => (0, 0),
+            Expiry::External => (u64::MAX, u64::MAX),
         };
         let top = TopFlows::new(config.top_flows);
-        Engine { shared, counters, config, fragments: FragmentCache::new(), records: Vec::new(), next_expire, top }
+        let hosts = HostTopK::new(config.host_capacity);
+        let hosts_published = Arc::new(Mutex::new(HostTopK::new(config.host_capacity)));
+        Engine {
+            shared,
+            counters,
+            config,
+            fragments: FragmentCache::new(),
+            records: Vec::new(),
+            reports: Vec::new(),
+            hosts,
+            hosts_published,
+            next_expire,
+            next_active,
+            next_publish: 0,
+            due: Vec::with_capacity(ACTIVE_PER_SWEEP),
+            top,
+        }
     }
 
     /// Append the heaviest flows offered since the last call to `into`, and start afresh. Look
@@ -258,6 +363,22 @@ impl Engine {
         self.records.drain(..)
     }
 
+    /// Take the interim reports made since the last call.
+    pub fn drain_active(&mut self) -> std::vec::Drain<'_, ActiveRecord> {
+        self.reports.drain(..)
+    }
+
+    /// This engine's per-host table, up to date (for a capture, after [`Engine::flush`]).
+    pub fn hosts(&self) -> &HostTopK {
+        &self.hosts
+    }
+
+    /// A copy of this engine's per-host table that the engine refreshes every second of packet
+    /// time and at [`Engine::flush`], for a stats thread to merge ([`weir_stats::hosts::merge`]).
+    pub fn published_hosts(&self) -> Arc<Mutex<HostTopK>> {
+        Arc::clone(&self.hosts_published)
+    }
+
     /// Run one frame through the pipeline. `wire_len` is the frame's length on the wire (a
     /// capture may hold fewer bytes); `now` is in nanoseconds.
     pub fn process(&mut self, frame: &[u8], wire_len: u32, link: LinkType, ingress: Ingress, now: u64) -> Outcome {
@@ -281,6 +402,7 @@ impl Engine {
                 return Outcome::Malformed(e);
             }
         };
+        let vlan = parsed.outer_vlan.unwrap_or(0);
         let ip = match parsed.network {
             Network::NonIp { .. } => {
                 c.non_ip_packets.inc();
@@ -332,22 +454,23 @@ impl Engine {
 
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
         let portless = portless_label(proto);
-        let Engine { shared, config, records, top, .. } = self;
+        let active_ns = self.config.active_timeout_ns;
+        let Engine { shared, config, records, reports, hosts, top, .. } = self;
         let table = &*shared.table;
         let hash = table.hash(&key);
         let mut shard = table.lock(table.shard_of(hash));
         let seen = Seen { dir: key_dir, now, wire_len, tcp_flags };
-        let mut on_end = |flow: Flow<FlowState>, why: EndReason| {
-            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
-        };
-        let touched = shard.touch(&key, hash, seen, &mut on_end);
+        let mut sink = Sink { shared, counters: c, record: config.record_flows, records, reports, hosts };
+        let touched = shard.touch(&key, hash, seen, &mut |flow, why| sink.end_flow(flow, why));
         let flow = touched.flow;
         top.offer(&key, hash, flow.bytes[0] + flow.bytes[1], flow.packets[0] + flow.packets[1]);
         if touched.is_new {
             c.flows_created.inc();
-            flow.value.originator_inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
+            let inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
+            flow.value.flags = if inside { ORIGINATOR_INSIDE } else { 0 };
+            flow.value.vlan = vlan;
         }
-        let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside;
+        let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside();
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
 
         // A flow another flow announced is labelled at its first packet (shard, then related lock).
@@ -382,6 +505,12 @@ impl Engine {
             c.protocol(label.protocol).count_packet(direction, wire_len);
             let announces = announces(label.protocol) && !payload.is_empty();
             let ends = (flow.originator(), flow.responder(), touched.dir);
+            if active_ns != 0
+                && flow.value.flags & (REPORTED | UNTRACKED) == 0
+                && now.saturating_sub(flow.first_seen) >= active_ns
+            {
+                sink.first_report(flow, label, now, active_ns);
+            }
             drop(shard);
             if announces {
                 follow(&shared.related, label.protocol, ends, payload, now);
@@ -420,41 +549,107 @@ impl Engine {
         outcome
     }
 
-    /// Sweep idle flows if a second of packet time has passed since the last sweep.
+    /// Run the engine's timers at `now` without a packet: idle expiry (every second), interim
+    /// reports (every 10 ms) and the host table's publication (every second), each only when it
+    /// is due. [`Engine::process`] runs them itself; a caller whose traffic may stop (a bridge
+    /// worker on a quiet link) also calls this each round, so flows still end and are reported.
+    pub fn tick(&mut self, now: u64) {
+        self.maybe_expire(now);
+    }
+
+    /// Sweep idle flows if a second of packet time has passed since the last sweep, and make
+    /// the interim reports that are due.
     fn maybe_expire(&mut self, now: u64) {
+        if now >= self.next_active && self.config.active_timeout_ns != 0 {
+            self.next_active = now.saturating_add(ACTIVE_EVERY_NS);
+            self.report_due(now);
+        }
         if now >= self.next_expire {
             self.next_expire = now.saturating_add(EXPIRE_EVERY_NS);
             self.expire(now);
             self.shared.related.expire(now);
         }
+        if now >= self.next_publish && self.config.host_capacity != 0 {
+            self.next_publish = now.saturating_add(PUBLISH_EVERY_NS);
+            self.publish_hosts();
+        }
+    }
+
+    /// Make the interim reports of tracked flows that are due at `now` (at most a few hundred
+    /// per call; the rest wait for the next).
+    fn report_due(&mut self, now: u64) {
+        let active_ns = self.config.active_timeout_ns;
+        let Engine { shared, config, records, reports, hosts, counters, due, .. } = self;
+        due.clear();
+        shared.active.lock().take_due(now, ACTIVE_PER_SWEEP, due);
+        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        for &(at, key) in due.iter() {
+            let table = &*sink.shared.table;
+            let hash = table.hash(&key);
+            let shard = table.lock(table.shard_of(hash));
+            // A flow that ended took its entry with it; a flow with the same key since is not
+            // this one (its first packet time differs).
+            let Some(flow) = shard.get(&key, hash).filter(|f| f.value.flags & REPORTED != 0) else { continue };
+            let proto = flow.key.protocol();
+            let Some(label) = flow.value.label(proto, portless_label(proto)) else { continue };
+            let mut active = sink.shared.active.lock();
+            let Some(entry) = active.current(&key, at, flow.first_seen) else { continue };
+            let before = entry.reported;
+            if flow.packets != before.packets {
+                entry.reported = Reported { packets: flow.packets, bytes: flow.bytes, at: now };
+            }
+            if !active.reschedule(key, now.saturating_add(active_ns)) {
+                sink.counters.active_untracked.inc();
+            }
+            drop(active);
+            if flow.packets != before.packets {
+                sink.report(flow, label, before);
+            }
+        }
     }
 
     /// End the flows of shard `shard` (modulo the shard count) idle past their timeout at `now`.
     pub fn expire_shard(&mut self, shard: usize, now: u64) -> usize {
-        let Engine { shared, config, records, counters, .. } = self;
-        let c = &**counters;
-        shared.table.expire_shard(shard, now, &mut |flow, why| {
-            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
-        })
+        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        sink.shared.table.expire_shard(shard, now, &mut |flow, why| sink.end_flow(flow, why))
+    }
+
+    /// Make the interim reports of long flows that are due at `now`, at most a few hundred (the
+    /// rest wait for the next call): for the engine that sweeps for others ([`Expiry::External`]),
+    /// whose data-path engines leave them to it. An [`Expiry::Inline`] engine makes its own
+    /// every 10 ms of packet time. Returns whether some were still due (call again soon).
+    pub fn report_active(&mut self, now: u64) -> bool {
+        if self.config.active_timeout_ns == 0 {
+            return false;
+        }
+        self.report_due(now);
+        self.due.len() == ACTIVE_PER_SWEEP
     }
 
     /// End every flow idle past its timeout at `now`.
     pub fn expire(&mut self, now: u64) -> usize {
-        let Engine { shared, config, records, counters, .. } = self;
-        let c = &**counters;
-        shared.table.expire_all(now, &mut |flow, why| {
-            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
-        })
+        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        sink.shared.table.expire_all(now, &mut |flow, why| sink.end_flow(flow, why))
     }
 
     /// End every flow (end of input or shutdown), labelling those still pending from what was
-    /// seen, so the per-protocol totals account for every IP packet.
+    /// seen, so the per-protocol totals account for every IP packet. Publishes the host table.
     pub fn flush(&mut self) {
-        let Engine { shared, config, records, counters, .. } = self;
-        let c = &**counters;
-        shared.table.flush(&mut |flow, why| {
-            end_flow(&shared.classifier, &shared.peers, c, config.record_flows, records, flow, why);
-        });
+        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        sink.shared.table.flush(&mut |flow, why| sink.end_flow(flow, why));
+        self.publish_hosts();
+    }
+
+    /// Refresh the published copy of the host table ([`Engine::published_hosts`]). The engine
+    /// does so itself every second of packet time and at [`Engine::flush`]; an engine that ends
+    /// flows without seeing packets (one that only sweeps idle flows) calls it after sweeping.
+    pub fn publish_hosts(&mut self) {
+        if self.config.host_capacity != 0 {
+            self.hosts_published.lock().copy_from(&self.hosts);
+        }
     }
 }
 
@@ -584,7 +779,7 @@ fn originator_inside(ingress: Ingress, first: FlowDir, inside: &[IpNet], src: Ip
 fn attribute_backlog(c: &EngineCounters, flow: &Flow<FlowState>, label: Label) {
     let p = c.protocol(label.protocol);
     p.flows.inc();
-    let (orig, resp) = if flow.value.originator_inside {
+    let (orig, resp) = if flow.value.originator_inside() {
         (Direction::Outbound, Direction::Inbound)
     } else {
         (Direction::Inbound, Direction::Outbound)
@@ -593,41 +788,114 @@ fn attribute_backlog(c: &EngineCounters, flow: &Flow<FlowState>, label: Label) {
     p.count(resp, flow.packets[1], flow.bytes[1]);
 }
 
-fn end_flow(
-    classifier: &Classifier,
-    peers: &PeerCache,
-    c: &EngineCounters,
+/// Where ended flows and interim reports go: the counters, the records, the host table.
+struct Sink<'a> {
+    shared: &'a Shared,
+    counters: &'a EngineCounters,
     record: bool,
-    records: &mut Vec<FlowRecord>,
-    flow: Flow<FlowState>,
-    why: EndReason,
-) {
-    c.flows_ended(why).inc();
-    let (o, r) = (flow.originator(), flow.responder());
-    let label = match (l4_of(flow.key.protocol()), flow.value.inspect.verdict()) {
-        (Some(_), Some(label)) => label,
-        (Some(l4), None) => {
-            let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
-            let label = classifier.finish(&flow.value.inspect, l4, ends.0, ends.1, peers, flow.last_seen);
-            attribute_backlog(c, &flow, label);
-            label
+    records: &'a mut Vec<FlowRecord>,
+    reports: &'a mut Vec<ActiveRecord>,
+    hosts: &'a mut HostTopK,
+}
+
+impl Sink<'_> {
+    /// Count `bytes` (originator's, responder's) of a flow to its inside host.
+    fn account_host(&mut self, flow: &Flow<FlowState>, label: Label, bytes: [u64; 2]) {
+        if self.hosts.capacity() == 0 {
+            return;
         }
-        // Port-less flows were labelled, and attributed, at their first packet.
-        (None, _) => portless_label(flow.key.protocol()),
-    };
-    if record {
-        records.push(FlowRecord {
-            ip_protocol: flow.key.protocol(),
-            originator: o,
-            responder: r,
-            originator_inside: flow.value.originator_inside,
-            label,
-            packets: flow.packets,
-            bytes: flow.bytes,
+        let (host, bytes) = if flow.value.originator_inside() {
+            (flow.originator().0, bytes)
+        } else {
+            (flow.responder().0, [bytes[1], bytes[0]])
+        };
+        self.hosts.add(host, label.protocol.0, bytes);
+    }
+
+    /// The first interim report of a labelled flow that has just passed its active timeout.
+    #[cold]
+    fn first_report(&mut self, flow: &mut Flow<FlowState>, label: Label, now: u64, active_ns: u64) {
+        let entry = active::Entry {
             first_seen: flow.first_seen,
-            last_seen: flow.last_seen,
-            end: why,
-        });
+            due: now.saturating_add(active_ns),
+            reported: Reported { packets: flow.packets, bytes: flow.bytes, at: now },
+        };
+        if !self.shared.active.lock().insert(flow.key, entry) {
+            flow.value.flags |= UNTRACKED;
+            self.counters.active_untracked.inc();
+            return;
+        }
+        flow.value.flags |= REPORTED;
+        self.report(flow, label, Reported::default());
+    }
+
+    /// An interim report of `flow`, whose earlier reports covered `before`.
+    fn report(&mut self, flow: &Flow<FlowState>, label: Label, before: Reported) {
+        self.counters.active_reports.inc();
+        let (_, bytes) = before.since(flow.packets, flow.bytes);
+        self.account_host(flow, label, bytes);
+        if self.record {
+            self.reports.push(ActiveRecord {
+                ip_protocol: flow.key.protocol(),
+                originator: flow.originator(),
+                responder: flow.responder(),
+                originator_inside: flow.value.originator_inside(),
+                label,
+                packets: flow.packets,
+                bytes: flow.bytes,
+                first_seen: flow.first_seen,
+                last_seen: flow.last_seen,
+                vlan: flow.value.vlan,
+                reported: before,
+            });
+        }
+    }
+
+    fn end_flow(&mut self, flow: Flow<FlowState>, why: EndReason) {
+        let c = self.counters;
+        c.flows_ended(why).inc();
+        let (o, r) = (flow.originator(), flow.responder());
+        let label = match (l4_of(flow.key.protocol()), flow.value.inspect.verdict()) {
+            (Some(_), Some(label)) => label,
+            (Some(l4), None) => {
+                let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
+                let label = self.shared.classifier.finish(
+                    &flow.value.inspect,
+                    l4,
+                    ends.0,
+                    ends.1,
+                    &self.shared.peers,
+                    flow.last_seen,
+                );
+                attribute_backlog(c, &flow, label);
+                label
+            }
+            // Port-less flows were labelled, and attributed, at their first packet.
+            (None, _) => portless_label(flow.key.protocol()),
+        };
+        let reported = if flow.value.flags & REPORTED != 0 {
+            self.shared.active.lock().remove(&flow.key, flow.first_seen).unwrap_or_default()
+        } else {
+            Reported::default()
+        };
+        let (_, bytes) = reported.since(flow.packets, flow.bytes);
+        self.account_host(&flow, label, bytes);
+        if self.record {
+            self.records.push(FlowRecord {
+                ip_protocol: flow.key.protocol(),
+                originator: o,
+                responder: r,
+                originator_inside: flow.value.originator_inside(),
+                label,
+                packets: flow.packets,
+                bytes: flow.bytes,
+                first_seen: flow.first_seen,
+                last_seen: flow.last_seen,
+                end: why,
+                vlan: flow.value.vlan,
+                reported,
+            });
+        }
     }
 }
 
@@ -765,3 +1033,6 @@ mod tests {
         assert!(core::mem::size_of::<Flow<FlowState>>() <= 144, "{}", core::mem::size_of::<Flow<FlowState>>());
     }
 }
+
+#[cfg(test)]
+mod active_tests;

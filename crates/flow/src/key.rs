@@ -11,7 +11,7 @@ use core::net::IpAddr;
 ///
 /// IPv4 addresses are stored as IPv4-mapped IPv6 addresses so one fixed-size key serves both
 /// families; `v6` keeps a v4 flow and a v4-mapped v6 flow apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct FlowKey {
     lo_addr: [u8; 16],
     hi_addr: [u8; 16],

@@ -783,6 +783,19 @@ mod tests {
     }
 
     #[test]
+    fn get_finds_a_flow_by_key_without_touching_it() {
+        let t = table(16);
+        let mut ended = Vec::new();
+        touch(&t, 1000, 53, 17, 5, 0, &mut ended);
+        let (key, _) = FlowKey::new(ip(2), 1000, ip(1), 53, 17);
+        let shard = t.lock(t.shard_of(t.hash(&key)));
+        let f = shard.get(&key, t.hash(&key)).unwrap();
+        assert_eq!((f.packets, f.last_seen), ([1, 0], 5));
+        let (other, _) = FlowKey::new(ip(2), 1001, ip(1), 53, 17);
+        assert!(shard.get(&other, t.hash(&other)).is_none());
+    }
+
+    #[test]
     fn flush_ends_everything() {
         let t = table(16);
         let mut ended = Vec::new();

@@ -2,10 +2,15 @@
 //! flow table's figures and the top flows into one [`IntervalRecord`].
 
 use crate::histo::{BatchHistograms, Collector, percentiles};
-use crate::record::{FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, UmemStats};
+use crate::hosts::{HostSelection, HostTopK, host_stats, merge};
+use crate::record::{
+    FlowTableStats, HostStats, InterfaceStats, IntervalRecord, IpfixStats, Percentiles, ProtocolStats, UmemStats,
+};
 use crate::totals::{ProtoTotals, SideTotals, Totals};
 use hdrhistogram::CreationError;
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long the stats thread waits for workers' histograms (a worker answers within one poll
@@ -13,6 +18,35 @@ use std::time::{Duration, Instant, SystemTime};
 const COLLECT_WAIT: Duration = Duration::from_millis(100);
 /// Window of the moving average.
 const MINUTE: Duration = Duration::from_secs(60);
+
+/// What the per-host and export figures of a record come from: the engines' published host
+/// tables, how many hosts a record lists (by bytes, and as many by P2P bytes), the exporter's
+/// figures.
+#[derive(Default)]
+pub struct Extra<'a> {
+    /// Each engine's published host table ([`HostTopK`]), merged into the record's hosts.
+    pub host_tables: &'a [Arc<Mutex<HostTopK>>],
+    /// Hosts listed by bytes, and as many by peer-to-peer bytes; 0: none.
+    pub hosts_shown: usize,
+    /// The exporter's figures, with export on.
+    pub ipfix: Option<IpfixStats>,
+}
+
+/// The hosts of a record: the engines' published host tables merged, `shown` hosts with the
+/// most bytes and as many with the most peer-to-peer bytes (`protocol_names[id]` = (name,
+/// category)). Each table is copied out under its lock, one at a time, and merged unlocked.
+pub fn merged_hosts(
+    tables: &[Arc<Mutex<HostTopK>>],
+    protocol_names: &[(String, String)],
+    shown: usize,
+) -> Vec<HostStats> {
+    if shown == 0 || tables.is_empty() {
+        return Vec::new();
+    }
+    let copies: Vec<HostTopK> = tables.iter().map(|t| t.lock().clone()).collect();
+    let name = |id: u16| protocol_names.get(usize::from(id)).cloned().unwrap_or_default();
+    host_stats(&merge(copies.iter()), &name, HostSelection { by_bytes: shown, by_p2p: shown })
+}
 
 /// Builds one [`IntervalRecord`] per interval, carrying what rates need from one to the next.
 pub struct RecordBuilder {
@@ -70,13 +104,15 @@ impl RecordBuilder {
 
     /// This interval's record from `t` (a fresh snapshot) and the flow table's figures; collects
     /// the workers' histograms from `collector`. `epoch` is when the bridge started. The top
-    /// flows are left empty, for the caller (whose candidates come with the histograms).
+    /// flows are left empty, for the caller (whose candidates come with the histograms); the
+    /// hosts and the export figures come from `extra`.
     pub fn record(
         &mut self,
         t: &Totals,
         collector: &mut Collector,
         table: FlowTableStats,
         epoch: Instant,
+        extra: Extra<'_>,
     ) -> IntervalRecord {
         let now = Instant::now();
         let secs = now.duration_since(self.last_at).as_secs_f64().max(1e-6);
@@ -146,6 +182,8 @@ impl RecordBuilder {
             .map(|(e, n)| ((*e).to_string(), *n))
             .collect();
 
+        let hosts = merged_hosts(extra.host_tables, &self.protocol_names, extra.hosts_shown);
+
         let [c_batch, c_packet, c_size] = &mut self.cumulative;
         let record = IntervalRecord {
             kind: "interval".into(),
@@ -162,6 +200,8 @@ impl RecordBuilder {
             batch_size: with_totals(percentiles(&self.merged.batch_size), c_size, &self.merged.batch_size),
             packet_ns: with_totals(percentiles(&self.merged.packet_ns), c_packet, &self.merged.packet_ns),
             top_flows: Vec::new(),
+            hosts,
+            ipfix: extra.ipfix,
         };
         self.last_at = now;
         self.last_protocols.clone_from(&t.protocols);
@@ -208,7 +248,8 @@ mod tests {
         t.sides[0].received = 10;
         t.frames_total = 64;
         t.frames_in_use = 9;
-        let r = b.record(&t, &mut collector, FlowTableStats { active: 1, ..Default::default() }, epoch);
+        let r =
+            b.record(&t, &mut collector, FlowTableStats { active: 1, ..Default::default() }, epoch, Extra::default());
         assert_eq!(r.kind, "interval");
         assert_eq!(r.protocols.keys().collect::<Vec<_>>(), ["http"]);
         assert_eq!(r.malformed.get("bad-ip-version"), Some(&3));
@@ -217,7 +258,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         t.protocols[1].bytes[0] = 3000;
         t.protocols[1].flows = 3;
-        let r = b.record(&t, &mut collector, FlowTableStats::default(), epoch);
+        let r = b.record(&t, &mut collector, FlowTableStats::default(), epoch, Extra::default());
         let http = &r.protocols["http"];
         assert_eq!(http.flows_new, 2);
         let want = 2000.0 * 8.0 / r.interval_s;

@@ -10,16 +10,19 @@
 #![deny(missing_docs)]
 
 pub mod histo;
+pub mod hosts;
 pub mod http;
 pub mod interval;
+pub mod ipfix;
 pub mod prometheus;
 pub mod record;
 pub mod summary;
 pub mod totals;
 
-pub use interval::{RecordBuilder, stderr_line};
+pub use interval::{Extra, RecordBuilder, merged_hosts, stderr_line};
 pub use record::{
-    FlowTableStats, InterfaceStats, IntervalRecord, Percentiles, ProtocolStats, TopFlow, UmemStats, l4_name,
+    FlowTableStats, HostProtocolStats, HostStats, InterfaceStats, IntervalRecord, IpfixCollectorStats, IpfixStats,
+    Percentiles, ProtocolStats, TopFlow, UmemStats, l4_name,
 };
 pub use summary::{BridgeSummary, FrameSummary, Interfaces, ProtocolSummary, SideSummary};
 pub use totals::{ProtoTotals, SideTotals, Totals};

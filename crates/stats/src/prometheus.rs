@@ -119,6 +119,8 @@ pub fn render(r: &IntervalRecord) -> String {
     o.summary("weir_batch_duration_seconds", "Time a batch spends in a worker.", &r.batch_ns, 1e-9);
     o.summary("weir_packet_duration_seconds", "Time per packet through the engine.", &r.packet_ns, 1e-9);
     o.summary("weir_batch_frames", "Frames per non-empty batch.", &r.batch_size, 1.0);
+    o.0.push_str(&crate::hosts::prometheus(&r.hosts));
+    o.0.push_str(&crate::ipfix::prometheus(r.ipfix.as_ref()));
     o.0
 }
 

@@ -40,6 +40,79 @@ pub struct IntervalRecord {
     pub packet_ns: Percentiles,
     /// The flows with the most bytes among those active, largest first.
     pub top_flows: Vec<TopFlow>,
+    /// The inside hosts with the most bytes and those with the most peer-to-peer bytes, largest
+    /// (by bytes) first. Bytes since start, counted when a flow ends and, for a long flow, at each
+    /// active timeout; from a bounded table per worker (see `hosts`), so each figure is a lower
+    /// bound, short of the truth by at most its `error_bytes`.
+    #[serde(default)]
+    pub hosts: Vec<HostStats>,
+    /// IPFIX export, when `[export] ipfix` names collectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipfix: Option<IpfixStats>,
+}
+
+/// IPFIX export since start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpfixStats {
+    /// Flow records the workers queued for the exporter.
+    pub queued: u64,
+    /// Flow records dropped because the queue was full (export never waits).
+    pub dropped: u64,
+    /// Per collector.
+    pub collectors: Vec<IpfixCollectorStats>,
+}
+
+/// One IPFIX collector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpfixCollectorStats {
+    /// `udp://host:port` or `tcp://host:port`.
+    pub collector: String,
+    /// TCP: connected now; UDP: always.
+    pub connected: bool,
+    /// Messages sent.
+    pub messages: u64,
+    /// Data records sent.
+    pub records: u64,
+    /// Octets sent.
+    pub bytes: u64,
+    /// Data records that never reached it.
+    pub records_lost: u64,
+    /// Failed sends (refused datagrams, broken connections).
+    pub send_errors: u64,
+}
+
+/// One inside host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostStats {
+    /// Its address.
+    pub host: String,
+    /// Bytes from the host (outbound), all protocols.
+    pub bytes_out: u64,
+    /// Bytes to the host (inbound), all protocols.
+    pub bytes_in: u64,
+    /// Outbound bytes of peer-to-peer protocols (category `p2p`).
+    pub p2p_bytes_out: u64,
+    /// Inbound bytes of peer-to-peer protocols.
+    pub p2p_bytes_in: u64,
+    /// At most this many more bytes of the host's protocols may have gone uncounted (the
+    /// bounded table's error).
+    pub error_bytes: u64,
+    /// Per protocol (by name).
+    pub protocols: BTreeMap<String, HostProtocolStats>,
+}
+
+/// One protocol of one host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostProtocolStats {
+    /// The protocol's category.
+    pub category: String,
+    /// Bytes from the host.
+    pub bytes_out: u64,
+    /// Bytes to the host.
+    pub bytes_in: u64,
+    /// At most this many more bytes may have gone uncounted.
+    #[serde(default)]
+    pub error_bytes: u64,
 }
 
 /// One protocol.

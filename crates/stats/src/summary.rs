@@ -3,6 +3,7 @@
 //! Field names are an interface (documented in the README); add fields, never rename them. The
 //! test harness and scripts read the summary through this type.
 
+use crate::record::{HostStats, IpfixStats};
 use crate::totals::{SideTotals, Totals};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,14 @@ pub struct BridgeSummary {
     pub malformed: u64,
     /// Per queue: where its UMEM frames were when its worker stopped.
     pub frames: Vec<FrameSummary>,
+    /// The inside hosts with the most bytes and those with the most peer-to-peer bytes over
+    /// the whole run (`stats.hosts` of each; as in the interval record); empty with per-host
+    /// accounting off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostStats>,
+    /// The IPFIX exporter's final figures, with export on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipfix: Option<IpfixStats>,
 }
 
 /// The two interfaces.
@@ -150,6 +159,8 @@ impl BridgeSummary {
             non_ip: t.non_ip,
             malformed: t.malformed,
             frames,
+            hosts: Vec::new(),
+            ipfix: None,
         }
     }
 

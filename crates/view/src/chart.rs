@@ -8,7 +8,7 @@
 
 use crate::ViewError;
 use crate::font::{self, FAMILY};
-use crate::model::{clean, format_bps, format_bytes, format_share};
+use crate::model::{HostRow, SortKey, clean, format_bps, format_bytes, format_share, host_rows};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -55,6 +55,43 @@ pub fn totals_from_records(records: &[IntervalRecord]) -> Vec<ProtocolTotals> {
         add(last);
     }
     sum.into_values().collect()
+}
+
+/// The inside hosts with the most peer-to-peer bytes over a stats file, largest first, at most
+/// `n`, leaving out hosts with none. Host figures count since the bridge started, so each run's
+/// last record holds them; across restarts (uptime going back) a host's figures are added up.
+pub fn p2p_hosts_from_records(records: &[IntervalRecord], n: usize) -> Vec<HostRow> {
+    let mut sum: std::collections::BTreeMap<String, weir_stats::HostStats> = std::collections::BTreeMap::new();
+    let mut add = |r: &IntervalRecord| {
+        for h in &r.hosts {
+            let t = sum
+                .entry(h.host.clone())
+                .or_insert_with(|| weir_stats::HostStats { host: h.host.clone(), ..Default::default() });
+            t.bytes_out = t.bytes_out.saturating_add(h.bytes_out);
+            t.bytes_in = t.bytes_in.saturating_add(h.bytes_in);
+            t.p2p_bytes_out = t.p2p_bytes_out.saturating_add(h.p2p_bytes_out);
+            t.p2p_bytes_in = t.p2p_bytes_in.saturating_add(h.p2p_bytes_in);
+            t.error_bytes = t.error_bytes.saturating_add(h.error_bytes);
+            for (name, p) in &h.protocols {
+                let e = t.protocols.entry(name.clone()).or_insert_with(|| weir_stats::HostProtocolStats {
+                    category: p.category.clone(),
+                    ..Default::default()
+                });
+                e.bytes_out = e.bytes_out.saturating_add(p.bytes_out);
+                e.bytes_in = e.bytes_in.saturating_add(p.bytes_in);
+            }
+        }
+    };
+    for pair in records.windows(2) {
+        if pair[1].uptime_s < pair[0].uptime_s {
+            add(&pair[0]);
+        }
+    }
+    if let Some(last) = records.last() {
+        add(last);
+    }
+    let merged = IntervalRecord { hosts: sum.into_values().collect(), ..IntervalRecord::default() };
+    host_rows(&merged, SortKey::P2p).into_iter().filter(|h| h.p2p() > 0).take(n).collect()
 }
 
 /// One protocol (or "other") as drawn: its colour and shares.
@@ -259,8 +296,16 @@ pub fn write_report(path: &Path, source: &str, records: &[IntervalRecord], max_n
     let share = share_data(&totals_from_records(records), max_named);
     let series = time_series(records, &share);
     let start = records.first().map(|r| utc(r.time_unix_s)).unwrap_or_default();
-    let report = Report { source, share: &share, series: &series, start: &start };
-    render(path, (WIDTH, share_height(&share) + 2 * PANEL), &report)
+    let hosts = p2p_hosts_from_records(records, TOP_HOSTS);
+    let report = Report { source, share: &share, series: &series, start: &start, hosts: &hosts };
+    render(path, (WIDTH, share_height(&share) + 2 * PANEL + hosts_height(&hosts)), &report)
+}
+
+/// Hosts in the report's last panel.
+pub const TOP_HOSTS: usize = 10;
+
+fn hosts_height(hosts: &[HostRow]) -> u32 {
+    if hosts.is_empty() { 0 } else { 110 + 36 * hosts.len() as u32 }
 }
 
 /// Something drawn onto any backend.
@@ -284,16 +329,61 @@ struct Report<'a> {
     share: &'a ShareData,
     series: &'a TimeSeries,
     start: &'a str,
+    hosts: &'a [HostRow],
 }
 
 impl Paint for Report<'_> {
     fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let (upper, lower) = root.split_vertically(share_height(self.share));
         draw_share(&upper, self.source, self.share)?;
-        let (out, inb) = lower.split_vertically(PANEL);
+        let (out, rest) = lower.split_vertically(PANEL);
         draw_series(&out, self.share, self.series, true, self.start)?;
-        draw_series(&inb, self.share, self.series, false, self.start)
+        let (inb, hosts) = rest.split_vertically(PANEL);
+        draw_series(&inb, self.share, self.series, false, self.start)?;
+        if self.hosts.is_empty() { Ok(()) } else { draw_hosts(&hosts, self.hosts) }
     }
+}
+
+/// The inside hosts with the most peer-to-peer bytes: a bar each, outbound and inbound.
+fn draw_hosts<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, hosts: &[HostRow]) -> Result<(), String> {
+    let (w, _) = root.dim_in_pixel();
+    let w = w as i32;
+    let title = format!("Top {} inside hosts by peer-to-peer bytes", hosts.len());
+    root.draw(&Text::new(title, (30, 18), style(26, true, BLACK))).s()?;
+    let sub = "since the bridge started, counted as flows end and every active timeout; \
+               outbound (from the host) and inbound (to it)";
+    root.draw(&Text::new(sub, (30, 54), style(16, false, GREY))).s()?;
+    let (x0, x1) = (240, w - 620);
+    let max = hosts.iter().map(HostRow::p2p).max().unwrap_or(0).max(1) as f64;
+    let (out_colour, in_colour) = (rgb(WARM[0]), rgb(WARM[1]));
+    for (i, h) in hosts.iter().enumerate() {
+        let y = 90 + 36 * i as i32;
+        root.draw(&Text::new(h.host.clone(), (30, y + 4), style(17, false, BLACK))).s()?;
+        let span = f64::from(x1 - x0);
+        let out_end = x0 + (h.p2p_out as f64 / max * span).round() as i32;
+        let in_end = out_end + (h.p2p_in as f64 / max * span).round() as i32;
+        if out_end > x0 {
+            root.draw(&Rectangle::new([(x0, y), (out_end, y + 26)], out_colour.filled())).s()?;
+        }
+        if in_end > out_end {
+            root.draw(&Rectangle::new([(out_end, y), (in_end, y + 26)], in_colour.filled())).s()?;
+        }
+        let protocols: Vec<&str> = h.protocols.iter().take(2).map(|(n, _)| n.as_str()).collect();
+        let figures = format!(
+            "{} out, {} in · {} of its bytes · {}",
+            format_bytes(h.p2p_out),
+            format_bytes(h.p2p_in),
+            format_share(h.p2p_share),
+            protocols.join(", ")
+        );
+        root.draw(&Text::new(figures, (x1 + 20, y + 4), style(16, false, P2P_INK))).s()?;
+    }
+    let y = 90 + 36 * hosts.len() as i32 + 4;
+    root.draw(&Rectangle::new([(x0, y), (x0 + 18, y + 18)], out_colour.filled())).s()?;
+    root.draw(&Text::new("outbound", (x0 + 26, y + 1), style(15, false, GREY))).s()?;
+    root.draw(&Rectangle::new([(x0 + 140, y), (x0 + 158, y + 18)], in_colour.filled())).s()?;
+    root.draw(&Text::new("inbound", (x0 + 166, y + 1), style(15, false, GREY))).s()?;
+    Ok(())
 }
 
 const PANEL: u32 = 420;
@@ -688,6 +778,50 @@ mod tests {
         assert_eq!(utc(f64::NAN), "");
     }
 
+    fn with_host(mut r: IntervalRecord, addr: &str, p2p_out: u64, p2p_in: u64, web: u64) -> IntervalRecord {
+        let mut h = weir_stats::HostStats {
+            host: addr.into(),
+            bytes_out: p2p_out + web,
+            bytes_in: p2p_in,
+            p2p_bytes_out: p2p_out,
+            p2p_bytes_in: p2p_in,
+            ..Default::default()
+        };
+        h.protocols.insert(
+            "bittorrent".into(),
+            weir_stats::HostProtocolStats {
+                category: "p2p".into(),
+                bytes_out: p2p_out,
+                bytes_in: p2p_in,
+                error_bytes: 0,
+            },
+        );
+        h.protocols.insert(
+            "http".into(),
+            weir_stats::HostProtocolStats { category: "web".into(), bytes_out: web, bytes_in: 0, error_bytes: 0 },
+        );
+        r.hosts.push(h);
+        r
+    }
+
+    #[test]
+    fn the_p2p_hosts_come_from_each_runs_last_record_largest_first() {
+        let a = with_host(rec(1.0, &[]), "198.18.0.1", 10, 0, 5);
+        let b = with_host(with_host(rec(2.0, &[]), "198.18.0.1", 100, 10, 5), "198.18.0.2", 0, 0, 999);
+        // The bridge restarted: its figures start again.
+        let c = with_host(with_host(rec(1.0, &[]), "198.18.0.3", 50, 50, 0), "198.18.0.1", 1, 1, 0);
+        let hosts = p2p_hosts_from_records(&[a, b, c], 10);
+        let names: Vec<&str> = hosts.iter().map(|h| h.host.as_str()).collect();
+        assert_eq!(names, ["198.18.0.1", "198.18.0.3"], "a host without P2P is left out");
+        assert_eq!((hosts[0].p2p_out, hosts[0].p2p_in), (101, 11));
+        assert_eq!(p2p_hosts_from_records(&[], 10), []);
+        let many: IntervalRecord =
+            (0..30).fold(rec(1.0, &[]), |r, i| with_host(r, &format!("198.18.1.{i}"), 1000 + i, 0, 0));
+        let top = p2p_hosts_from_records(&[many], TOP_HOSTS);
+        assert_eq!(top.len(), 10);
+        assert_eq!(top[0].host, "198.18.1.29");
+    }
+
     #[test]
     fn charts_are_written_as_svg_and_png_and_other_names_are_refused() {
         let dir = std::env::temp_dir().join(format!("weir-view-chart-{}", std::process::id()));
@@ -701,6 +835,17 @@ mod tests {
         write_report(&svg, "test", &records, 10).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
         assert!(text.contains("<svg") && text.contains("bittorrent") && text.contains("P2P 90.0%"), "{}", &text[..200]);
+        assert!(!text.contains("inside hosts by peer-to-peer"), "no host figures, no host panel");
+        let mut with_hosts = records.clone();
+        let last = with_hosts.pop().unwrap();
+        with_hosts.push(with_host(last, "198.18.0.42", 7_000_000, 3_000_000, 1_000_000));
+        write_report(&svg, "test", &with_hosts, 10).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(
+            text.contains("Top 1 inside hosts by peer-to-peer bytes") && text.contains("198.18.0.42"),
+            "host panel"
+        );
+        assert!(text.contains("7.00 MB out, 3.00 MB in"), "host figures");
         let png = dir.join("r.png");
         write_share_chart(&png, "test", &totals_from_records(&records)).unwrap();
         let bytes = std::fs::read(&png).unwrap();

@@ -24,8 +24,9 @@ pub mod top;
 
 use std::path::PathBuf;
 
-pub use chart::{ProtocolTotals, write_report, write_share_chart};
+pub use chart::{ProtocolTotals, p2p_hosts_from_records, write_report, write_share_chart};
 pub use model::SortKey;
+pub use top::View;
 pub use top::run_top;
 
 /// Errors of the views. Each names what it could not read or write.

@@ -17,6 +17,9 @@ pub enum SortKey {
     Name,
     /// Outbound plus inbound bits/s, largest first (key `t`).
     Total,
+    /// Peer-to-peer first (key `p`): hosts by their peer-to-peer bytes; protocols of category
+    /// p2p before the others, each by total.
+    P2p,
 }
 
 impl SortKey {
@@ -27,6 +30,7 @@ impl SortKey {
             'i' | 'I' => Some(SortKey::Inbound),
             'n' | 'N' => Some(SortKey::Name),
             't' | 'T' => Some(SortKey::Total),
+            'p' | 'P' => Some(SortKey::P2p),
             _ => None,
         }
     }
@@ -38,6 +42,7 @@ impl SortKey {
             SortKey::Inbound => "inbound",
             SortKey::Name => "name",
             SortKey::Total => "total",
+            SortKey::P2p => "p2p",
         }
     }
 }
@@ -109,8 +114,85 @@ pub fn sort_rows(rows: &mut [ProtocolRow], sort: SortKey) {
         SortKey::Inbound => r.bps_in,
         SortKey::Total => r.bps_out + r.bps_in,
         SortKey::Name => 0.0,
+        SortKey::P2p => r.bps_out + r.bps_in,
     };
-    rows.sort_by(|a, b| key(b).total_cmp(&key(a)).then_with(|| a.name.cmp(&b.name)));
+    let p2p_first = |r: &ProtocolRow| sort == SortKey::P2p && r.category == "p2p";
+    rows.sort_by(|a, b| {
+        p2p_first(b).cmp(&p2p_first(a)).then_with(|| key(b).total_cmp(&key(a))).then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// One inside host as shown in `weir top`'s hosts view and `weir report`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostRow {
+    /// Its address.
+    pub host: String,
+    /// Bytes from it since start.
+    pub bytes_out: u64,
+    /// Bytes to it since start.
+    pub bytes_in: u64,
+    /// Peer-to-peer bytes from it.
+    pub p2p_out: u64,
+    /// Peer-to-peer bytes to it.
+    pub p2p_in: u64,
+    /// Peer-to-peer share of its bytes, `0.0..=1.0`.
+    pub p2p_share: f64,
+    /// Its protocols by bytes (both directions), largest first.
+    pub protocols: Vec<(String, u64)>,
+    /// At most this many more bytes may have gone uncounted.
+    pub error: u64,
+}
+
+impl HostRow {
+    /// Both directions.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_out.saturating_add(self.bytes_in)
+    }
+
+    /// Peer-to-peer, both directions.
+    pub fn p2p(&self) -> u64 {
+        self.p2p_out.saturating_add(self.p2p_in)
+    }
+}
+
+/// The record's hosts as rows, sorted by `sort`: bytes out, in, both, peer-to-peer bytes, or
+/// address (ties by address, so the order is stable).
+pub fn host_rows(record: &IntervalRecord, sort: SortKey) -> Vec<HostRow> {
+    let mut rows: Vec<HostRow> = record
+        .hosts
+        .iter()
+        .map(|h| {
+            let mut protocols: Vec<(String, u64)> = h
+                .protocols
+                .iter()
+                .map(|(n, p)| (n.clone(), p.bytes_out.saturating_add(p.bytes_in)))
+                .filter(|(_, b)| *b > 0)
+                .collect();
+            protocols.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let total = h.bytes_out.saturating_add(h.bytes_in);
+            let p2p = h.p2p_bytes_out.saturating_add(h.p2p_bytes_in);
+            HostRow {
+                host: h.host.clone(),
+                bytes_out: h.bytes_out,
+                bytes_in: h.bytes_in,
+                p2p_out: h.p2p_bytes_out,
+                p2p_in: h.p2p_bytes_in,
+                p2p_share: share(p2p as f64, total as f64),
+                protocols,
+                error: h.error_bytes,
+            }
+        })
+        .collect();
+    let addr = |r: &HostRow| r.host.parse::<std::net::IpAddr>().ok();
+    let key = |r: &HostRow| match sort {
+        SortKey::Outbound => r.bytes_out,
+        SortKey::Inbound => r.bytes_in,
+        SortKey::Total => r.bytes(),
+        SortKey::P2p => r.p2p(),
+        SortKey::Name => 0,
+    };
+    rows.sort_by(|a, b| key(b).cmp(&key(a)).then_with(|| addr(a).cmp(&addr(b))).then_with(|| a.host.cmp(&b.host)));
+    rows
 }
 
 /// A bar `width` cells wide filled to `share` (`0.0..=1.0`) with eighth-block precision.
@@ -219,6 +301,61 @@ mod tests {
     }
 
     #[test]
+    fn p2p_sorts_peer_to_peer_protocols_first() {
+        let mut r = record(&[("http", 900.0, 900.0), ("bittorrent", 10.0, 1.0), ("edonkey", 50.0, 0.0)]);
+        for (name, p) in r.protocols.iter_mut() {
+            p.category = if name == "http" { "web".into() } else { "p2p".into() };
+        }
+        assert_eq!(names(&protocol_rows(&r, SortKey::P2p)), ["edonkey", "bittorrent", "http"]);
+    }
+
+    fn host(addr: &str, out: u64, inb: u64, p2p: (u64, u64)) -> weir_stats::HostStats {
+        let mut h = weir_stats::HostStats {
+            host: addr.into(),
+            bytes_out: out,
+            bytes_in: inb,
+            p2p_bytes_out: p2p.0,
+            p2p_bytes_in: p2p.1,
+            ..Default::default()
+        };
+        h.protocols.insert(
+            "bittorrent".into(),
+            weir_stats::HostProtocolStats { category: "p2p".into(), bytes_out: p2p.0, bytes_in: p2p.1, error_bytes: 0 },
+        );
+        h.protocols.insert(
+            "http".into(),
+            weir_stats::HostProtocolStats {
+                category: "web".into(),
+                bytes_out: out - p2p.0,
+                bytes_in: inb - p2p.1,
+                error_bytes: 0,
+            },
+        );
+        h
+    }
+
+    #[test]
+    fn host_rows_sort_by_each_key_and_show_the_p2p_share() {
+        let r = IntervalRecord {
+            hosts: vec![
+                host("198.18.0.10", 1000, 100, (900, 50)),
+                host("198.18.0.2", 50, 5000, (0, 0)),
+                host("198.18.0.9", 300, 300, (300, 100)),
+            ],
+            ..IntervalRecord::default()
+        };
+        let hosts = |k| host_rows(&r, k).into_iter().map(|h| h.host).collect::<Vec<_>>();
+        assert_eq!(hosts(SortKey::P2p), ["198.18.0.10", "198.18.0.9", "198.18.0.2"]);
+        assert_eq!(hosts(SortKey::Inbound), ["198.18.0.2", "198.18.0.9", "198.18.0.10"]);
+        assert_eq!(hosts(SortKey::Outbound), ["198.18.0.10", "198.18.0.9", "198.18.0.2"]);
+        // By address, not by text: .2 before .9 before .10.
+        assert_eq!(hosts(SortKey::Name), ["198.18.0.2", "198.18.0.9", "198.18.0.10"]);
+        let top = &host_rows(&r, SortKey::P2p)[0];
+        assert!((top.p2p_share - 950.0 / 1100.0).abs() < 1e-9);
+        assert_eq!(top.protocols[0], ("bittorrent".to_string(), 950));
+    }
+
+    #[test]
     fn ties_break_by_name_so_the_order_never_flickers() {
         let r = record(&[("zeta", 0.0, 0.0), ("alpha", 0.0, 0.0), ("mid", 0.0, 0.0)]);
         for key in [SortKey::Outbound, SortKey::Inbound, SortKey::Total, SortKey::Name] {
@@ -288,6 +425,7 @@ mod tests {
         assert_eq!(SortKey::from_key('i'), Some(SortKey::Inbound));
         assert_eq!(SortKey::from_key('n'), Some(SortKey::Name));
         assert_eq!(SortKey::from_key('t'), Some(SortKey::Total));
+        assert_eq!(SortKey::from_key('p'), Some(SortKey::P2p));
         assert_eq!(SortKey::from_key('x'), None);
     }
 }

@@ -8,7 +8,8 @@
 
 use crate::fetch::{Endpoint, FetchError};
 use crate::model::{
-    SortKey, format_bps, format_bytes, format_count, format_duration, format_ns, format_share, protocol_rows, share_bar,
+    SortKey, format_bps, format_bytes, format_count, format_duration, format_ns, format_share, host_rows,
+    protocol_rows, share_bar,
 };
 use crate::{TopArgs, ViewError};
 use ratatui::Frame;
@@ -23,12 +24,24 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use weir_stats::IntervalRecord;
 
+/// What the main table shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    /// Bandwidth per protocol (the default).
+    #[default]
+    Protocols,
+    /// The inside hosts: who carries the peer-to-peer traffic (key `h` toggles).
+    Hosts,
+}
+
 /// Everything [`draw`] shows.
 #[derive(Clone, Copy, Debug)]
 pub struct Screen<'a> {
     /// The last record received, if any.
     pub record: Option<&'a IntervalRecord>,
-    /// How the protocol rows are ordered.
+    /// Which table is the main one.
+    pub view: View,
+    /// How the rows of the main table are ordered.
     pub sort: SortKey,
     /// Where records come from (the URL), for the header.
     pub source: &'a str,
@@ -59,7 +72,10 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
         frame.render_widget(Paragraph::new(text).block(Block::bordered().title(" Protocols ")), protocols);
         return;
     };
-    draw_protocols(frame, protocols, record, screen.sort);
+    match screen.view {
+        View::Protocols => draw_protocols(frame, protocols, record, screen.sort),
+        View::Hosts => draw_hosts(frame, protocols, record, screen.sort),
+    }
     if middle > 0 {
         let [flows, ifaces] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(mid);
         draw_flows(frame, flows, record);
@@ -88,7 +104,14 @@ fn header_line(screen: &Screen<'_>) -> Line<'static> {
 }
 
 fn status_line(screen: &Screen<'_>) -> Line<'static> {
-    let keys = Span::styled("  keys: o outbound  i inbound  n name  t total  q quit", Style::new().fg(Color::DarkGray));
+    let view = match screen.view {
+        View::Protocols => "h hosts",
+        View::Hosts => "h protocols",
+    };
+    let keys = Span::styled(
+        format!("  keys: o outbound  i inbound  n name  t total  p p2p  {view}  q quit"),
+        Style::new().fg(Color::DarkGray),
+    );
     match screen.problem {
         Some(p) => Line::from(vec![Span::styled(p.to_string(), Style::new().fg(Color::Black).bg(Color::Yellow)), keys]),
         None if screen.record.is_some() => Line::from(vec![Span::styled("live", Style::new().fg(Color::Green)), keys]),
@@ -173,6 +196,71 @@ fn draw_protocols(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord, so
         Constraint::Length(7),
     ];
     let title = format!(" Protocols ({}) — bandwidth over the last {:.0} s ", rows.len(), record.interval_s.max(0.0));
+    frame.render_widget(Table::new(body, widths).header(header).block(Block::bordered().title(title)), area);
+}
+
+fn draw_hosts(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord, sort: SortKey) {
+    let rows = host_rows(record, sort);
+    let block = Block::bordered().title(format!(
+        " Inside hosts ({}) — bytes since start, counted as flows end and every active timeout ",
+        rows.len()
+    ));
+    if rows.is_empty() {
+        let text = "no per-host figures in this record (the bridge's stats.hosts or stats.hosts_tracked is 0,                     or no flow has ended yet)";
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    }
+    let sorted = |k: SortKey, s: &'static str| {
+        if k == sort { Cell::from(format!("{s}▼")).style(HEAD.fg(Color::Cyan)) } else { Cell::from(s).style(HEAD) }
+    };
+    let header = Row::new(vec![
+        sorted(SortKey::Name, "host"),
+        sorted(SortKey::P2p, "p2p out"),
+        Cell::from("p2p in").style(HEAD),
+        Cell::from("p2p share").style(HEAD),
+        sorted(SortKey::Outbound, "out"),
+        sorted(SortKey::Inbound, "in"),
+        sorted(SortKey::Total, "total"),
+        Cell::from("protocols").style(HEAD),
+    ]);
+    let total: u64 = rows.iter().map(|r| r.bytes()).sum();
+    let body = rows.iter().map(|r| {
+        let colour = if r.p2p_share >= 0.5 { P2P } else { Color::Reset };
+        let protocols: Vec<String> = r
+            .protocols
+            .iter()
+            .take(3)
+            .map(|(n, b)| format!("{n} {}", format_share(crate::model::share(*b as f64, r.bytes() as f64))))
+            .collect();
+        Row::new(vec![
+            Cell::from(r.host.clone()).style(Style::new().fg(colour)),
+            Cell::from(Line::from(format_bytes(r.p2p_out)).right_aligned()),
+            Cell::from(Line::from(format_bytes(r.p2p_in)).right_aligned()),
+            Cell::from(Line::from(vec![
+                Span::styled(share_bar(r.p2p_share, 10), Style::new().fg(P2P)),
+                Span::raw(format!("{:>7}", format_share(r.p2p_share))),
+            ])),
+            Cell::from(Line::from(format_bytes(r.bytes_out)).right_aligned()),
+            Cell::from(Line::from(format_bytes(r.bytes_in)).right_aligned()),
+            Cell::from(Line::from(format_bytes(r.bytes())).right_aligned()),
+            Cell::from(protocols.join(", ")),
+        ])
+    });
+    let widths = [
+        Constraint::Length(26),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(18),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Fill(1),
+    ];
+    let title = format!(
+        " Inside hosts ({}, {} between them) — bytes since start, counted as flows end and every active timeout ",
+        rows.len(),
+        format_bytes(total)
+    );
     frame.render_widget(Table::new(body, widths).header(header).block(Block::bordered().title(title)), area);
 }
 
@@ -389,7 +477,9 @@ fn event_loop(
     quit: &AtomicBool,
 ) -> Result<(), ViewError> {
     let mut record: Option<IntervalRecord> = None;
-    let mut sort = SortKey::default();
+    let mut view = View::default();
+    // Each view keeps its own order; the hosts view starts with who carries the P2P.
+    let (mut protocol_sort, mut host_sort) = (SortKey::default(), SortKey::P2p);
     let mut failure: Option<FetchError> = None;
     let mut last_ok: Option<Instant> = None;
     while !quit.load(Ordering::Relaxed) {
@@ -409,7 +499,8 @@ fn event_loop(
             Some(t) => format!("{e}; retrying; figures are from {} ago", format_duration(t.elapsed().as_secs_f64())),
             None => format!("{e}; retrying"),
         });
-        let screen = Screen { record: record.as_ref(), sort, source, problem: problem.as_deref() };
+        let sort = if view == View::Hosts { host_sort } else { protocol_sort };
+        let screen = Screen { record: record.as_ref(), view, sort, source, problem: problem.as_deref() };
         terminal.draw(|f| draw(f, &screen)).map_err(ViewError::Terminal)?;
         if !event::poll(Duration::from_millis(100)).map_err(ViewError::Terminal)? {
             continue;
@@ -421,9 +512,15 @@ fn event_loop(
             match key.code {
                 KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
                 KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => return Ok(()),
+                KeyCode::Char('h' | 'H') => {
+                    view = if view == View::Hosts { View::Protocols } else { View::Hosts };
+                }
                 KeyCode::Char(c) => {
                     if let Some(s) = SortKey::from_key(c) {
-                        sort = s;
+                        match view {
+                            View::Protocols => protocol_sort = s,
+                            View::Hosts => host_sort = s,
+                        }
                     }
                 }
                 _ => {}
@@ -498,8 +595,17 @@ mod tests {
     #[test]
     fn the_full_view_shows_rates_shares_flows_drops_and_latency() {
         let r = record();
-        let lines =
-            render(&Screen { record: Some(&r), sort: SortKey::Outbound, source: "http://x", problem: None }, 120, 40);
+        let lines = render(
+            &Screen {
+                record: Some(&r),
+                view: View::Protocols,
+                sort: SortKey::Outbound,
+                source: "http://x",
+                problem: None,
+            },
+            120,
+            40,
+        );
         let text = lines.join("\n");
         for needle in [
             "60.0 Mbit/s",
@@ -532,7 +638,11 @@ mod tests {
     #[test]
     fn sorting_by_inbound_reorders_the_rows() {
         let r = record();
-        let lines = render(&Screen { record: Some(&r), sort: SortKey::Inbound, source: "x", problem: None }, 120, 40);
+        let lines = render(
+            &Screen { record: Some(&r), view: View::Protocols, sort: SortKey::Inbound, source: "x", problem: None },
+            120,
+            40,
+        );
         let order: Vec<usize> = ["http", "bittorrent", "dns", "edonkey"].iter().map(|p| row_of(&lines, p)).collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}\n{}", lines.join("\n"));
         assert!(lines.join("\n").contains("inbound▼"));
@@ -543,6 +653,7 @@ mod tests {
         let r = record();
         let screen = Screen {
             record: Some(&r),
+            view: View::Protocols,
             sort: SortKey::Name,
             source: "x",
             problem: Some("endpoint unreachable: cannot connect: refused"),
@@ -550,8 +661,17 @@ mod tests {
         let lines = render(&screen, 120, 40);
         assert!(lines[39].starts_with("endpoint unreachable: cannot connect: refused"), "{}", lines[39]);
         assert!(lines.join("\n").contains("60.0 Mbit/s"));
-        let waiting =
-            render(&Screen { record: None, sort: SortKey::Name, source: "http://h:1", problem: Some("no") }, 80, 10);
+        let waiting = render(
+            &Screen {
+                record: None,
+                view: View::Protocols,
+                sort: SortKey::Name,
+                source: "http://h:1",
+                problem: Some("no"),
+            },
+            80,
+            10,
+        );
         assert!(waiting.join("\n").contains("waiting for the first record from http://h:1"));
     }
 
@@ -564,11 +684,69 @@ mod tests {
         let empty = IntervalRecord::default();
         for r in [&odd, &empty] {
             for (w, h) in [(1, 1), (10, 3), (40, 12), (80, 24), (120, 40), (250, 80), (0, 0)] {
-                for sort in [SortKey::Outbound, SortKey::Inbound, SortKey::Name, SortKey::Total] {
-                    render(&Screen { record: Some(r), sort, source: "x", problem: Some("p") }, w, h);
+                for sort in [SortKey::Outbound, SortKey::Inbound, SortKey::Name, SortKey::Total, SortKey::P2p] {
+                    for view in [View::Protocols, View::Hosts] {
+                        render(&Screen { record: Some(r), view, sort, source: "x", problem: Some("p") }, w, h);
+                    }
                 }
             }
         }
+    }
+
+    fn with_hosts() -> IntervalRecord {
+        let mut r = record();
+        let mut host = |addr: &str, bt: (u64, u64), http: (u64, u64)| {
+            let mut h = weir_stats::HostStats {
+                host: addr.into(),
+                bytes_out: bt.0 + http.0,
+                bytes_in: bt.1 + http.1,
+                p2p_bytes_out: bt.0,
+                p2p_bytes_in: bt.1,
+                ..Default::default()
+            };
+            for (name, cat, (o, i)) in [("bittorrent", "p2p", bt), ("http", "web", http)] {
+                h.protocols.insert(
+                    name.into(),
+                    weir_stats::HostProtocolStats { category: cat.into(), bytes_out: o, bytes_in: i, error_bytes: 0 },
+                );
+            }
+            r.hosts.push(h);
+        };
+        host("198.18.0.10", (9_000_000_000, 1_000_000_000), (10_000, 20_000_000));
+        host("198.18.0.77", (0, 0), (5_000_000, 12_000_000_000));
+        host("2001:2::5", (300_000_000, 40_000_000), (1_000, 1_000));
+        r
+    }
+
+    #[test]
+    fn the_hosts_view_shows_who_carries_the_p2p_and_sorts() {
+        let r = with_hosts();
+        let screen = |sort| Screen { record: Some(&r), view: View::Hosts, sort, source: "x", problem: None };
+        let lines = render(&screen(SortKey::P2p), 140, 40);
+        let text = lines.join("\n");
+        for needle in
+            ["Inside hosts (3", "p2p out▼", "9.00 GB", "1.00 GB", "bittorrent 99.8%", "h protocols", "12.0 GB"]
+        {
+            assert!(text.contains(needle), "{needle} missing from\n{text}");
+        }
+        let order = |lines: &[String]| -> Vec<usize> {
+            ["198.18.0.10", "2001:2::5", "198.18.0.77"]
+                .iter()
+                .map(|h| lines.iter().position(|l| l.contains(h)).unwrap())
+                .collect()
+        };
+        let p2p = order(&lines);
+        assert!(p2p[0] < p2p[1] && p2p[1] < p2p[2], "by p2p bytes: {p2p:?}\n{text}");
+        let inbound = order(&render(&screen(SortKey::Inbound), 140, 40));
+        assert!(inbound[2] < inbound[0] && inbound[0] < inbound[1], "by inbound: {inbound:?}");
+        // A record without hosts says why.
+        let plain = record();
+        let empty = render(
+            &Screen { record: Some(&plain), view: View::Hosts, sort: SortKey::P2p, source: "x", problem: None },
+            140,
+            40,
+        );
+        assert!(empty.join("\n").contains("no per-host figures"), "{}", empty.join("\n"));
     }
 
     #[test]
