@@ -168,6 +168,8 @@ impl RecordBuilder {
                     dropped_policy: s.dropped_policy,
                     dropped_malformed: s.dropped_malformed,
                     lost_tx_full: s.lost_tx_full,
+                    dropped_shaper: s.dropped_shaper,
+                    queued: s.queued,
                     rx_pps: rate(s.received, before.received, secs),
                     rx_bps: rate(s.received_bytes, before.received_bytes, secs) * 8.0,
                 },
@@ -202,6 +204,8 @@ impl RecordBuilder {
             top_flows: Vec::new(),
             hosts,
             ipfix: extra.ipfix,
+            classes: Vec::new(),
+            policy: Default::default(),
         };
         self.last_at = now;
         self.last_protocols.clone_from(&t.protocols);
@@ -220,7 +224,7 @@ pub fn stderr_line(r: &IntervalRecord) -> String {
             i.rx_pps,
             i.rx_bps / 1e6,
             i.forwarded,
-            i.dropped_policy + i.dropped_malformed + i.lost_tx_full
+            i.dropped_policy + i.dropped_malformed + i.lost_tx_full + i.dropped_shaper
         ));
     }
     let mut top: Vec<(f64, &str)> =

@@ -49,6 +49,82 @@ pub struct IntervalRecord {
     /// IPFIX export, when `[export] ipfix` names collectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipfix: Option<IpfixStats>,
+    /// The shaping classes of `[policy.classes]`, in the policy's order (empty without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassStats>,
+    /// The policy in force: its generation, the schedules active now, the last reload.
+    #[serde(default)]
+    pub policy: PolicyStatus,
+}
+
+/// One class of `[policy.classes]`, over all workers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassStats {
+    /// The class's name.
+    pub name: String,
+    /// "shape", "police" or "mark".
+    pub kind: String,
+    /// The configured rate, bits/s, per direction (0 for a class that only marks).
+    pub rate_set_bps: u64,
+    /// Outbound (inside to outside).
+    pub out: ClassDirStats,
+    /// Inbound.
+    #[serde(rename = "in")]
+    pub inb: ClassDirStats,
+}
+
+/// One class in one direction.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassDirStats {
+    /// Frames handed to the class since start.
+    pub packets_in: u64,
+    /// Their bytes.
+    pub bytes_in: u64,
+    /// Frames the class sent on since start.
+    pub packets_out: u64,
+    /// Their bytes.
+    pub bytes_out: u64,
+    /// Bits per second the class sent on over the interval (its achieved rate).
+    pub bps: f64,
+    /// Frames queued now.
+    pub queued_frames: u64,
+    /// Bytes queued now.
+    pub queued_bytes: u64,
+    /// Time frames waited in the class's queues over the interval, microseconds.
+    pub sojourn_us: Percentiles,
+    /// Frames dropped since start: police (above the rate), CoDel, queue full (the worker's
+    /// `workers.queue_memory`), flushed at stop.
+    pub dropped_police: u64,
+    /// See `dropped_police`.
+    pub dropped_codel: u64,
+    /// See `dropped_police`.
+    pub dropped_queue_full: u64,
+    /// See `dropped_police`.
+    pub dropped_flushed: u64,
+    /// Bytes of all dropped frames.
+    pub dropped_bytes: u64,
+    /// ECN-capable frames CoDel marked CE instead of dropping.
+    pub ecn_marked: u64,
+    /// Frames whose DSCP was rewritten to the class's mark.
+    pub dscp_marked: u64,
+}
+
+/// The policy in force.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyStatus {
+    /// The policy generation (1 at start; +1 at each schedule change and each reload).
+    pub generation: u64,
+    /// The schedules active now, by name.
+    pub active_schedules: Vec<String>,
+    /// When the last reload was tried, Unix seconds (none yet: absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reload_unix_s: Option<i64>,
+    /// Its result: "ok" or "refused" (none yet: absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reload_result: Option<String>,
+    /// What it changed, or why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reload_message: Option<String>,
 }
 
 /// IPFIX export since start.
@@ -165,6 +241,12 @@ pub struct InterfaceStats {
     pub dropped_malformed: u64,
     /// Frames lost because the other NIC's TX ring was full, since start.
     pub lost_tx_full: u64,
+    /// Frames a shaping class dropped since start (police, CoDel, queue full).
+    #[serde(default)]
+    pub dropped_shaper: u64,
+    /// Frames a shaping class holds now.
+    #[serde(default)]
+    pub queued: u64,
     /// Received packets per second over the interval.
     pub rx_pps: f64,
     /// Received bits per second over the interval.

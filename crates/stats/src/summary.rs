@@ -3,7 +3,7 @@
 //! Field names are an interface (documented in the README); add fields, never rename them. The
 //! test harness and scripts read the summary through this type.
 
-use crate::record::{HostStats, IpfixStats};
+use crate::record::{ClassStats, HostStats, IpfixStats, PolicyStatus};
 use crate::totals::{SideTotals, Totals};
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,13 @@ pub struct BridgeSummary {
     /// The IPFIX exporter's final figures, with export on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipfix: Option<IpfixStats>,
+    /// The shaping classes' totals at stop (their interval rates and sojourns are of the last
+    /// interval); empty without classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassStats>,
+    /// The policy in force at stop.
+    #[serde(default)]
+    pub policy: PolicyStatus,
 }
 
 /// The two interfaces.
@@ -62,6 +69,12 @@ pub struct SideSummary {
     pub dropped_malformed: u64,
     /// Frames lost to the other interface's full TX ring.
     pub lost_tx_full: u64,
+    /// Frames a shaping class dropped (police, CoDel, queue full, flushed at stop).
+    #[serde(default)]
+    pub dropped_shaper: u64,
+    /// Frames a shaping class held when the bridge stopped (0 after a clean stop: flushed).
+    #[serde(default)]
+    pub queued: u64,
 }
 
 impl From<SideTotals> for SideSummary {
@@ -73,6 +86,8 @@ impl From<SideTotals> for SideSummary {
             dropped_policy: s.dropped_policy,
             dropped_malformed: s.dropped_malformed,
             lost_tx_full: s.lost_tx_full,
+            dropped_shaper: s.dropped_shaper,
+            queued: s.queued,
         }
     }
 }
@@ -80,7 +95,7 @@ impl From<SideTotals> for SideSummary {
 impl SideSummary {
     /// Every frame not forwarded, for whatever reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_policy + self.dropped_malformed + self.lost_tx_full
+        self.dropped_policy + self.dropped_malformed + self.lost_tx_full + self.dropped_shaper
     }
 }
 
@@ -161,6 +176,8 @@ impl BridgeSummary {
             frames,
             hosts: Vec::new(),
             ipfix: None,
+            classes: Vec::new(),
+            policy: PolicyStatus::default(),
         }
     }
 

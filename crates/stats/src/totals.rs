@@ -19,6 +19,10 @@ pub struct SideTotals {
     pub dropped_malformed: u64,
     /// Frames to forward lost because the other interface's TX ring was full.
     pub lost_tx_full: u64,
+    /// Frames a shaping class dropped (police, CoDel, queue full, flushed at stop).
+    pub dropped_shaper: u64,
+    /// Frames a shaping class holds now (received, neither sent nor dropped yet).
+    pub queued: u64,
 }
 
 impl SideTotals {
@@ -30,6 +34,8 @@ impl SideTotals {
         self.dropped_policy += o.dropped_policy;
         self.dropped_malformed += o.dropped_malformed;
         self.lost_tx_full += o.lost_tx_full;
+        self.dropped_shaper += o.dropped_shaper;
+        self.queued += o.queued;
     }
 }
 
