@@ -46,9 +46,31 @@ pub enum FrameAction {
     Forward,
     /// Give its frame back to be received into again.
     Drop,
+    /// Keep it: the frame stays in the UMEM, owned by the pair's hold store, until the caller
+    /// gives it back with `release` (to send it on the other side's TX ring, or to drop it).
+    /// Only [`crate::FramePair::poll_hold`] tells the closure the frame's [`Held`] handle.
+    Hold,
 }
 
-/// What one [`crate::QueuePair::poll`] did.
+/// The handle of a frame in a pair's hold store (see [`FrameAction::Hold`]).
+///
+/// Opaque: it names one slot of the store and carries a reuse tag, so a handle kept after its
+/// frame was released does not name the next frame held in the same slot (releasing it again
+/// returns false). Valid only for the pair that handed it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Held(pub(crate) u32);
+
+impl Held {
+    /// The handle's raw value (slot and reuse tag), for tests and debug output. Unique among
+    /// the frames a pair holds at the same time; not a dense slot number.
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+/// What one [`crate::QueuePair::poll`] did with the frames it received:
+/// `received == forwarded + dropped + held`. (Held frames released during the pass are
+/// reported by [`crate::FramePair::flush_released`], not here.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PollResult {
     /// Frames taken from both RX rings.
@@ -58,9 +80,32 @@ pub struct PollResult {
     /// Frames not forwarded: by the closure's verdict, or because the peer TX ring (or, when
     /// copying, the peer UMEM) had no room.
     pub dropped: u32,
+    /// Frames the closure said to hold (now in the hold store).
+    pub held: u32,
+}
+
+/// What the releases of held frames came to, since the last
+/// [`crate::FramePair::flush_released`] (a poll flushes buffered releases too; their outcome
+/// is reported by the next `flush_released`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReleaseResult {
+    /// Released to send, and put on the other side's TX ring.
+    pub sent: u32,
+    /// Released as dropped (recycled to be received into again).
+    pub dropped: u32,
+    /// Released to send, but dropped: the TX ring had no room (or, when copying, the other
+    /// UMEM had no free frame). Counted in [`SideCounters::tx_full`].
+    pub lost_tx_full: u32,
 }
 
 /// Counters of frames *received* on one side (one writer: the worker owning the pair).
+///
+/// Every received frame is in exactly one of the four outcomes, always:
+/// `rx_frames == forwarded + dropped + tx_full + held`. A held frame leaves `held` when it is
+/// released: released to send and put on the TX ring, it counts in `forwarded` (and `copied`
+/// with two UMEMs); released as dropped, in `dropped`; released to send without TX room (or a
+/// free frame in the other UMEM), in `tx_full`. A frame released to send stays in `held`
+/// until the release is flushed ([`crate::FramePair::flush_released`] or the next poll).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SideCounters {
     /// Frames taken from this side's RX ring.
@@ -69,13 +114,16 @@ pub struct SideCounters {
     pub rx_bytes: u64,
     /// Of those, frames put on the other side's TX ring.
     pub forwarded: u64,
-    /// Of those, frames the closure said to drop (for any reason of the caller's).
+    /// Of those, frames the closure said to drop (for any reason of the caller's), and held
+    /// frames released as dropped (also those still held at close).
     pub dropped: u64,
     /// Of those, frames to forward that were dropped because the other side's TX ring was full
     /// (or, in the two-UMEM fallback, its UMEM had no free frame).
     pub tx_full: u64,
     /// Of the forwarded ones, frames copied into the other UMEM (two-UMEM fallback only).
     pub copied: u64,
+    /// Of those, frames in the hold store now (a gauge, not a running total).
+    pub held: u64,
     /// Wakeup syscalls (`sendto`/`recvfrom` kicks) on this side's socket that failed with a
     /// non-transient error.
     pub wakeup_errors: u64,
@@ -126,14 +174,17 @@ pub struct FrameCensus {
     pub completion: u64,
     /// On the worker's free list.
     pub free: u64,
+    /// In the hold store: held by the caller ([`FrameAction::Hold`]), or released to send and
+    /// not yet put on a TX ring.
+    pub held: u64,
     /// Frames in the pair's UMEM(s).
     pub total: u64,
 }
 
 impl FrameCensus {
-    /// fill + rx + in_batch + tx + completion + free.
+    /// fill + rx + in_batch + tx + completion + free + held.
     pub fn sum(&self) -> u64 {
-        self.fill + self.rx + self.in_batch + self.tx + self.completion + self.free
+        self.fill + self.rx + self.in_batch + self.tx + self.completion + self.free + self.held
     }
 }
 
@@ -174,8 +225,8 @@ mod tests {
 
     #[test]
     fn census_sum() {
-        let c = FrameCensus { fill: 1, rx: 2, in_batch: 3, tx: 4, completion: 5, free: 6, total: 21 };
-        assert_eq!(c.sum(), 21);
+        let c = FrameCensus { fill: 1, rx: 2, in_batch: 3, tx: 4, completion: 5, free: 6, held: 7, total: 28 };
+        assert_eq!(c.sum(), 28);
         assert_eq!(FrameCensus::default().sum(), 0);
     }
 

@@ -6,11 +6,24 @@
 //! simulated kernel implements in the tests below, so the accounting is tested without a
 //! kernel.
 //!
-//! Ownership rule: a descriptor is held by exactly one of a free list, the batch buffer, or the
-//! kernel (a fill/RX ring pair or a TX/completion ring pair, counted by `fill_out` and
-//! `tx_out`). Every move below updates both ends, which is why the census sums to the total.
+//! Ownership rule: a descriptor is held by exactly one of a free list, the batch buffer, the
+//! hold store, or the kernel (a fill/RX ring pair or a TX/completion ring pair, counted by
+//! `fill_out` and `tx_out`). Every move below updates both ends, which is why the census sums
+//! to the total.
+//!
+//! The hold store ([`HoldStore`]) keeps the frames the caller said to hold
+//! ([`FrameAction::Hold`]): a slab with one slot per UMEM frame of the pair, allocated with the
+//! engine, and a stack of free slot indices, so holding and releasing never allocate. A slot
+//! holds the descriptor, the UMEM it belongs to and the side it was received on. A held frame
+//! stays in its receive side's UMEM. Releasing it as dropped puts it straight on its free list
+//! (the fill rings are refilled at the next flush or poll); releasing it to send queues its slot
+//! on the other side's send list, in release order, and the slot stays taken (still counted
+//! `held`) until the flush (`flush_released`, or the start of the next poll) puts the list on
+//! that TX ring in one transmit: with one UMEM the descriptor itself, with two a copy into a
+//! free frame of the other UMEM (as forwarding does), the original going back to its free
+//! list. What finds no TX room or no free frame is recycled and counted `tx_full`.
 
-use crate::census::{FrameAction, FrameCensus, PairCounters, PollResult, Side, split_refill};
+use crate::census::{FrameAction, FrameCensus, Held, PairCounters, PollResult, ReleaseResult, Side, split_refill};
 
 /// The rings of two AF_XDP sockets and the memory of their UMEM(s).
 ///
@@ -84,6 +97,106 @@ pub(crate) trait Backend {
 /// per kick.
 const MAX_TX_KICKS: usize = 5;
 
+/// Where a hold-store slot is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    /// On the free-index stack.
+    Free,
+    /// Held by the caller.
+    Held,
+    /// Released to send, on its TX side's send list until the next flush.
+    Sending,
+}
+
+/// One hold-store slot.
+#[derive(Clone, Copy, Debug)]
+struct Slot<D> {
+    desc: D,
+    /// The UMEM `desc` belongs to.
+    umem: usize,
+    /// The side it was received on.
+    side: Side,
+    state: SlotState,
+    /// Bumped each time the slot is freed, so stale handles do not match.
+    tag: u32,
+}
+
+/// The frames the caller holds. See the module docs.
+#[derive(Debug)]
+struct HoldStore<D> {
+    slots: Vec<Slot<D>>,
+    /// Free slot indices; the next hold takes the last.
+    free: Vec<u32>,
+    /// Bits of a handle that name the slot (the rest carry the tag).
+    bits: u32,
+    /// Per TX side: slots released to send out of that side, in release order.
+    sending: [Vec<u32>; 2],
+    /// Per receive side: slots taken (held or sending).
+    taken: [u32; 2],
+}
+
+impl<D: Copy + Default> HoldStore<D> {
+    fn new(capacity: usize) -> HoldStore<D> {
+        // Slot numbers stay below `capacity`, and the handle of an empty store (`capacity`
+        // itself) must name no slot: hence bits for `capacity`, not `capacity - 1`.
+        let capacity = capacity.min(u32::MAX as usize / 2) as u32;
+        let bits = u32::BITS - capacity.leading_zeros();
+        let slot = Slot { desc: D::default(), umem: 0, side: Side::Inside, state: SlotState::Free, tag: 0 };
+        HoldStore {
+            slots: vec![slot; capacity as usize],
+            free: (0..capacity).rev().collect(),
+            bits,
+            sending: [Vec::with_capacity(capacity as usize), Vec::with_capacity(capacity as usize)],
+            taken: [0; 2],
+        }
+    }
+
+    fn handle(&self, i: u32) -> Held {
+        let tag = self.slots.get(i as usize).map_or(0, |s| s.tag);
+        Held(i | tag.checked_shl(self.bits).unwrap_or(0))
+    }
+
+    /// The handle the next hold will get (one naming no slot when the store is full).
+    fn next(&self) -> Held {
+        match self.free.last() {
+            Some(&i) => self.handle(i),
+            None => Held(self.slots.len() as u32),
+        }
+    }
+
+    /// The slot `h` names, if it is held now.
+    fn lookup(&self, h: Held) -> Option<usize> {
+        let mask = 1u32.checked_shl(self.bits).map_or(u32::MAX, |m| m - 1);
+        let i = h.0 & mask;
+        let s = self.slots.get(i as usize)?;
+        (s.state == SlotState::Held && self.handle(i) == h).then_some(i as usize)
+    }
+
+    /// Takes a slot for `desc`; `None` (the caller keeps `desc`) if the store is full.
+    fn insert(&mut self, desc: D, umem: usize, side: Side) -> Option<Held> {
+        let i = self.free.pop()?;
+        let h = self.handle(i);
+        let s = self.slots.get_mut(i as usize)?;
+        *s = Slot { desc, umem, side, state: SlotState::Held, tag: s.tag };
+        self.taken[side.index()] += 1;
+        Some(h)
+    }
+
+    /// Frees slot `i`, returning what it held.
+    fn remove(&mut self, i: usize) -> Slot<D> {
+        let s = self.slots[i];
+        self.slots[i].state = SlotState::Free;
+        self.slots[i].tag = s.tag.wrapping_add(1);
+        self.free.push(i as u32);
+        self.taken[s.side.index()] -= 1;
+        s
+    }
+
+    fn len(&self) -> u32 {
+        self.taken[0] + self.taken[1]
+    }
+}
+
 /// Sizing the engine needs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EngineConfig {
@@ -116,12 +229,23 @@ pub(crate) struct Engine<D> {
     in_batch: u32,
     rx_buf: Vec<D>,
     fwd_buf: Vec<D>,
+    /// What a flush puts on one TX ring (capacity for every frame: never reallocates).
+    stage: Vec<D>,
+    hold: HoldStore<D>,
+    /// Outcome of releases since the last `flush_released`.
+    released: ReleaseResult,
     counters: PairCounters,
 }
 
 impl<D: Copy + Default> Engine<D> {
     /// An engine owning `pools` (frames of UMEM 0, and of UMEM 1 when not shared).
     pub(crate) fn new(cfg: EngineConfig, pool0: Vec<D>, pool1: Option<Vec<D>>) -> Engine<D> {
+        let frames = pool0.len() + pool1.as_ref().map_or(0, Vec::len);
+        Engine::with_hold_capacity(cfg, pool0, pool1, frames)
+    }
+
+    /// As [`new`](Self::new), with a hold store of `hold` slots (tests make it small).
+    fn with_hold_capacity(cfg: EngineConfig, pool0: Vec<D>, pool1: Option<Vec<D>>, hold: usize) -> Engine<D> {
         let shared = pool1.is_none();
         // A full pool's capacity is at least its length, so the free list holds every frame
         // of its UMEM without reallocating.
@@ -140,6 +264,9 @@ impl<D: Copy + Default> Engine<D> {
             in_batch: 0,
             rx_buf: vec![D::default(); batch],
             fwd_buf: vec![D::default(); batch],
+            stage: Vec::with_capacity(hold),
+            hold: HoldStore::new(hold),
+            released: ReleaseResult::default(),
             counters: PairCounters::default(),
         }
     }
@@ -165,6 +292,7 @@ impl<D: Copy + Default> Engine<D> {
         let mut c = FrameCensus {
             in_batch: u64::from(self.in_batch),
             free: (self.pools[0].len() + self.pools[1].len()) as u64,
+            held: u64::from(self.hold.len()),
             total: u64::from(self.totals[0]) + u64::from(self.totals[1]),
             ..FrameCensus::default()
         };
@@ -223,11 +351,11 @@ impl<D: Copy + Default> Engine<D> {
         self.fill_out[side.index()] += took as u32;
     }
 
-    /// Receives one batch on `side`, asks `f`, and forwards or drops each frame.
+    /// Receives one batch on `side`, asks `f`, and forwards, drops or holds each frame.
     fn receive<B, F>(&mut self, b: &mut B, side: Side, f: &mut F, res: &mut PollResult)
     where
         B: Backend<Desc = D>,
-        F: FnMut(Side, &mut [u8]) -> FrameAction,
+        F: FnMut(Side, &mut [u8], Held) -> FrameAction,
     {
         let s = side.index();
         let other = side.other();
@@ -242,11 +370,14 @@ impl<D: Copy + Default> Engine<D> {
         let mut nfwd = 0usize;
         for i in 0..n {
             let mut d = self.rx_buf[i];
+            // The handle `insert` below gives the frame if it is held (nothing else touches
+            // the store in between).
+            let h = self.hold.next();
             // SAFETY: `d` just came off this side's RX ring: ours, of UMEM `u_rx`.
             let (action, len) = unsafe {
                 b.with_frame(u_rx, &mut d, |bytes| {
                     let len = bytes.len();
-                    (f(side, bytes), len)
+                    (f(side, bytes, h), len)
                 })
             };
             let c = self.counters.side_mut(side);
@@ -259,6 +390,19 @@ impl<D: Copy + Default> Engine<D> {
                     res.dropped += 1;
                     self.pools[u_rx].push(d);
                 }
+                FrameAction::Hold => match self.hold.insert(d, u_rx, side) {
+                    Some(_) => {
+                        c.held += 1;
+                        res.held += 1;
+                    }
+                    // No slot left (the store has one per frame, so only if it was made
+                    // smaller): the frame is dropped instead.
+                    None => {
+                        c.dropped += 1;
+                        res.dropped += 1;
+                        self.pools[u_rx].push(d);
+                    }
+                },
                 FrameAction::Forward if self.shared => {
                     B::prepare_tx(&mut d);
                     self.fwd_buf[nfwd] = d;
@@ -342,18 +486,22 @@ impl<D: Copy + Default> Engine<D> {
         }
     }
 
-    /// One pass. See [`crate::QueuePair::poll`].
+    /// One pass. See [`crate::QueuePair::poll_hold`].
     pub(crate) fn poll<B, F>(&mut self, b: &mut B, mut f: F) -> PollResult
     where
         B: Backend<Desc = D>,
-        F: FnMut(Side, &mut [u8]) -> FrameAction,
+        F: FnMut(Side, &mut [u8], Held) -> FrameAction,
     {
         let mut res = PollResult::default();
         for side in Side::BOTH {
             self.complete(b, side);
         }
-        self.refill(b);
         let before = self.tx_out;
+        // Releases buffered since the last flush go out before this pass's frames.
+        for side in Side::BOTH {
+            self.send_released(b, side);
+        }
+        self.refill(b);
         for side in Side::BOTH {
             self.receive(b, side, &mut f, &mut res);
         }
@@ -366,6 +514,152 @@ impl<D: Copy + Default> Engine<D> {
         }
         self.measure(b);
         res
+    }
+
+    /// The bytes of held frame `h`; `None` if `h` is not held.
+    pub(crate) fn with_held<B, R>(&mut self, b: &mut B, h: Held, f: impl FnOnce(&mut [u8]) -> R) -> Option<R>
+    where
+        B: Backend<Desc = D>,
+    {
+        let i = self.hold.lookup(h)?;
+        let slot = &mut self.hold.slots[i];
+        // SAFETY: a held frame is in no ring and on no free list: the store owns it, and
+        // `slot.umem` is the UMEM it was received into.
+        Some(unsafe { b.with_frame(slot.umem, &mut slot.desc, f) })
+    }
+
+    /// Gives held frame `h` back: to send on the side opposite to where it was received
+    /// (buffered until the next flush), or to recycle. False if `h` is not held.
+    pub(crate) fn release(&mut self, h: Held, send: bool) -> bool {
+        let Some(i) = self.hold.lookup(h) else { return false };
+        if send {
+            let tx = self.hold.slots[i].side.other();
+            self.hold.slots[i].state = SlotState::Sending;
+            // Never reallocates: each list has room for every slot.
+            self.hold.sending[tx.index()].push(i as u32);
+        } else {
+            let s = self.hold.remove(i);
+            self.pools[s.umem].push(s.desc);
+            let c = self.counters.side_mut(s.side);
+            c.held -= 1;
+            c.dropped += 1;
+            self.released.dropped = self.released.dropped.saturating_add(1);
+        }
+        true
+    }
+
+    /// Whether releases to send wait for a flush.
+    pub(crate) fn sends_buffered(&self) -> bool {
+        !(self.hold.sending[0].is_empty() && self.hold.sending[1].is_empty())
+    }
+
+    /// Free slots on `side`'s TX ring less the sends already buffered for it.
+    pub(crate) fn tx_room<B: Backend<Desc = D>>(&mut self, b: &mut B, side: Side) -> u32 {
+        let size = b.tx_size(side);
+        let free = b.tx_free(side, size).min(size);
+        free.saturating_sub(self.hold.sending[side.index()].len() as u32)
+    }
+
+    /// Puts the frames released to send out of `side` on its TX ring, in release order, in one
+    /// transmit; what finds no room (or, copying, no free frame) is recycled as `tx_full`.
+    fn send_released<B: Backend<Desc = D>>(&mut self, b: &mut B, side: Side) {
+        let n = self.hold.sending[side.index()].len();
+        if n == 0 {
+            return;
+        }
+        let rx_side = side.other();
+        let u_tx = self.umem_of(side);
+        let room = (b.tx_free(side, n as u32) as usize).min(n);
+        let mut lost = 0u32;
+        self.stage.clear();
+        for k in 0..n {
+            let i = self.hold.sending[side.index()][k] as usize;
+            let s = self.hold.remove(i);
+            if k >= room {
+                self.pools[s.umem].push(s.desc);
+                lost += 1;
+            } else if self.shared {
+                let mut d = s.desc;
+                B::prepare_tx(&mut d);
+                // Never reallocates: the stage has room for every frame.
+                self.stage.push(d);
+            } else {
+                match self.pools[u_tx].pop() {
+                    Some(mut nd) => {
+                        // SAFETY: `s.desc` was the store's (UMEM `s.umem`); `nd` came off the
+                        // free list of UMEM `u_tx`.
+                        if unsafe { b.copy_frame(s.umem, &s.desc, u_tx, &mut nd) } {
+                            // A free frame may carry options from when it was received.
+                            B::prepare_tx(&mut nd);
+                            self.stage.push(nd);
+                        } else {
+                            self.pools[u_tx].push(nd);
+                            lost += 1;
+                        }
+                    }
+                    None => lost += 1,
+                }
+                self.pools[s.umem].push(s.desc);
+            }
+        }
+        self.hold.sending[side.index()].clear();
+        let staged = self.stage.len();
+        // SAFETY: the staged frames are ours (taken out of the store, or copies in frames taken
+        // off the free list) and of UMEM `u_tx`, the one `side` transmits from.
+        let sent = unsafe { b.transmit(side, &self.stage) }.min(staged);
+        for d in &self.stage[sent..] {
+            self.pools[u_tx].push(*d);
+        }
+        lost += (staged - sent) as u32;
+        self.tx_out[side.index()] += sent as u32;
+        let c = self.counters.side_mut(rx_side);
+        c.held -= n as u64;
+        c.forwarded += sent as u64;
+        if !self.shared {
+            c.copied += sent as u64;
+        }
+        c.tx_full += u64::from(lost);
+        self.released.sent = self.released.sent.saturating_add(sent as u32);
+        self.released.lost_tx_full = self.released.lost_tx_full.saturating_add(lost);
+    }
+
+    /// Flushes buffered releases: completes TX, puts buffered sends on the TX rings, refills
+    /// the fill rings with what was recycled, kicks; returns what releases came to since the
+    /// last call.
+    pub(crate) fn flush_released<B: Backend<Desc = D>>(&mut self, b: &mut B) -> ReleaseResult {
+        for side in Side::BOTH {
+            self.complete(b, side);
+        }
+        let before = self.tx_out;
+        for side in Side::BOTH {
+            self.send_released(b, side);
+        }
+        self.refill(b);
+        for side in Side::BOTH {
+            let sent_now = self.tx_out[side.index()] > before[side.index()];
+            self.kick(b, side, sent_now);
+        }
+        self.measure(b);
+        std::mem::take(&mut self.released)
+    }
+
+    /// Before closing: flushes buffered sends, then releases every frame still held as
+    /// dropped, so nothing is left in the store.
+    pub(crate) fn release_all<B: Backend<Desc = D>>(&mut self, b: &mut B) {
+        for side in Side::BOTH {
+            self.send_released(b, side);
+        }
+        for i in 0..self.hold.slots.len() {
+            if self.hold.slots[i].state == SlotState::Held {
+                let s = self.hold.remove(i);
+                self.pools[s.umem].push(s.desc);
+                let c = self.counters.side_mut(s.side);
+                c.held -= 1;
+                c.dropped += 1;
+                self.released.dropped = self.released.dropped.saturating_add(1);
+            }
+        }
+        self.flush_released(b);
     }
 
     /// Records ring occupancy for the census.
@@ -412,13 +706,15 @@ impl<D: Copy + Default> Engine<D> {
 mod tests {
     use super::*;
     use crate::testing::{FDesc, Fake};
+    use proptest::prelude::*;
     use std::collections::HashSet;
 
     fn cfg(batch: u32, fill: u32, ring: u32) -> EngineConfig {
         EngineConfig { batch, fill_ring: fill, completion_ring: ring, need_wakeup: true, busy_poll: false }
     }
 
-    /// Every frame is in exactly one place: no duplicates, none lost.
+    /// Every frame is in exactly one place (a free list, the hold store, or a ring of the
+    /// kernel): no duplicates, none lost. And every received frame has exactly one outcome.
     fn assert_each_frame_once(e: &Engine<FDesc>, k: &Fake) {
         let mut seen = HashSet::new();
         for (u, pool) in e.pools.iter().enumerate() {
@@ -426,6 +722,34 @@ mod tests {
                 assert!(seen.insert((u, d.addr)), "duplicate free frame {u}/{}", d.addr);
             }
         }
+        let mut taken = [0u64; 2];
+        let mut free_slots = HashSet::new();
+        for (i, slot) in e.hold.slots.iter().enumerate() {
+            if slot.state == SlotState::Free {
+                assert!(free_slots.insert(i as u32), "slot {i} free twice");
+                continue;
+            }
+            taken[slot.side.index()] += 1;
+            assert_eq!(slot.umem, e.umem_of(slot.side), "held frame not in its receive side's UMEM");
+            assert!(
+                seen.insert((slot.umem, slot.desc.addr)),
+                "held frame {}/{} also elsewhere",
+                slot.umem,
+                slot.desc.addr
+            );
+        }
+        let stack: HashSet<u32> = e.hold.free.iter().copied().collect();
+        assert_eq!(stack.len(), e.hold.free.len(), "slot on the free stack twice");
+        assert_eq!(stack, free_slots, "free stack and free slots differ");
+        for side in Side::BOTH {
+            for &i in &e.hold.sending[side.index()] {
+                let slot = e.hold.slots[i as usize];
+                assert_eq!(slot.state, SlotState::Sending);
+                assert_eq!(slot.side, side.other(), "a send goes out of the side opposite to receive");
+            }
+        }
+        let sending = e.hold.slots.iter().filter(|s| s.state == SlotState::Sending).count();
+        assert_eq!(sending, e.hold.sending[0].len() + e.hold.sending[1].len());
         for h in k.held() {
             assert!(seen.insert(h), "frame {h:?} both free and in a ring");
         }
@@ -433,6 +757,12 @@ mod tests {
         assert_eq!(seen.len() as u64, c.total, "frames lost");
         assert_eq!(c.sum(), c.total);
         assert_eq!(c.in_batch, 0);
+        assert_eq!(c.held, taken[0] + taken[1]);
+        for side in Side::BOTH {
+            let s = e.counters().side(side);
+            assert_eq!(s.held, taken[side.index()], "{side:?} held gauge");
+            assert_eq!(s.rx_frames, s.forwarded + s.dropped + s.tx_full + s.held, "{side:?}: {s:?}");
+        }
     }
 
     fn pkt(i: usize) -> Vec<u8> {
@@ -453,7 +783,7 @@ mod tests {
         k.wire[1].extend(want_out.iter().cloned());
         for _ in 0..2000 {
             k.step();
-            e.poll(&mut k, |_, _| FrameAction::Forward);
+            e.poll(&mut k, |_, _, _| FrameAction::Forward);
             assert_each_frame_once(&e, &k);
         }
         // Inside's frames leave on outside and vice versa, in order and byte-identical.
@@ -478,7 +808,7 @@ mod tests {
         let mut total = PollResult::default();
         for _ in 0..200 {
             k.step();
-            let r = e.poll(&mut k, |_, _| FrameAction::Drop);
+            let r = e.poll(&mut k, |_, _, _| FrameAction::Drop);
             total.received += r.received;
             total.dropped += r.dropped;
             total.forwarded += r.forwarded;
@@ -497,7 +827,7 @@ mod tests {
         k.wire[1].push_back(vec![1; 64]);
         for _ in 0..4 {
             k.step();
-            e.poll(&mut k, |side, b| {
+            e.poll(&mut k, |side, b, _| {
                 assert_eq!(side, Side::Outside);
                 b[15] = 0xb8; // e.g. a DSCP byte
                 FrameAction::Forward
@@ -517,7 +847,7 @@ mod tests {
         k.wire[0].extend((0..20).map(pkt));
         for _ in 0..50 {
             k.step();
-            e.poll(&mut k, |_, _| FrameAction::Forward);
+            e.poll(&mut k, |_, _, _| FrameAction::Forward);
             assert_each_frame_once(&e, &k);
         }
         let c = e.counters().inside;
@@ -545,7 +875,7 @@ mod tests {
             k.wire[0].extend((0..n).map(pkt));
             k.step();
             let before = k.tx_kicks[1];
-            let r = e.poll(&mut k, |_, _| FrameAction::Forward);
+            let r = e.poll(&mut k, |_, _, _| FrameAction::Forward);
             assert_eq!(r.forwarded, n as u32);
             assert_eq!(k.tx_kicks[1] - before, kicks, "{n} frames");
             assert!(k.tx[1].is_empty(), "{n} frames: all sent");
@@ -553,7 +883,7 @@ mod tests {
         }
         // An idle pass kicks nothing.
         let before = k.tx_kicks;
-        e.poll(&mut k, |_, _| FrameAction::Forward);
+        e.poll(&mut k, |_, _, _| FrameAction::Forward);
         assert_eq!(k.tx_kicks, before);
     }
 
@@ -569,7 +899,7 @@ mod tests {
         k.wire[1].extend(want.iter().cloned());
         for _ in 0..500 {
             k.step();
-            e.poll(&mut k, |_, _| FrameAction::Forward);
+            e.poll(&mut k, |_, _, _| FrameAction::Forward);
             assert_each_frame_once(&e, &k);
         }
         assert_eq!(k.sent[1], want);
@@ -604,7 +934,7 @@ mod tests {
                 k.step();
             }
             k.tx_per_step = (x as usize >> 4) % 4;
-            let r = e.poll(&mut k, |_, b| if b[0] % 2 == 0 { FrameAction::Forward } else { FrameAction::Drop });
+            let r = e.poll(&mut k, |_, b, _| if b[0] % 2 == 0 { FrameAction::Forward } else { FrameAction::Drop });
             fwd += u64::from(r.forwarded);
             assert_each_frame_once(&e, &k);
         }
@@ -618,5 +948,445 @@ mod tests {
             + c.outside.tx_full;
         assert_eq!(rx, accounted);
         assert_eq!(fwd, c.inside.forwarded + c.outside.forwarded);
+    }
+
+    /// Polls, holding every frame; returns the handles in arrival order per side.
+    fn hold_all(e: &mut Engine<FDesc>, k: &mut Fake) -> [Vec<Held>; 2] {
+        let mut got: [Vec<Held>; 2] = Default::default();
+        e.poll(k, |side, _, h| {
+            got[side.index()].push(h);
+            FrameAction::Hold
+        });
+        got
+    }
+
+    /// Steps and polls (forwarding anything new) until nothing moves.
+    fn settle(e: &mut Engine<FDesc>, k: &mut Fake) {
+        for _ in 0..8 {
+            k.step();
+            e.poll(k, |_, _, _| FrameAction::Forward);
+            assert_each_frame_once(e, k);
+        }
+    }
+
+    #[test]
+    fn held_frames_sent_on_release_arrive_in_release_order() {
+        let (mut k, p0, p1) = Fake::new(64, true, 16, 8);
+        let mut e = Engine::new(cfg(8, 16, 8), p0, p1);
+        e.prime(&mut k);
+        let want: Vec<_> = (0..6).map(pkt).collect();
+        k.wire[0].extend(want.iter().cloned());
+        k.step();
+        let [hs, none] = hold_all(&mut e, &mut k);
+        assert!(none.is_empty());
+        assert_eq!(hs.len(), 6);
+        let distinct: HashSet<_> = hs.iter().collect();
+        assert_eq!(distinct.len(), 6, "handles are distinct");
+        assert_each_frame_once(&e, &k);
+        assert_eq!(e.census().held, 6);
+        assert_eq!(e.counters().inside.held, 6);
+        // Several passes later the frames are still held, nothing was sent.
+        for _ in 0..3 {
+            k.step();
+            e.poll(&mut k, |_, _, _| FrameAction::Forward);
+        }
+        assert!(k.sent[1].is_empty());
+        assert_eq!(e.census().held, 6);
+        // Release in a different order than received: 5, 3, 1, then 0, 2, 4.
+        let order = [5, 3, 1, 0, 2, 4];
+        for &i in &order[..3] {
+            assert!(e.release(hs[i], true));
+        }
+        // Buffered until the flush: still counted held, and no longer a valid handle.
+        assert_eq!(e.census().held, 6);
+        assert_eq!(e.counters().inside.held, 6);
+        assert_eq!(e.with_held(&mut k, hs[5], |b| b.len()), None);
+        assert_each_frame_once(&e, &k);
+        let r = e.flush_released(&mut k);
+        assert_eq!(r, ReleaseResult { sent: 3, dropped: 0, lost_tx_full: 0 });
+        assert_each_frame_once(&e, &k);
+        for &i in &order[3..] {
+            assert!(e.release(hs[i], true));
+        }
+        // The next poll flushes what is buffered.
+        k.step();
+        let pr = e.poll(&mut k, |_, _, _| FrameAction::Forward);
+        assert_eq!(pr, PollResult::default(), "the poll reports only what it received");
+        settle(&mut e, &mut k);
+        let got: Vec<_> = order.iter().map(|&i| want[i].clone()).collect();
+        assert_eq!(k.sent[1], got, "byte-identical, in release order");
+        assert!(k.sent[0].is_empty());
+        let c = e.counters().inside;
+        assert_eq!((c.rx_frames, c.forwarded, c.dropped, c.tx_full, c.held), (6, 6, 0, 0, 0));
+        assert_eq!(e.flush_released(&mut k), ReleaseResult { sent: 3, dropped: 0, lost_tx_full: 0 });
+        assert_eq!(e.flush_released(&mut k), ReleaseResult::default());
+    }
+
+    #[test]
+    fn release_to_drop_recycles_and_double_release_is_refused() {
+        let (mut k, p0, p1) = Fake::new(16, true, 8, 8);
+        let mut e = Engine::new(cfg(8, 8, 8), p0, p1);
+        e.prime(&mut k);
+        k.wire[1].extend((0..4).map(pkt));
+        k.step();
+        let [none, hs] = hold_all(&mut e, &mut k);
+        assert!(none.is_empty());
+        assert_eq!(hs.len(), 4);
+        let free_before = e.census().free;
+        assert!(e.release(hs[2], false));
+        assert!(!e.release(hs[2], false), "double release");
+        assert!(!e.release(hs[2], true), "double release, to send");
+        assert_eq!(e.with_held(&mut k, hs[2], |_| ()), None);
+        // Dropped at once: back on the free list, counted dropped.
+        assert_eq!(e.census().free, free_before + 1);
+        assert_eq!(e.counters().outside.dropped, 1);
+        assert_each_frame_once(&e, &k);
+        // The freed slot is reused by the next hold; the stale handle still names nothing.
+        k.wire[1].push_back(pkt(99));
+        k.step();
+        let [_, again] = hold_all(&mut e, &mut k);
+        assert_eq!(again.len(), 1);
+        assert_ne!(again[0], hs[2], "a reused slot gets a new handle");
+        assert!(!e.release(hs[2], true), "stale handle");
+        assert_eq!(e.with_held(&mut k, again[0], |b| b.to_vec()), Some(pkt(99)));
+        assert_each_frame_once(&e, &k);
+        for h in [hs[0], hs[1], hs[3], again[0]] {
+            assert!(e.release(h, false));
+        }
+        let r = e.flush_released(&mut k);
+        assert_eq!(r, ReleaseResult { sent: 0, dropped: 5, lost_tx_full: 0 });
+        assert_each_frame_once(&e, &k);
+        let c = e.counters().outside;
+        assert_eq!((c.rx_frames, c.dropped, c.forwarded, c.held), (5, 5, 0, 0));
+        assert!(k.sent[0].is_empty());
+        // A handle never handed out is not held either.
+        assert!(!e.release(Held(12345), true));
+        // Recycled frames are received into again.
+        k.wire[1].extend((0..12).map(pkt));
+        settle(&mut e, &mut k);
+        assert_eq!(k.sent[0].len(), 12);
+    }
+
+    #[test]
+    fn with_held_rewrites_what_is_sent() {
+        let (mut k, p0, p1) = Fake::new(32, true, 8, 8);
+        let mut e = Engine::new(cfg(4, 8, 8), p0, p1);
+        e.prime(&mut k);
+        k.wire[1].push_back(vec![1; 64]);
+        k.step();
+        let [_, hs] = hold_all(&mut e, &mut k);
+        assert_eq!(e.with_held(&mut k, hs[0], |b| b.len()), Some(64));
+        assert_eq!(e.with_held(&mut k, hs[0], |b| b[15] = 0xb8), Some(()));
+        assert!(e.release(hs[0], true));
+        e.flush_released(&mut k);
+        settle(&mut e, &mut k);
+        let mut want = vec![1; 64];
+        want[15] = 0xb8;
+        assert_eq!(k.sent[0], vec![want]);
+    }
+
+    #[test]
+    fn releases_beyond_tx_room_count_as_tx_full() {
+        let (mut k, p0, p1) = Fake::new(64, true, 16, 4);
+        k.tx_per_step = 0; // the "NIC" never sends
+        let mut e = Engine::new(cfg(16, 16, 4), p0, p1);
+        e.prime(&mut k);
+        k.wire[0].extend((0..10).map(pkt));
+        k.step();
+        let [hs, _] = hold_all(&mut e, &mut k);
+        assert_eq!(hs.len(), 4, "the RX ring of 4 delivered 4");
+        k.step();
+        let [more, _] = hold_all(&mut e, &mut k);
+        let hs: Vec<_> = hs.into_iter().chain(more).collect();
+        assert_eq!(hs.len(), 8);
+        assert_eq!(e.tx_room(&mut k, Side::Outside), 4);
+        assert_eq!(e.tx_room(&mut k, Side::Inside), 4);
+        assert!(e.release(hs[0], true));
+        assert!(e.release(hs[1], true));
+        assert_eq!(e.tx_room(&mut k, Side::Outside), 2, "buffered sends use up room");
+        assert_eq!(e.tx_room(&mut k, Side::Inside), 4);
+        for &h in &hs[2..7] {
+            assert!(e.release(h, true));
+        }
+        assert_eq!(e.tx_room(&mut k, Side::Outside), 0);
+        let r = e.flush_released(&mut k);
+        assert_eq!(r, ReleaseResult { sent: 4, dropped: 0, lost_tx_full: 3 });
+        assert_each_frame_once(&e, &k);
+        let c = e.counters().inside;
+        assert_eq!((c.rx_frames, c.forwarded, c.tx_full, c.held), (8, 4, 3, 1));
+        assert_eq!(e.census().tx, 4);
+        assert_eq!(e.tx_room(&mut k, Side::Outside), 0);
+        // Close: the last held frame is dropped, the census has nothing held.
+        e.release_all(&mut k);
+        k.tx_per_step = usize::MAX;
+        k.step();
+        assert!(e.drain_tx(&mut k, std::time::Instant::now() + std::time::Duration::from_secs(1)));
+        assert_each_frame_once(&e, &k);
+        assert_eq!(e.census().held, 0);
+        let c = e.counters().inside;
+        assert_eq!((c.rx_frames, c.forwarded, c.tx_full, c.dropped, c.held), (8, 4, 3, 1, 0));
+        assert_eq!(k.sent[1], (0..4).map(pkt).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn two_umems_hold_in_the_receive_umem_and_copy_at_send() {
+        let (mut k, p0, p1) = Fake::new(16, false, 8, 8);
+        let mut e = Engine::new(cfg(8, 8, 8), p0, p1);
+        e.prime(&mut k);
+        assert_eq!(e.census().total, 32);
+        let a: Vec<_> = (0..5).map(pkt).collect();
+        let b: Vec<_> = (100..103).map(pkt).collect();
+        k.wire[0].extend(a.iter().cloned());
+        k.wire[1].extend(b.iter().cloned());
+        k.step();
+        let [ha, hb] = hold_all(&mut e, &mut k);
+        assert_eq!((ha.len(), hb.len()), (5, 3));
+        assert_each_frame_once(&e, &k);
+        assert_eq!(e.with_held(&mut k, hb[1], |x| x[0] = 0xee), Some(()));
+        for &i in &[4, 0, 2] {
+            assert!(e.release(ha[i], true));
+        }
+        assert!(e.release(ha[1], false));
+        for &h in hb.iter().rev() {
+            assert!(e.release(h, true));
+        }
+        assert_each_frame_once(&e, &k);
+        let r = e.flush_released(&mut k);
+        assert_eq!(r, ReleaseResult { sent: 6, dropped: 1, lost_tx_full: 0 });
+        assert_each_frame_once(&e, &k);
+        settle(&mut e, &mut k);
+        assert_eq!(k.sent[1], vec![a[4].clone(), a[0].clone(), a[2].clone()]);
+        let mut b1 = b[1].clone();
+        b1[0] = 0xee;
+        assert_eq!(k.sent[0], vec![b[2].clone(), b1, b[0].clone()]);
+        let c = e.counters();
+        assert_eq!((c.inside.forwarded, c.inside.copied, c.inside.dropped, c.inside.held), (3, 3, 1, 1));
+        assert_eq!((c.outside.forwarded, c.outside.copied, c.outside.held), (3, 3, 0));
+    }
+
+    #[test]
+    fn two_umems_send_without_a_free_frame_is_tx_full() {
+        // 8 frames per UMEM, fill rings of 8: every outside frame is on its fill ring, none free.
+        let (mut k, p0, p1) = Fake::new(8, false, 8, 8);
+        let mut e = Engine::new(cfg(8, 8, 8), p0, p1);
+        e.prime(&mut k);
+        k.wire[0].extend((0..3).map(pkt));
+        k.step();
+        let [ha, _] = hold_all(&mut e, &mut k);
+        assert_eq!(e.pools[1].len(), 0);
+        for &h in &ha {
+            assert!(e.release(h, true));
+        }
+        let r = e.flush_released(&mut k);
+        assert_eq!(r, ReleaseResult { sent: 0, dropped: 0, lost_tx_full: 3 });
+        assert_each_frame_once(&e, &k);
+        let c = e.counters().inside;
+        assert_eq!((c.rx_frames, c.tx_full, c.held, c.forwarded), (3, 3, 0, 0));
+    }
+
+    #[test]
+    fn hold_degrades_to_drop_when_the_store_is_full() {
+        let (mut k, p0, p1) = Fake::new(32, true, 8, 8);
+        let mut e = Engine::with_hold_capacity(cfg(8, 8, 8), p0, p1, 2);
+        e.prime(&mut k);
+        k.wire[0].extend((0..5).map(pkt));
+        k.step();
+        let mut told = Vec::new();
+        let r = e.poll(&mut k, |_, _, h| {
+            told.push(h);
+            FrameAction::Hold
+        });
+        assert_eq!((r.received, r.held, r.dropped), (5, 2, 3));
+        let c = e.counters().inside;
+        assert_eq!((c.held, c.dropped), (2, 3));
+        assert_each_frame_once(&e, &k);
+        // The handles told for frames that could not be held name nothing.
+        assert_eq!(e.with_held(&mut k, told[2], |_| ()), None);
+        assert!(!e.release(told[3], true));
+        assert!(e.release(told[0], true));
+        assert!(e.release(told[1], false));
+        e.flush_released(&mut k);
+        assert_each_frame_once(&e, &k);
+    }
+
+    #[test]
+    fn a_plain_poll_hold_verdict_is_held_until_close() {
+        let (mut k, p0, p1) = Fake::new(16, true, 8, 8);
+        let mut e = Engine::new(cfg(8, 8, 8), p0, p1);
+        e.prime(&mut k);
+        k.wire[0].extend((0..3).map(pkt));
+        k.step();
+        let r = e.poll(&mut k, |_, _, _| FrameAction::Hold);
+        assert_eq!(r.held, 3);
+        assert_each_frame_once(&e, &k);
+        e.release_all(&mut k);
+        assert_each_frame_once(&e, &k);
+        assert_eq!(e.census().held, 0);
+        assert_eq!(e.counters().inside.dropped, 3);
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A frame onto the wire into a side.
+        Push(bool, u8),
+        Step,
+        TxPerStep(u8),
+        /// A poll deciding each frame by the next of these (0 forward, 1 drop, else hold).
+        Poll(Vec<u8>),
+        /// Release the held frame at this position (mod count); to send or not.
+        Release(usize, bool),
+        /// Release a handle already released.
+        Again(usize, bool),
+        /// Rewrite a held frame's byte 1.
+        Rewrite(usize, u8),
+        Flush,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (any::<bool>(), any::<u8>()).prop_map(|(s, l)| Op::Push(s, l)),
+            2 => Just(Op::Step),
+            1 => (0u8..5).prop_map(Op::TxPerStep),
+            3 => proptest::collection::vec(0u8..4, 1..8).prop_map(Op::Poll),
+            3 => (any::<usize>(), any::<bool>()).prop_map(|(i, s)| Op::Release(i, s)),
+            1 => (any::<usize>(), any::<bool>()).prop_map(|(i, s)| Op::Again(i, s)),
+            1 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Op::Rewrite(i, b)),
+            1 => Just(Op::Flush),
+        ]
+    }
+
+    /// A unique frame: its id in bytes 2..6 (byte 0 tells the side it entered on).
+    fn tagged(id: u32, side: usize, len: u8) -> Vec<u8> {
+        let mut v = vec![side as u8, 0];
+        v.extend_from_slice(&id.to_be_bytes());
+        v.resize(6 + usize::from(len) % 120, 0x5a);
+        v
+    }
+
+    fn id_of(f: &[u8]) -> u32 {
+        u32::from_be_bytes([f[2], f[3], f[4], f[5]])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Random interleavings of receiving with Forward/Drop/Hold verdicts, releases, rewrites,
+        /// flushes and a NIC that sends at random speeds: every frame is in one place after
+        /// every step, per side `rx_frames == forwarded + dropped + tx_full + held`, every
+        /// frame leaves at most once and only if forwarded or released to send, with the bytes
+        /// it had then, and closing leaves nothing held.
+        #[test]
+        fn random_holds_and_releases_keep_every_frame_accounted(
+            shared in any::<bool>(),
+            copy_mode in any::<bool>(),
+            frames in 8usize..40,
+            ops in proptest::collection::vec(op(), 1..120),
+        ) {
+            let (mut k, p0, p1) = Fake::new(frames, shared, 8, 4);
+            k.copy_mode = copy_mode;
+            let mut e = Engine::new(cfg(4, 8, 4), p0, p1);
+            e.prime(&mut k);
+            assert_each_frame_once(&e, &k);
+            let mut next_id = 0u32;
+            // Held handles with the frame's id, side and current bytes.
+            let mut held: Vec<(Held, Side, Vec<u8>)> = Vec::new();
+            let mut gone: Vec<Held> = Vec::new();
+            // id -> the bytes the frame may leave with, and the side it leaves by.
+            let mut may_send: std::collections::HashMap<u32, (Side, Vec<u8>)> = Default::default();
+            let mut sends_released = [0u64; 2];
+            for op in ops {
+                match op {
+                    Op::Push(s, len) => {
+                        k.wire[usize::from(s)].push_back(tagged(next_id, usize::from(s), len));
+                        next_id += 1;
+                    }
+                    Op::Step => k.step(),
+                    Op::TxPerStep(n) => k.tx_per_step = usize::from(n),
+                    Op::Poll(verdicts) => {
+                        let mut i = 0;
+                        let mut told = Vec::new();
+                        let r = e.poll(&mut k, |side, bytes, h| {
+                            let v = verdicts[i % verdicts.len()];
+                            i += 1;
+                            assert_eq!(usize::from(bytes[0]), side.index(), "received on the side it entered");
+                            let id = id_of(bytes);
+                            match v {
+                                0 => {
+                                    may_send.insert(id, (side.other(), bytes.to_vec()));
+                                    FrameAction::Forward
+                                }
+                                1 => FrameAction::Drop,
+                                _ => {
+                                    told.push((h, side, bytes.to_vec()));
+                                    FrameAction::Hold
+                                }
+                            }
+                        });
+                        prop_assert_eq!(r.received, r.forwarded + r.dropped + r.held);
+                        prop_assert_eq!(r.held as usize, told.len(), "the store has a slot per frame");
+                        for t in &told {
+                            prop_assert!(held.iter().all(|x| x.0 != t.0), "handle already in use");
+                        }
+                        held.extend(told);
+                    }
+                    Op::Release(i, send) if !held.is_empty() => {
+                        let (h, side, bytes) = held.swap_remove(i % held.len());
+                        prop_assert!(e.release(h, send));
+                        if send {
+                            may_send.insert(id_of(&bytes), (side.other(), bytes));
+                            sends_released[side.index()] += 1;
+                        }
+                        gone.push(h);
+                    }
+                    Op::Again(i, send) if !gone.is_empty() => {
+                        prop_assert!(!e.release(gone[i % gone.len()], send));
+                        prop_assert_eq!(e.with_held(&mut k, gone[i % gone.len()], |_| ()), None);
+                    }
+                    Op::Rewrite(i, byte) if !held.is_empty() => {
+                        let n = held.len();
+                        let (h, _, bytes) = &mut held[i % n];
+                        bytes[1] = byte;
+                        prop_assert_eq!(e.with_held(&mut k, *h, |b| { b[1] = byte; b.to_vec() }), Some(bytes.clone()));
+                    }
+                    Op::Flush => {
+                        e.flush_released(&mut k);
+                    }
+                    Op::Release(..) | Op::Again(..) | Op::Rewrite(..) => {}
+                }
+                assert_each_frame_once(&e, &k);
+                for (h, _, bytes) in &held {
+                    prop_assert_eq!(e.with_held(&mut k, *h, |b| b.to_vec()), Some(bytes.clone()));
+                }
+                let c = e.census();
+                prop_assert_eq!(c.held as usize, held.len() + e.hold.sending[0].len() + e.hold.sending[1].len());
+            }
+            // Close.
+            e.release_all(&mut k);
+            k.tx_per_step = usize::MAX;
+            k.step();
+            prop_assert!(e.drain_tx(&mut k, std::time::Instant::now() + std::time::Duration::from_secs(1)));
+            assert_each_frame_once(&e, &k);
+            let c = e.census();
+            prop_assert_eq!(c.held, 0);
+            prop_assert_eq!(c.tx + c.completion, 0);
+            let mut out_ids = HashSet::new();
+            for side in Side::BOTH {
+                for f in &k.sent[side.index()] {
+                    let id = id_of(f);
+                    prop_assert!(out_ids.insert(id), "frame {} sent twice", id);
+                    let Some((to, bytes)) = may_send.get(&id) else {
+                        return Err(TestCaseError::fail(format!("frame {id} sent, never forwarded or released to send")));
+                    };
+                    prop_assert_eq!(*to, side);
+                    prop_assert_eq!(f, bytes);
+                }
+                let s = e.counters().side(side);
+                prop_assert_eq!(s.held, 0);
+                prop_assert_eq!(s.rx_frames, s.forwarded + s.dropped + s.tx_full);
+                // What was sent out of the other side is what this side forwarded.
+                prop_assert_eq!(k.sent[side.other().index()].len() as u64, s.forwarded);
+                prop_assert!(s.forwarded + s.tx_full >= sends_released[side.index()]);
+            }
+        }
     }
 }

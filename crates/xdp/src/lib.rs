@@ -11,6 +11,14 @@
 //! devices, [`QueuePair::open`] falls back to two UMEMs and copies each forwarded frame
 //! (counted in [`SideCounters::copied`]; [`QueuePair::zero_copy_forwarding`] says false).
 //!
+//! A caller may also keep a frame for later ([`FrameAction::Hold`], with
+//! [`FramePair::poll_hold`], which tells it the frame's [`Held`] handle): the frame stays in
+//! the UMEM, in the pair's hold store (one slot per frame, allocated at open), counted
+//! [`FrameCensus::held`] and [`SideCounters::held`], until [`FramePair::release`] sends it on
+//! the other side's TX ring or recycles it ([`FramePair::flush_released`] puts buffered
+//! releases on the rings; [`FramePair::tx_room`] is the budget). The traffic shaper queues
+//! frames this way.
+//!
 //! # Layout
 //!
 //! - `config`: [`XdpConfig`] and its validation (rules of thumb as defaults).
@@ -94,7 +102,9 @@ mod sys;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use census::{FrameAction, FrameCensus, KernelStats, PairCounters, PollResult, Side, SideCounters};
+pub use census::{
+    FrameAction, FrameCensus, Held, KernelStats, PairCounters, PollResult, ReleaseResult, Side, SideCounters,
+};
 pub use config::{BindMode, BusyPoll, ConfigProblem, XdpConfig, XdpMode};
 pub use error::XdpError;
 pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info, set_rx_vlan_stripping};

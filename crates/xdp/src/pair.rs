@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use xsk_rs::config::{BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig, XdpFlags};
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
-use crate::census::{FrameAction, FrameCensus, KernelStats, PairCounters, PollResult, Side};
+use crate::census::{FrameAction, FrameCensus, Held, KernelStats, PairCounters, PollResult, ReleaseResult, Side};
 use crate::config::{BindMode, XdpConfig, XdpMode};
 use crate::engine::{Backend, Engine, EngineConfig};
 use crate::error::XdpError;
@@ -152,6 +152,29 @@ pub trait FramePair {
     /// each frame (the bytes are mutable, the length is not), then forward or drop each, and wake
     /// the kernel where it asks. Never blocks, never allocates.
     fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, f: F) -> PollResult;
+    /// As [`poll`](Self::poll), and the closure is also told the [`Held`] handle the frame will
+    /// have if it returns [`FrameAction::Hold`]. A held frame stays in the UMEM, owned by the
+    /// pair, until [`release`](Self::release) gives it back. (A [`poll`](Self::poll) closure
+    /// returning `Hold` holds the frame too, but without its handle only
+    /// [`close`](Self::close) releases it.) Buffered releases are flushed first.
+    fn poll_hold<F: FnMut(Side, &mut [u8], Held) -> FrameAction>(&mut self, f: F) -> PollResult;
+    /// Runs `f` on the bytes of held frame `h` (e.g. to rewrite DSCP/ECN before sending it);
+    /// `None` if `h` is not held (never was, or already released).
+    fn with_held<R>(&mut self, h: Held, f: impl FnOnce(&mut [u8]) -> R) -> Option<R>;
+    /// Gives held frame `h` back: `send` puts it on the TX ring of the side opposite to where
+    /// it was received, else it is recycled (counted `dropped`). Sends are buffered until
+    /// [`flush_released`](Self::flush_released) or the next poll, whichever comes first, and
+    /// counted then (`forwarded`, or `tx_full` without room). Returns false, doing nothing, if
+    /// `h` is not held (e.g. a second release).
+    fn release(&mut self, h: Held, send: bool) -> bool;
+    /// Puts buffered sends on the TX rings (one transmit per side, in release order), refills
+    /// the fill rings with released frames, wakes the kernel where it asks; returns what the
+    /// releases since the last call came to (including those a poll flushed).
+    fn flush_released(&mut self) -> ReleaseResult;
+    /// How many more frames fit on `side`'s TX ring now: its free slots less the sends
+    /// already buffered for it (the budget for frames going out of `side`). With two UMEMs
+    /// each send also needs a free frame of the other UMEM.
+    fn tx_room(&mut self, side: Side) -> u32;
     /// Blocks until a frame may be waiting or `timeout` passes; for when a pass found nothing.
     ///
     /// # Errors
@@ -164,7 +187,8 @@ pub trait FramePair {
     fn census(&self) -> FrameCensus;
     /// The queue index the pair serves.
     fn queue(&self) -> u32;
-    /// Drains TX (bounded), closes, and returns the census taken just before closing.
+    /// Flushes buffered sends, releases every frame still held as dropped, drains TX
+    /// (bounded), closes, and returns the census taken just before closing (`held` is 0).
     ///
     /// # Errors
     ///
@@ -178,6 +202,22 @@ impl FramePair for QueuePair {
     #[inline]
     fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, f: F) -> PollResult {
         QueuePair::poll(self, f)
+    }
+    #[inline]
+    fn poll_hold<F: FnMut(Side, &mut [u8], Held) -> FrameAction>(&mut self, f: F) -> PollResult {
+        QueuePair::poll_hold(self, f)
+    }
+    fn with_held<R>(&mut self, h: Held, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        QueuePair::with_held(self, h, f)
+    }
+    fn release(&mut self, h: Held, send: bool) -> bool {
+        QueuePair::release(self, h, send)
+    }
+    fn flush_released(&mut self) -> ReleaseResult {
+        QueuePair::flush_released(self)
+    }
+    fn tx_room(&mut self, side: Side) -> u32 {
+        QueuePair::tx_room(self, side)
     }
     fn wait(&mut self, timeout: Duration) -> Result<(), XdpError> {
         QueuePair::wait(self, timeout)
@@ -464,21 +504,48 @@ impl QueuePair {
     /// DSCP field in place, but cannot change the length), then forward or drop each, and wake
     /// the kernel where need_wakeup says so. Never blocks, never allocates; failures are counted
     /// (`tx_full`, `wakeup_errors`), not returned.
-    pub fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, f: F) -> PollResult {
+    pub fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, mut f: F) -> PollResult {
+        self.engine.poll(&mut self.backend, |side, bytes, _| f(side, bytes))
+    }
+
+    /// As [`poll`](Self::poll), telling `f` the handle a frame gets if `f` holds it. See
+    /// [`FramePair::poll_hold`].
+    pub fn poll_hold<F: FnMut(Side, &mut [u8], Held) -> FrameAction>(&mut self, f: F) -> PollResult {
         self.engine.poll(&mut self.backend, f)
+    }
+
+    /// The bytes of held frame `h`. See [`FramePair::with_held`].
+    pub fn with_held<R>(&mut self, h: Held, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        self.engine.with_held(&mut self.backend, h, f)
+    }
+
+    /// Gives held frame `h` back, to send or to recycle. See [`FramePair::release`].
+    pub fn release(&mut self, h: Held, send: bool) -> bool {
+        self.engine.release(h, send)
+    }
+
+    /// Puts buffered releases on the rings. See [`FramePair::flush_released`].
+    pub fn flush_released(&mut self) -> ReleaseResult {
+        self.engine.flush_released(&mut self.backend)
+    }
+
+    /// Room for more frames on `side`'s TX ring. See [`FramePair::tx_room`].
+    pub fn tx_room(&mut self, side: Side) -> u32 {
+        self.engine.tx_room(&mut self.backend, side)
     }
 
     /// Blocks until either socket is readable or `timeout` passes (poll(2)); used when
     /// [`poll`](Self::poll) found nothing. Returns at once if frames wait on an RX ring, and
     /// waits at most 1 ms while sent frames are still to complete (their completions raise no
-    /// event).
+    /// event). Returns at once, too, while released frames wait to be sent (the next poll
+    /// sends them).
     ///
     /// # Errors
     ///
     /// [`XdpError::Os`] if poll(2) fails (other than `EINTR`, which is a timeout).
     pub fn wait(&mut self, timeout: Duration) -> Result<(), XdpError> {
         let c = self.engine.census();
-        if c.rx > 0 || c.completion > 0 {
+        if c.rx > 0 || c.completion > 0 || self.engine.sends_buffered() {
             return Ok(());
         }
         let timeout = if self.engine.tx_outstanding() > 0 { timeout.min(Duration::from_millis(1)) } else { timeout };
@@ -520,7 +587,8 @@ impl QueuePair {
         })
     }
 
-    /// Stops: waits up to 1 s for frames on the TX rings to be sent, takes the census, then
+    /// Stops: sends what was released to send, releases every frame still held as dropped,
+    /// waits up to 1 s for frames on the TX rings to be sent, takes the census, then
     /// closes both sockets. libxdp removes each socket from its XSKMAP and, when it was the last
     /// user of the redirect program on an interface, detaches the program; frames still on
     /// fill/RX rings go back to the kernel with the UMEM. Returns the census taken just before
@@ -530,6 +598,7 @@ impl QueuePair {
     ///
     /// None today; the `Result` leaves room for teardown failures the kernel may report.
     pub fn close(mut self) -> Result<FrameCensus, XdpError> {
+        self.engine.release_all(&mut self.backend);
         let deadline = Instant::now() + CLOSE_DRAIN;
         self.engine.drain_tx(&mut self.backend, deadline);
         let census = self.engine.census();

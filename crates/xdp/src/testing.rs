@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::census::{FrameAction, FrameCensus, PairCounters, PollResult, Side};
+use crate::census::{FrameAction, FrameCensus, Held, PairCounters, PollResult, ReleaseResult, Side};
 use crate::engine::{Backend, Engine, EngineConfig};
 use crate::error::XdpError;
 use crate::pair::FramePair;
@@ -260,9 +260,30 @@ impl SimPair {
 }
 
 impl FramePair for SimPair {
-    fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, f: F) -> PollResult {
+    fn poll<F: FnMut(Side, &mut [u8]) -> FrameAction>(&mut self, mut f: F) -> PollResult {
+        self.kernel.step();
+        self.engine.poll(&mut self.kernel, |side, bytes, _| f(side, bytes))
+    }
+
+    fn poll_hold<F: FnMut(Side, &mut [u8], Held) -> FrameAction>(&mut self, f: F) -> PollResult {
         self.kernel.step();
         self.engine.poll(&mut self.kernel, f)
+    }
+
+    fn with_held<R>(&mut self, h: Held, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+        self.engine.with_held(&mut self.kernel, h, f)
+    }
+
+    fn release(&mut self, h: Held, send: bool) -> bool {
+        self.engine.release(h, send)
+    }
+
+    fn flush_released(&mut self) -> ReleaseResult {
+        self.engine.flush_released(&mut self.kernel)
+    }
+
+    fn tx_room(&mut self, side: Side) -> u32 {
+        self.engine.tx_room(&mut self.kernel, side)
     }
 
     fn wait(&mut self, _timeout: Duration) -> Result<(), XdpError> {
@@ -284,6 +305,7 @@ impl FramePair for SimPair {
     }
 
     fn close(mut self) -> Result<FrameCensus, XdpError> {
+        self.engine.release_all(&mut self.kernel);
         self.kernel.step();
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
         self.engine.drain_tx(&mut self.kernel, deadline);
@@ -314,5 +336,57 @@ mod tests {
         let census = p.close().unwrap();
         assert_eq!(census.sum(), census.total);
         assert_eq!(census.tx + census.completion, 0);
+    }
+
+    #[test]
+    fn a_sim_pair_holds_and_releases_within_the_tx_budget() {
+        let mut p = SimPair::new(64, 16, 8, 8);
+        p.set_tx_per_step(0); // a stalled NIC: the TX ring of 8 fills up
+        for i in 0..6u8 {
+            p.push(Side::Inside, vec![i; 60]);
+        }
+        p.push(Side::Outside, vec![0xaa; 80]);
+        let mut held = Vec::new();
+        let r = p.poll_hold(|side, b, h| {
+            if side == Side::Outside {
+                return FrameAction::Forward;
+            }
+            held.push((h, b[0]));
+            FrameAction::Hold
+        });
+        assert_eq!((r.received, r.held, r.forwarded), (7, 6, 1));
+        assert_eq!(p.census().held, 6);
+        assert_eq!(p.census().sum(), p.census().total);
+        assert_eq!(p.tx_room(Side::Outside), 8);
+        assert_eq!(p.tx_room(Side::Inside), 7, "the forwarded frame waits on inside's TX ring");
+        // Mark frame 4, then send 4, 2, 0 and drop 1; 3 and 5 stay held.
+        let h = |n: u8| held.iter().find(|x| x.1 == n).map(|x| x.0).unwrap();
+        assert_eq!(p.with_held(h(4), |b| b[1] = 0x2e), Some(()));
+        for n in [4, 2, 0] {
+            assert!(p.release(h(n), true));
+        }
+        assert!(p.release(h(1), false));
+        assert!(!p.release(h(1), false), "double release");
+        assert!(!p.release(h(4), true), "already released to send");
+        assert_eq!(p.tx_room(Side::Outside), 5);
+        assert_eq!(p.flush_released(), ReleaseResult { sent: 3, dropped: 1, lost_tx_full: 0 });
+        assert_eq!(p.tx_room(Side::Outside), 5);
+        let c = p.counters().inside;
+        assert_eq!((c.rx_frames, c.forwarded, c.dropped, c.held), (6, 3, 1, 2));
+        assert_eq!(c.rx_frames, c.forwarded + c.dropped + c.tx_full + c.held);
+        assert_eq!(p.census().held, 2);
+        assert_eq!(p.census().sum(), p.census().total);
+        // The NIC sends again.
+        p.set_tx_per_step(usize::MAX);
+        p.poll_hold(|_, _, _| FrameAction::Forward);
+        let mut four = vec![4; 60];
+        four[1] = 0x2e;
+        assert_eq!(p.sent(Side::Outside), &[four, vec![2; 60], vec![0; 60]]);
+        assert_eq!(p.sent(Side::Inside), &[vec![0xaa; 80]]);
+        assert_eq!(p.tx_room(Side::Outside), 8);
+        // Closing drops the two still held, and the census adds up with nothing held.
+        let census = p.close().unwrap();
+        assert_eq!(census.held, 0);
+        assert_eq!(census.sum(), census.total);
     }
 }
