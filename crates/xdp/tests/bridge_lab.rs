@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use weir_bridge::{Inspector, Verdict, Worker, totals};
 use weir_stats::SideTotals;
 use weir_testkit::lab::{IN_V4, IN_V6, INSIDE_IF, Lab, LabOptions, Ns, OUT_V4, OUT_V6, OUTSIDE_IF, lab_available};
-use weir_xdp::{FrameCensus, QueuePair, Side, XdpConfig, detach_xdp, xdp_program};
+use weir_xdp::{FrameAction, FrameCensus, FramePair, Held, QueuePair, Side, XdpConfig, detach_xdp, xdp_program};
 
 fn enter_netns(path: &Path) {
     let f = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
@@ -374,6 +374,87 @@ fn dropping_closure_blocks_traffic_and_counts() {
     assert_eq!(outside.received, outside.dropped_policy);
     assert_eq!(report.closed.sum(), report.closed.total);
     assert_eq!(report.xdp_after_close, [false, false]);
+}
+
+/// What the holding forwarder of [`held_frames_released_a_pass_later_cross_the_bridge`] saw.
+#[derive(Debug)]
+struct HoldReport {
+    counters: weir_xdp::PairCounters,
+    closed: FrameCensus,
+    /// Frames whose bytes differed between hold and release.
+    changed: u64,
+    /// Frames still held when the stop came (dropped by close).
+    left: usize,
+}
+
+/// A real pair driven by hand: every frame is held, and released to send one pass later at
+/// most (within the other side's TX budget), as the shaper does.
+#[test]
+fn held_frames_released_a_pass_later_cross_the_bridge() {
+    if !lab_available("held_frames_released_a_pass_later_cross_the_bridge") {
+        return;
+    }
+    let lab = Lab::up(LabOptions::default()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = in_ns(lab.ns_path(Ns::Br), move || {
+        let mut pair = QueuePair::open(INSIDE_IF, OUTSIDE_IF, 0, &small_cfg()).unwrap();
+        ready_tx.send(()).unwrap();
+        // Per receive side: held frames with a digest of their bytes, oldest first.
+        let mut queues: [std::collections::VecDeque<(Held, u64)>; 2] = Default::default();
+        let digest = |b: &[u8]| {
+            b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
+        };
+        let mut changed = 0u64;
+        while !s.load(Ordering::Relaxed) {
+            // Release what earlier passes held, within the budget of the side it leaves by.
+            for side in Side::BOTH {
+                let budget = pair.tx_room(side.other()) as usize;
+                for _ in 0..budget {
+                    let Some((h, d)) = queues[side.index()].pop_front() else { break };
+                    if pair.with_held(h, |b| digest(b)) != Some(d) {
+                        changed += 1;
+                    }
+                    assert!(pair.release(h, true));
+                }
+            }
+            pair.flush_released();
+            let r = pair.poll_hold(|side, bytes, h| {
+                queues[side.index()].push_back((h, digest(bytes)));
+                FrameAction::Hold
+            });
+            let c = pair.census();
+            assert_eq!(c.sum(), c.total);
+            if r.received == 0 && queues.iter().all(|q| q.is_empty()) {
+                pair.wait(Duration::from_millis(10)).unwrap();
+            }
+        }
+        let left = queues.iter().map(|q| q.len()).sum();
+        let counters = *pair.counters();
+        let closed = FramePair::close(pair).unwrap();
+        HoldReport { counters, closed, changed, left }
+    });
+    ready_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    for (from, to) in [(Ns::In, OUT_V4), (Ns::Out, IN_V4), (Ns::In, OUT_V6), (Ns::Out, IN_V6)] {
+        assert!(ping_from(&lab, from, to, 10), "ping {from:?} -> {to} through a holding pair");
+    }
+    let data = pattern(1 << 20);
+    let (server_got, client_back) = tcp_echo(&lab, data.clone());
+    assert!(server_got == data && client_back == data, "TCP payload differs after being held");
+    stop.store(true, Ordering::Relaxed);
+    let report = handle.join().unwrap();
+    eprintln!("{report:?}");
+    assert_eq!(report.changed, 0, "held bytes changed while held");
+    for side in Side::BOTH {
+        let c = report.counters.side(side);
+        assert!(c.forwarded > 0, "{side:?}: {c:?}");
+        assert_eq!(c.rx_frames, c.forwarded + c.dropped + c.tx_full + c.held, "{side:?}: {c:?}");
+        assert_eq!(c.dropped, 0, "{side:?}: nothing is dropped while running: {c:?}");
+    }
+    assert_eq!(report.counters.inside.held + report.counters.outside.held, report.left as u64);
+    assert_eq!(report.closed.held, 0);
+    assert_eq!(report.closed.sum(), report.closed.total);
 }
 
 /// Child process for the crash test: forwards between `inside` and `outside` of the namespace
