@@ -216,7 +216,8 @@ impl RecordBuilder {
 }
 
 /// The one-line summary of a record printed on stderr each interval: per NIC the receive rate
-/// and the totals forwarded and dropped, then the four protocols with the most bandwidth.
+/// and the totals forwarded and dropped, then the four protocols with the most bandwidth, then,
+/// with shaping classes, each class's achieved and configured rates, queue and drops.
 pub fn stderr_line(r: &IntervalRecord) -> String {
     let mut s = String::new();
     for (name, i) in &r.interfaces {

@@ -1,8 +1,8 @@
 //! Prometheus text exposition (format 0.0.4) of an [`IntervalRecord`].
 //!
 //! Names follow Prometheus conventions: base units (bytes, seconds), `_total` on counters, one
-//! metric family per quantity with labels for protocol, category, direction, interface and
-//! reason. `promtool check metrics` accepts the output (a test in the bridge suite runs it).
+//! metric family per quantity with labels for protocol, category, direction, interface, reason,
+//! shaping class (`class`, `kind`) and schedule. Rates are bytes per second (the base unit). `promtool check metrics` accepts the output (a test in the bridge suite runs it).
 
 use crate::record::{ClassDirStats, ClassStats, IntervalRecord, Percentiles, PolicyStatus};
 use std::fmt::Write;
