@@ -400,6 +400,48 @@ mod tests {
         }
     }
 
+    /// `promtool check metrics` (Debian package prometheus) lints the exposition with classes
+    /// and the policy status: names, units, `_total` on counters only, `quantile` on summaries
+    /// only. Without promtool the test says so; under `CI=true` it fails instead.
+    #[test]
+    fn promtool_accepts_classes_and_the_policy() {
+        use std::io::Write as _;
+        use std::process::{Command, Stdio};
+        let mut r = IntervalRecord { classes: two_classes(), ..Default::default() };
+        r.interfaces.insert("inside".into(), InterfaceStats::default());
+        r.protocols.insert("http".into(), ProtocolStats { category: "web".into(), ..Default::default() });
+        r.policy = PolicyStatus {
+            generation: 2,
+            active_schedules: vec!["workday".into()],
+            last_reload_unix_s: Some(1_800_000_000),
+            last_reload_result: Some("refused".into()),
+            last_reload_message: None,
+        };
+        let text = render(&r);
+        let child = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(std::env::var("CI").as_deref() != Ok("true"), "promtool is needed under CI: {e}");
+                eprintln!("SKIPPED promtool_accepts_classes_and_the_policy: no promtool ({e}); apt install prometheus");
+                return;
+            }
+        };
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}\n{text}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn a_refused_reload_reads_zero_and_no_reload_leaves_its_gauges_out() {
         let mut r = IntervalRecord::default();
