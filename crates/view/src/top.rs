@@ -59,10 +59,13 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
     let bottom = if area.height >= 20 { 7 } else { 0 };
     let policy = screen.record.and_then(policy_line);
     let policy_height = u16::from(policy.is_some() && area.height >= 12);
-    // Two rows per class (out, in), a header and the borders; at most MAX_CLASS_ROWS rows.
+    // Two rows per class (out, in), a header and the borders; at most MAX_CLASS_ROWS rows, and
+    // never more than half of what the other panels leave, so the main table keeps its room.
     let class_count = screen.record.map_or(0, |r| r.classes.len());
-    let classes_height = if class_count > 0 && area.height >= 20 {
-        u16::try_from(class_count.saturating_mul(2).min(MAX_CLASS_ROWS)).unwrap_or(0) + 3
+    let free = area.height.saturating_sub(1 + policy_height + middle + bottom + 1);
+    let class_rows_fit = usize::from((free / 2).saturating_sub(3)) / 2 * 2;
+    let classes_height = if class_count > 0 && area.height >= 20 && class_rows_fit >= 2 {
+        u16::try_from(class_count.saturating_mul(2).min(MAX_CLASS_ROWS).min(class_rows_fit)).unwrap_or(0) + 3
     } else {
         0
     };
@@ -239,7 +242,9 @@ fn draw_classes(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
         Cell::from(Line::from("ecn").right_aligned()).style(HEAD),
         Cell::from(Line::from("dscp").right_aligned()).style(HEAD),
     ]);
-    let body = rows.iter().take(MAX_CLASS_ROWS).map(|r| {
+    // Whole classes only: both rows of each shown.
+    let fit = usize::from(area.height.saturating_sub(3)) / 2 * 2;
+    let body = rows.iter().take(fit).map(|r| {
         let first = r.direction == "out";
         let name = if first { r.class.clone() } else { String::new() };
         let kind = if first { r.kind.clone() } else { String::new() };
@@ -281,7 +286,7 @@ fn draw_classes(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
         Constraint::Length(6),
         Constraint::Length(6),
     ];
-    let shown = rows.len().min(MAX_CLASS_ROWS) / 2;
+    let shown = rows.len().min(fit) / 2;
     let more = if shown < record.classes.len() { format!(", {} shown", shown) } else { String::new() };
     let title = format!(
         " Shaping classes ({}{more}) — rates and sojourn over the last {:.0} s, drops and marks since start ",
@@ -979,7 +984,9 @@ mod tests {
         let lines = render(&screen, 160, 50);
         let text = lines.join("\n");
         assert!(lines[1].contains(": refused (classes.p2p-day.rate: not a rate)"), "{}", lines[1]);
-        assert!(text.contains("Shaping classes (14, 8 shown)"), "{text}");
+        assert!(text.contains("Shaping classes (14, 6 shown)"), "half of the free rows at most\n{text}");
+        let tall = render(&screen, 160, 70).join("\n");
+        assert!(tall.contains("Shaping classes (14, 8 shown)"), "MAX_CLASS_ROWS at most\n{tall}");
         assert!(text.contains("no per-host figures"), "the hosts view keeps its table\n{text}");
         for (w, h) in [(20, 20), (80, 24), (130, 30), (250, 80)] {
             render(&screen, w, h);
