@@ -4,7 +4,8 @@
 use crate::histo::{BatchHistograms, Collector, percentiles};
 use crate::hosts::{HostSelection, HostTopK, host_stats, merge};
 use crate::record::{
-    FlowTableStats, HostStats, InterfaceStats, IntervalRecord, IpfixStats, Percentiles, ProtocolStats, UmemStats,
+    ClassDirStats, ClassStats, FlowTableStats, HostStats, InterfaceStats, IntervalRecord, IpfixStats, Percentiles,
+    ProtocolStats, UmemStats,
 };
 use crate::totals::{ProtoTotals, SideTotals, Totals};
 use hdrhistogram::CreationError;
@@ -215,7 +216,8 @@ impl RecordBuilder {
 }
 
 /// The one-line summary of a record printed on stderr each interval: per NIC the receive rate
-/// and the totals forwarded and dropped, then the four protocols with the most bandwidth.
+/// and the totals forwarded and dropped, then the four protocols with the most bandwidth, then,
+/// with shaping classes, each class's achieved and configured rates, queue and drops.
 pub fn stderr_line(r: &IntervalRecord) -> String {
     let mut s = String::new();
     for (name, i) in &r.interfaces {
@@ -232,7 +234,45 @@ pub fn stderr_line(r: &IntervalRecord) -> String {
     top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     let top: Vec<String> = top.iter().take(4).map(|(b, n)| format!("{n} {:.1} Mbit/s", b / 1e6)).collect();
     s.push_str(&format!("| {}", if top.is_empty() { "-".to_string() } else { top.join(", ") }));
+    if !r.classes.is_empty() {
+        let shown: Vec<String> = r.classes.iter().take(STDERR_CLASSES).map(class_part).collect();
+        s.push_str(&format!(" | class {}", shown.join(", ")));
+        if r.classes.len() > STDERR_CLASSES {
+            s.push_str(&format!(" +{} more", r.classes.len() - STDERR_CLASSES));
+        }
+    }
     s
+}
+
+/// Classes named on the stderr line; the rest are counted.
+const STDERR_CLASSES: usize = 6;
+
+/// `p2p-day out 7.9/8.0 in 0.1/8.0 Mbit/s q 12 drop 3`: achieved over configured rate each way
+/// (the configured rate left out for a class that only marks), frames queued now and dropped
+/// since start, both directions.
+fn class_part(c: &ClassStats) -> String {
+    let mbit = |bps: f64| if bps.is_finite() && bps > 0.0 { bps / 1e6 } else { 0.0 };
+    let rate = |d: &ClassDirStats| {
+        if c.rate_set_bps > 0 {
+            format!("{:.1}/{:.1}", mbit(d.bps), c.rate_set_bps as f64 / 1e6)
+        } else {
+            format!("{:.1}", mbit(d.bps))
+        }
+    };
+    let drops = |d: &ClassDirStats| {
+        d.dropped_police
+            .saturating_add(d.dropped_codel)
+            .saturating_add(d.dropped_queue_full)
+            .saturating_add(d.dropped_flushed)
+    };
+    format!(
+        "{} out {} in {} Mbit/s q {} drop {}",
+        c.name,
+        rate(&c.out),
+        rate(&c.inb),
+        c.out.queued_frames.saturating_add(c.inb.queued_frames),
+        drops(&c.out).saturating_add(drops(&c.inb))
+    )
 }
 
 #[cfg(test)]
@@ -270,5 +310,45 @@ mod tests {
         assert!(http.bps_out_1m > 0.0);
         assert_eq!(r.interfaces["inside"].rx_pps, 0.0, "nothing new received");
         assert!(stderr_line(&r).contains("http"));
+        assert!(!stderr_line(&r).contains("class"), "no classes, no class part");
+    }
+
+    #[test]
+    fn the_stderr_line_shows_each_class_on_the_same_line() {
+        let mut r = IntervalRecord::default();
+        r.interfaces.insert("inside".into(), InterfaceStats { dropped_shaper: 4, forwarded: 9, ..Default::default() });
+        let dir = |bps: f64, queued: u64, codel: u64, full: u64| ClassDirStats {
+            bps,
+            queued_frames: queued,
+            dropped_codel: codel,
+            dropped_queue_full: full,
+            ..Default::default()
+        };
+        r.classes.push(ClassStats {
+            name: "p2p-day".into(),
+            kind: "shape".into(),
+            rate_set_bps: 8_000_000,
+            out: dir(7.94e6, 12, 2, 1),
+            inb: dir(1.2e5, 0, 1, 0),
+        });
+        r.classes.push(ClassStats {
+            name: "voip".into(),
+            kind: "mark".into(),
+            out: dir(6.4e4, 0, 0, 0),
+            ..Default::default()
+        });
+        let line = stderr_line(&r);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("inside: rx 0 pps 0.0 Mbit/s fwd 9 drop 4"), "{line}");
+        assert!(
+            line.ends_with(
+                "| - | class p2p-day out 7.9/8.0 in 0.1/8.0 Mbit/s q 12 drop 4, voip out 0.1 in 0.0 Mbit/s q 0 drop 0"
+            ),
+            "{line}"
+        );
+        for k in 0..8 {
+            r.classes.push(ClassStats { name: format!("c{k}"), ..Default::default() });
+        }
+        assert!(stderr_line(&r).ends_with(" +4 more"), "{}", stderr_line(&r));
     }
 }

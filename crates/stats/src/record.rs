@@ -350,5 +350,37 @@ mod tests {
         let back: IntervalRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.total_bps(true), 8e6);
+        assert!(!text.contains("\"classes\"") && !text.contains("last_reload"), "absent when empty: {text}");
+    }
+
+    #[test]
+    fn classes_and_the_policy_status_round_trip_with_their_documented_names() {
+        let mut r = IntervalRecord { kind: "interval".into(), ..IntervalRecord::default() };
+        r.classes.push(ClassStats {
+            name: "p2p-day".into(),
+            kind: "shape".into(),
+            rate_set_bps: 8_000_000,
+            out: ClassDirStats { bps: 7.9e6, dropped_codel: 3, ..Default::default() },
+            inb: ClassDirStats { queued_frames: 2, ..Default::default() },
+        });
+        r.policy = PolicyStatus {
+            generation: 2,
+            active_schedules: vec!["workday".into()],
+            last_reload_unix_s: Some(1_800_000_000),
+            last_reload_result: Some("ok".into()),
+            last_reload_message: None,
+        };
+        let text = serde_json::to_string(&r).unwrap();
+        for name in [
+            "\"classes\":[{\"name\":\"p2p-day\",\"kind\":\"shape\",\"rate_set_bps\":8000000,\"out\":{",
+            "\"in\":{\"packets_in\":0",
+            "\"dropped_codel\":3",
+            "\"sojourn_us\":{",
+            "\"policy\":{\"generation\":2,\"active_schedules\":[\"workday\"],\"last_reload_unix_s\":1800000000,\"last_reload_result\":\"ok\"}",
+        ] {
+            assert!(text.contains(name), "{name} in {text}");
+        }
+        let back: IntervalRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
     }
 }

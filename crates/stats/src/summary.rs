@@ -234,6 +234,8 @@ mod tests {
             dropped_policy: 2,
             dropped_malformed: 0,
             lost_tx_full: 1,
+            dropped_shaper: 0,
+            queued: 0,
         };
         t.protocols[1] = ProtoTotals { flows: 2, packets: [6, 3], bytes: [600, 300], dropped: [2, 0] };
         let names: Vec<(String, String)> =
@@ -247,6 +249,9 @@ mod tests {
             "\"elapsed_s\"",
             "\"interfaces\":{\"inside\":{\"received\":10",
             "\"lost_tx_full\":1",
+            "\"dropped_shaper\":0",
+            "\"queued\":0",
+            "\"policy\":{\"generation\":0",
             "\"protocol\":\"bittorrent\"",
             "\"category\":\"p2p\"",
             "\"dropped_out\":2",

@@ -8,7 +8,9 @@
 
 use crate::ViewError;
 use crate::font::{self, FAMILY};
-use crate::model::{HostRow, SortKey, clean, format_bps, format_bytes, format_share, host_rows};
+use crate::model::{
+    HostRow, SortKey, clean, format_bps, format_bytes, format_count, format_share, format_us, host_rows,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -154,6 +156,8 @@ const COOL: [(u8, u8, u8); 8] = [
     (70, 130, 130),
     (160, 150, 220),
 ];
+/// Classes' colours: cool and warm alternating, so neighbours differ.
+const PALETTE: [(u8, u8, u8); 8] = [COOL[0], WARM[0], COOL[1], WARM[1], COOL[3], WARM[3], COOL[2], WARM[2]];
 const OTHER: (u8, u8, u8) = (150, 150, 150);
 const UNKNOWN: (u8, u8, u8) = (205, 205, 205);
 
@@ -223,17 +227,7 @@ pub struct TimeSeries {
 /// if there is one, else it is left out). X is wall-clock time since the first record, or uptime
 /// when the records carry no wall-clock time.
 pub fn time_series(records: &[IntervalRecord], share: &ShareData) -> TimeSeries {
-    let t0 = records.first().map_or(0.0, |r| clean(r.time_unix_s));
-    let secs: Vec<f64> =
-        records.iter().map(|r| if t0 > 0.0 { clean(r.time_unix_s - t0) } else { clean(r.uptime_s) }).collect();
-    let span = secs.iter().copied().fold(0.0, f64::max);
-    let (unit, div) = if span > 3.0 * 3600.0 {
-        ("h", 3600.0)
-    } else if span > 180.0 {
-        ("min", 60.0)
-    } else {
-        ("s", 1.0)
-    };
+    let (x, unit) = time_axis(records);
     let other = share.entries.iter().position(|e| e.category == "other" && e.name.starts_with("other"));
     let index = |name: &str| share.entries.iter().position(|e| e.name == name).or(other);
     let n = share.entries.len();
@@ -247,13 +241,227 @@ pub fn time_series(records: &[IntervalRecord], share: &ShareData) -> TimeSeries 
             }
         }
     }
-    let x: Vec<f64> = secs.iter().map(|s| s / div).collect();
     TimeSeries {
         x: downsample(&x, MAX_POINTS),
         unit,
         out: out.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
         inb: inb.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
     }
+}
+
+/// Each record's x: wall-clock time since the first record, or uptime when the records carry no
+/// wall-clock time, in the unit returned ("s", "min" or "h", by the span).
+fn time_axis(records: &[IntervalRecord]) -> (Vec<f64>, &'static str) {
+    let t0 = records.first().map_or(0.0, |r| clean(r.time_unix_s));
+    let secs: Vec<f64> =
+        records.iter().map(|r| if t0 > 0.0 { clean(r.time_unix_s - t0) } else { clean(r.uptime_s) }).collect();
+    let span = secs.iter().copied().fold(0.0, f64::max);
+    let (unit, div) = if span > 3.0 * 3600.0 {
+        ("h", 3600.0)
+    } else if span > 180.0 {
+        ("min", 60.0)
+    } else {
+        ("s", 1.0)
+    };
+    (secs.iter().map(|s| s / div).collect(), unit)
+}
+
+/// One shaping class over a stats file: what it was set to, what it achieved, what it dropped
+/// and marked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassTotals {
+    /// The class's name.
+    pub name: String,
+    /// "shape", "police" or "mark" (as last seen).
+    pub kind: String,
+    /// The configured rate as last seen, bits/s (0: none).
+    pub rate_set_bps: u64,
+    /// Colour in the charts, RGB.
+    pub colour: (u8, u8, u8),
+    /// Per direction, out then in.
+    pub dirs: [ClassDirTotals; 2],
+}
+
+/// One class in one direction over a stats file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassDirTotals {
+    /// Bytes the class sent on (each run's last record, added up across restarts).
+    pub bytes_sent: u64,
+    /// Bytes handed to it.
+    pub bytes_received: u64,
+    /// Frames dropped by reason (police, CoDel, queue full, flushed), as `bytes_sent`.
+    pub drops: [u64; 4],
+    /// Bytes of the dropped frames.
+    pub dropped_bytes: u64,
+    /// ECN CE marks.
+    pub ecn_marked: u64,
+    /// DSCP rewrites.
+    pub dscp_marked: u64,
+    /// The achieved rate averaged over the records that list the class, bits/s.
+    pub avg_bps: f64,
+    /// The largest achieved rate of a record, bits/s.
+    pub peak_bps: f64,
+    /// The largest p99 sojourn of a record, µs.
+    pub peak_sojourn_p99_us: u64,
+}
+
+impl ClassDirTotals {
+    /// Frames dropped for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().fold(0u64, |a, d| a.saturating_add(*d))
+    }
+}
+
+/// Per-class totals over a stats file, classes in the order they first appear. Counts come from
+/// each run's last record (uptime going back is a restart), added up; rates and sojourns are
+/// over every record listing the class.
+pub fn class_totals_from_records(records: &[IntervalRecord]) -> Vec<ClassTotals> {
+    let mut out: Vec<ClassTotals> = Vec::new();
+    let mut samples: Vec<[(f64, usize); 2]> = Vec::new();
+    let index = |out: &mut Vec<ClassTotals>, samples: &mut Vec<[(f64, usize); 2]>, c: &weir_stats::ClassStats| {
+        if let Some(i) = out.iter().position(|t| t.name == c.name) {
+            return i;
+        }
+        let colour = PALETTE[out.len() % PALETTE.len()];
+        out.push(ClassTotals {
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            rate_set_bps: c.rate_set_bps,
+            colour,
+            dirs: Default::default(),
+        });
+        samples.push([(0.0, 0); 2]);
+        out.len() - 1
+    };
+    let run_ends: Vec<bool> =
+        (0..records.len()).map(|k| records.get(k + 1).is_none_or(|next| next.uptime_s < records[k].uptime_s)).collect();
+    for (r, run_end) in records.iter().zip(run_ends) {
+        for c in &r.classes {
+            let i = index(&mut out, &mut samples, c);
+            let t = &mut out[i];
+            t.kind.clone_from(&c.kind);
+            t.rate_set_bps = c.rate_set_bps;
+            for (k, d) in [&c.out, &c.inb].into_iter().enumerate() {
+                let (sum, n) = &mut samples[i][k];
+                *sum += clean(d.bps);
+                *n += 1;
+                let e = &mut t.dirs[k];
+                e.peak_bps = e.peak_bps.max(clean(d.bps));
+                e.peak_sojourn_p99_us = e.peak_sojourn_p99_us.max(d.sojourn_us.p99);
+                if run_end {
+                    e.bytes_sent = e.bytes_sent.saturating_add(d.bytes_out);
+                    e.bytes_received = e.bytes_received.saturating_add(d.bytes_in);
+                    let drops = [d.dropped_police, d.dropped_codel, d.dropped_queue_full, d.dropped_flushed];
+                    for (a, b) in e.drops.iter_mut().zip(drops) {
+                        *a = a.saturating_add(b);
+                    }
+                    e.dropped_bytes = e.dropped_bytes.saturating_add(d.dropped_bytes);
+                    e.ecn_marked = e.ecn_marked.saturating_add(d.ecn_marked);
+                    e.dscp_marked = e.dscp_marked.saturating_add(d.dscp_marked);
+                }
+            }
+        }
+    }
+    for (t, s) in out.iter_mut().zip(&samples) {
+        for (e, (sum, n)) in t.dirs.iter_mut().zip(s) {
+            e.avg_bps = if *n == 0 { 0.0 } else { sum / *n as f64 };
+        }
+    }
+    out
+}
+
+/// Achieved rate per class over time, the classes of [`class_totals_from_records`] in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassSeries {
+    /// X values in [`ClassSeries::unit`]s since the first record.
+    pub x: Vec<f64>,
+    /// "s", "min" or "h".
+    pub unit: &'static str,
+    /// Per class, outbound bits/s at each x (0 where a record does not list the class).
+    pub out: Vec<Vec<f64>>,
+    /// Per class, inbound bits/s at each x.
+    pub inb: Vec<Vec<f64>>,
+    /// Per class, the configured rate at each x, bits/s (0 where none: a class that only
+    /// marks, or a record without the class); a reload that changes the rate shows as a step.
+    pub set: Vec<Vec<f64>>,
+    /// Where the policy generation changed: x of the first record of each new generation.
+    pub generation_changes: Vec<f64>,
+}
+
+/// The achieved rate of each class of `classes` over time, and where the policy changed.
+pub fn class_series(records: &[IntervalRecord], classes: &[ClassTotals]) -> ClassSeries {
+    let (x, unit) = time_axis(records);
+    let mut out = vec![vec![0.0; records.len()]; classes.len()];
+    let mut inb = vec![vec![0.0; records.len()]; classes.len()];
+    let mut set = vec![vec![0.0; records.len()]; classes.len()];
+    for (k, r) in records.iter().enumerate() {
+        for c in &r.classes {
+            if let Some(i) = classes.iter().position(|t| t.name == c.name) {
+                out[i][k] = clean(c.out.bps);
+                inb[i][k] = clean(c.inb.bps);
+                set[i][k] = c.rate_set_bps as f64;
+            }
+        }
+    }
+    let generation_changes = records
+        .windows(2)
+        .zip(x.iter().skip(1))
+        .filter(|(w, _)| w[0].policy.generation != w[1].policy.generation && w[1].policy.generation > 0)
+        .map(|(_, x)| *x)
+        .collect();
+    ClassSeries {
+        x: downsample(&x, MAX_POINTS),
+        unit,
+        out: out.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
+        inb: inb.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
+        set: set.iter().map(|l| downsample(l, MAX_POINTS)).collect(),
+        generation_changes,
+    }
+}
+
+/// One change of the policy seen in a stats file: a new generation, or a reload tried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyChange {
+    /// The record's wall-clock time, Unix seconds (0: the records carry none).
+    pub time_unix_s: f64,
+    /// The generation from then on.
+    pub generation: u64,
+    /// The schedules active from then on.
+    pub active_schedules: Vec<String>,
+    /// A reload tried since the previous record: (result, message).
+    pub reload: Option<(String, String)>,
+}
+
+/// The policy's changes over a stats file: the first record's status, then each record whose
+/// generation or last reload differs from the record before. Empty when no record carries a
+/// policy status.
+pub fn policy_changes(records: &[IntervalRecord]) -> Vec<PolicyChange> {
+    let mut changes = Vec::new();
+    let mut before: Option<&weir_stats::PolicyStatus> = None;
+    for r in records {
+        let p = &r.policy;
+        if p.generation == 0 && p.last_reload_unix_s.is_none() {
+            continue;
+        }
+        let new_reload =
+            p.last_reload_unix_s.is_some() && before.is_none_or(|b| b.last_reload_unix_s != p.last_reload_unix_s);
+        if before.is_none_or(|b| b.generation != p.generation) || new_reload {
+            let reload = new_reload.then(|| {
+                (
+                    p.last_reload_result.clone().unwrap_or_else(|| "?".into()),
+                    p.last_reload_message.clone().unwrap_or_default(),
+                )
+            });
+            changes.push(PolicyChange {
+                time_unix_s: r.time_unix_s,
+                generation: p.generation,
+                active_schedules: p.active_schedules.clone(),
+                reload,
+            });
+        }
+        before = Some(p);
+    }
+    changes
 }
 
 /// Most points drawn per series: a day of 1 s records becomes 1500 averages of ~58 s, which is
@@ -297,8 +505,43 @@ pub fn write_report(path: &Path, source: &str, records: &[IntervalRecord], max_n
     let series = time_series(records, &share);
     let start = records.first().map(|r| utc(r.time_unix_s)).unwrap_or_default();
     let hosts = p2p_hosts_from_records(records, TOP_HOSTS);
-    let report = Report { source, share: &share, series: &series, start: &start, hosts: &hosts };
-    render(path, (WIDTH, share_height(&share) + 2 * PANEL + hosts_height(&hosts)), &report)
+    let classes = class_totals_from_records(records);
+    let class_series = class_series(records, &classes);
+    let policy = policy_changes(records);
+    let report = Report {
+        source,
+        share: &share,
+        series: &series,
+        start: &start,
+        hosts: &hosts,
+        classes: &classes,
+        class_series: &class_series,
+        policy: &policy,
+    };
+    let height = share_height(&share)
+        + 2 * PANEL
+        + hosts_height(&hosts)
+        + classes_height(&classes)
+        + policy_height(&policy, &classes);
+    render(path, (WIDTH, height), &report)
+}
+
+/// Policy changes listed in the report at most; the rest are counted.
+pub const MAX_POLICY_LINES: usize = 12;
+
+/// The class rate panel and the class table; nothing without classes.
+fn classes_height(classes: &[ClassTotals]) -> u32 {
+    if classes.is_empty() { 0 } else { PANEL + 130 + 30 * classes.len() as u32 }
+}
+
+/// The list of policy changes: shown when there was a change to show (more than the status at
+/// start, or a reload), or when there are classes.
+fn policy_height(policy: &[PolicyChange], classes: &[ClassTotals]) -> u32 {
+    if policy.len() > 1 || policy.iter().any(|c| c.reload.is_some()) || (!classes.is_empty() && !policy.is_empty()) {
+        90 + 26 * policy.len().min(MAX_POLICY_LINES + 1) as u32
+    } else {
+        0
+    }
 }
 
 /// Hosts in the report's last panel.
@@ -330,6 +573,9 @@ struct Report<'a> {
     series: &'a TimeSeries,
     start: &'a str,
     hosts: &'a [HostRow],
+    classes: &'a [ClassTotals],
+    class_series: &'a ClassSeries,
+    policy: &'a [PolicyChange],
 }
 
 impl Paint for Report<'_> {
@@ -338,10 +584,194 @@ impl Paint for Report<'_> {
         draw_share(&upper, self.source, self.share)?;
         let (out, rest) = lower.split_vertically(PANEL);
         draw_series(&out, self.share, self.series, true, self.start)?;
-        let (inb, hosts) = rest.split_vertically(PANEL);
+        let (inb, rest) = rest.split_vertically(PANEL);
         draw_series(&inb, self.share, self.series, false, self.start)?;
-        if self.hosts.is_empty() { Ok(()) } else { draw_hosts(&hosts, self.hosts) }
+        let (hosts, rest) = rest.split_vertically(hosts_height(self.hosts));
+        if !self.hosts.is_empty() {
+            draw_hosts(&hosts, self.hosts)?;
+        }
+        let (classes, policy) = rest.split_vertically(classes_height(self.classes));
+        if !self.classes.is_empty() {
+            let (rates, table) = classes.split_vertically(PANEL);
+            let (w, _) = rates.dim_in_pixel();
+            let (left, right) = rates.split_horizontally(w / 2);
+            draw_class_rates(&left, self.classes, self.class_series, true, self.start)?;
+            draw_class_rates(&right, self.classes, self.class_series, false, self.start)?;
+            draw_class_table(&table, self.classes)?;
+        }
+        if policy_height(self.policy, self.classes) > 0 {
+            draw_policy(&policy, self.policy)?;
+        }
+        Ok(())
     }
+}
+
+/// One direction's achieved rate per class: a line each, the configured rate a dashed line of
+/// the same colour, the policy's generation changes grey verticals.
+fn draw_class_rates<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    classes: &[ClassTotals],
+    series: &ClassSeries,
+    outbound: bool,
+    start: &str,
+) -> Result<(), String> {
+    let lines = if outbound { &series.out } else { &series.inb };
+    let peak = lines.iter().flatten().copied().map(clean).fold(0.0, f64::max);
+    let set = series.set.iter().flatten().copied().map(clean).fold(0.0, f64::max);
+    let max = peak.max(set);
+    let (div, unit) = rate_unit(max);
+    let ymax = (max / div * 1.08).max(1.0);
+    let xmax = series.x.last().copied().unwrap_or(0.0).max(f64::MIN_POSITIVE);
+    let title =
+        if outbound { "Achieved rate per shaping class, outbound" } else { "Achieved rate per shaping class, inbound" };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, style(20, true, BLACK))
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+        .s()?;
+    let x_desc = if start.is_empty() {
+        format!("time since start ({})", series.unit)
+    } else {
+        format!("time since {start} ({})", series.unit)
+    };
+    chart
+        .configure_mesh()
+        .light_line_style(RGBColor(246, 246, 246))
+        .bold_line_style(RGBColor(210, 210, 210))
+        .x_desc(x_desc)
+        .y_desc(format!("{unit} (dashed: configured)"))
+        .label_style(style(14, false, BLACK))
+        .axis_desc_style(style(15, false, GREY))
+        .y_label_formatter(&|v| format!("{v:.1}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .s()?;
+    for &x in &series.generation_changes {
+        chart.draw_series(LineSeries::new([(x, 0.0), (x, ymax)], RGBColor(170, 170, 170).stroke_width(1))).s()?;
+    }
+    for ((c, line), set) in classes.iter().zip(lines).zip(&series.set) {
+        let colour = rgb(c.colour);
+        if set.iter().any(|v| *v > 0.0) {
+            let points: Vec<(f64, f64)> = series.x.iter().copied().zip(set.iter().map(|v| clean(*v) / div)).collect();
+            chart.draw_series(DashedLineSeries::new(points, 8, 6, colour.stroke_width(1))).s()?;
+        }
+        let points = series.x.iter().copied().zip(line.iter().map(|v| clean(*v) / div));
+        chart.draw_series(LineSeries::new(points, colour.stroke_width(2))).s()?;
+    }
+    Ok(())
+}
+
+/// The classes over the file: set rate, average and peak achieved, bytes sent, drops by reason,
+/// marks, the worst p99 sojourn; a row per class, both directions in each cell (out / in).
+fn draw_class_table<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, classes: &[ClassTotals]) -> Result<(), String> {
+    root.draw(&Text::new("Shaping classes over the run", (30, 18), style(26, true, BLACK))).s()?;
+    let sub = [
+        "colours as in the charts above; each cell out / in; rates averaged over the records; counts since the \
+         bridge started (added up across restarts)",
+        "dropped: police / CoDel / queue full / flushed; marks: ECN CE / DSCP rewritten; worst p99: the largest \
+         p99 sojourn of an interval",
+    ];
+    for (k, line) in sub.into_iter().enumerate() {
+        root.draw(&Text::new(line, (30, 50 + 22 * k as i32), style(15, false, GREY))).s()?;
+    }
+    let columns: [(&str, i32); 9] = [
+        ("class", 30),
+        ("kind", 200),
+        ("set rate", 270),
+        ("average", 380),
+        ("peak", 560),
+        ("sent", 740),
+        ("dropped (p/c/q/f)", 900),
+        ("ECN / DSCP marks", 1090),
+        ("worst p99", 1250),
+    ];
+    for (name, x) in columns {
+        root.draw(&Text::new(name, (x, 104), style(15, true, BLACK))).s()?;
+    }
+    let pair = |a: String, b: String| format!("{a} / {b}");
+    for (i, c) in classes.iter().enumerate() {
+        let y = 130 + 30 * i as i32;
+        let [o, n] = &c.dirs;
+        root.draw(&Rectangle::new([(30, y), (46, y + 16)], rgb(c.colour).filled())).s()?;
+        let set = if c.rate_set_bps == 0 { "-".to_string() } else { format_bps(c.rate_set_bps as f64) };
+        let drops = |d: &ClassDirTotals| {
+            if d.dropped() == 0 {
+                "0".to_string()
+            } else {
+                d.drops.iter().map(|n| format_count(*n)).collect::<Vec<_>>().join("/")
+            }
+        };
+        let cells = [
+            (c.name.clone(), 54),
+            (c.kind.clone(), 200),
+            (set, 270),
+            (pair(format_bps(o.avg_bps), format_bps(n.avg_bps)), 380),
+            (pair(format_bps(o.peak_bps), format_bps(n.peak_bps)), 560),
+            (pair(format_bytes(o.bytes_sent), format_bytes(n.bytes_sent)), 740),
+            (pair(drops(o), drops(n)), 900),
+            (
+                pair(
+                    format!("{}/{}", format_count(o.ecn_marked), format_count(o.dscp_marked)),
+                    format!("{}/{}", format_count(n.ecn_marked), format_count(n.dscp_marked)),
+                ),
+                1090,
+            ),
+            (pair(format_us(o.peak_sojourn_p99_us), format_us(n.peak_sojourn_p99_us)), 1250),
+        ];
+        for (text, x) in cells {
+            root.draw(&Text::new(text, (x, y), style(14, false, BLACK))).s()?;
+        }
+    }
+    Ok(())
+}
+
+/// The policy's generations and reloads over the run, one line each.
+fn draw_policy<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, changes: &[PolicyChange]) -> Result<(), String> {
+    let reloads = changes.iter().filter(|c| c.reload.is_some()).count();
+    let refused = changes.iter().filter(|c| c.reload.as_ref().is_some_and(|(r, _)| r != "ok")).count();
+    let last = changes.last().map_or(0, |c| c.generation);
+    let new_generations = changes.windows(2).filter(|w| w[0].generation != w[1].generation).count();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let title = format!(
+        "Policy: generation {last} at the end, {new_generations} generation change{}, {reloads} reload{} \
+         ({refused} refused)",
+        plural(new_generations),
+        plural(reloads)
+    );
+    root.draw(&Text::new(title, (30, 18), style(24, true, BLACK))).s()?;
+    root.draw(&Text::new(
+        "grey verticals in the class charts mark each new generation",
+        (30, 52),
+        style(15, false, GREY),
+    ))
+    .s()?;
+    for (i, c) in changes.iter().take(MAX_POLICY_LINES).enumerate() {
+        let y = 84 + 26 * i as i32;
+        let when = utc(c.time_unix_s);
+        let schedules =
+            if c.active_schedules.is_empty() { "no schedule".to_string() } else { c.active_schedules.join(", ") };
+        let mut line =
+            format!("{}  generation {}  ·  {schedules}", if when.is_empty() { "-" } else { &when }, c.generation);
+        let mut ink = BLACK;
+        if let Some((result, message)) = &c.reload {
+            line.push_str(&format!("  ·  reload {result}"));
+            if !message.is_empty() {
+                line.push_str(&format!(": {message}"));
+            }
+            if result != "ok" {
+                ink = P2P_INK;
+            }
+        }
+        root.draw(&Text::new(line, (30, y), style(15, false, ink))).s()?;
+    }
+    if changes.len() > MAX_POLICY_LINES {
+        let y = 84 + 26 * MAX_POLICY_LINES as i32;
+        let more = format!("and {} more", changes.len() - MAX_POLICY_LINES);
+        root.draw(&Text::new(more, (30, y), style(15, false, GREY))).s()?;
+    }
+    Ok(())
 }
 
 /// The inside hosts with the most peer-to-peer bytes: a bar each, outbound and inbound.
@@ -820,6 +1250,132 @@ mod tests {
         let top = p2p_hosts_from_records(&[many], TOP_HOSTS);
         assert_eq!(top.len(), 10);
         assert_eq!(top[0].host, "198.18.1.29");
+    }
+
+    fn with_class(mut r: IntervalRecord, name: &str, bps: f64, dropped: u64, generation: u64) -> IntervalRecord {
+        let dir = |bps: f64| weir_stats::ClassDirStats {
+            bps,
+            bytes_out: (r.uptime_s * 1000.0) as u64,
+            dropped_codel: dropped,
+            ecn_marked: dropped * 2,
+            sojourn_us: weir_stats::Percentiles { p99: (bps / 1000.0) as u64, ..Default::default() },
+            ..Default::default()
+        };
+        r.classes.push(weir_stats::ClassStats {
+            name: name.into(),
+            kind: if name == "voip" { "mark".into() } else { "shape".into() },
+            rate_set_bps: if name == "voip" { 0 } else { 8_000_000 },
+            out: dir(bps),
+            inb: dir(bps / 4.0),
+        });
+        r.policy.generation = generation;
+        r
+    }
+
+    #[test]
+    fn class_totals_come_from_each_runs_last_record_and_rates_are_averaged() {
+        let records = [
+            with_class(rec(1.0, &[]), "p2p-day", 6e6, 1, 1),
+            with_class(with_class(rec(2.0, &[]), "p2p-day", 8e6, 4, 1), "voip", 1e5, 0, 1),
+            // The bridge restarted.
+            with_class(rec(1.0, &[]), "p2p-day", 7e6, 2, 1),
+        ];
+        let t = class_totals_from_records(&records);
+        assert_eq!(t.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["p2p-day", "voip"]);
+        let [out, inb] = &t[0].dirs;
+        assert_eq!(out.drops, [0, 6, 0, 0], "4 before the restart, 2 after");
+        assert_eq!((out.ecn_marked, out.bytes_sent), (12, 3000));
+        assert!((out.avg_bps - 7e6).abs() < 1e-6 && out.peak_bps == 8e6, "{out:?}");
+        assert!((inb.avg_bps - 1.75e6).abs() < 1e-6, "{inb:?}");
+        assert_eq!(out.peak_sojourn_p99_us, 8000);
+        assert_eq!((t[1].kind.as_str(), t[1].rate_set_bps, t[1].dirs[0].avg_bps), ("mark", 0, 1e5));
+        assert_ne!(t[0].colour, t[1].colour);
+        assert!(class_totals_from_records(&[rec(1.0, &[])]).is_empty());
+    }
+
+    #[test]
+    fn class_series_follow_each_class_and_mark_the_generation_changes() {
+        let records: Vec<IntervalRecord> = (0..5)
+            .map(|k| {
+                let r = with_class(rec(k as f64, &[]), "p2p-day", 1e6 * k as f64, 0, 1 + k / 3);
+                if k == 2 { r } else { with_class(r, "voip", 5e4, 0, 1 + k / 3) }
+            })
+            .collect();
+        let classes = class_totals_from_records(&records);
+        let cs = class_series(&records, &classes);
+        assert_eq!(cs.x, [0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(cs.out[0], [0.0, 1e6, 2e6, 3e6, 4e6]);
+        assert_eq!(cs.inb[0][4], 1e6);
+        assert_eq!(cs.out[1], [5e4, 5e4, 0.0, 5e4, 5e4], "a record without the class reads 0");
+        assert_eq!(cs.generation_changes, [3.0]);
+        assert_eq!(cs.set[0], [8e6; 5]);
+        assert_eq!(cs.set[1], [0.0; 5], "a marker has no rate");
+    }
+
+    #[test]
+    fn policy_changes_list_new_generations_and_reloads() {
+        let mut records: Vec<IntervalRecord> = (0..6).map(|k| rec(k as f64, &[])).collect();
+        assert!(policy_changes(&records).is_empty(), "no policy status, no changes");
+        for (k, r) in records.iter_mut().enumerate() {
+            r.time_unix_s = 1_800_000_000.0 + k as f64;
+            r.policy.generation = if k < 2 { 1 } else { 2 };
+            r.policy.active_schedules = if k < 2 { vec![] } else { vec!["night".into()] };
+            if k >= 4 {
+                r.policy.last_reload_unix_s = Some(1_800_000_004);
+                r.policy.last_reload_result = Some("refused".into());
+                r.policy.last_reload_message = Some("bad rate".into());
+            }
+        }
+        let c = policy_changes(&records);
+        assert_eq!(c.iter().map(|c| c.generation).collect::<Vec<_>>(), [1, 2, 2]);
+        assert_eq!(c[1].active_schedules, ["night"]);
+        assert_eq!(c[1].reload, None);
+        assert_eq!(c[2].reload, Some(("refused".to_string(), "bad rate".to_string())));
+        assert_eq!(c[2].time_unix_s, 1_800_000_004.0);
+    }
+
+    #[test]
+    fn the_report_draws_the_classes_and_the_policy_when_the_file_has_them() {
+        let dir = std::env::temp_dir().join(format!("weir-view-classes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut records: Vec<IntervalRecord> = (0..30)
+            .map(|k| {
+                let r = rec(k as f64, &[("bittorrent", "p2p", 900 * k, 400 * k, 8e6)]);
+                let r = with_class(r, "p2p-day", 7.5e6 + (k % 3) as f64 * 1e5, k, 1 + k / 20);
+                with_class(r, "voip", 6.4e4, 0, 1 + k / 20)
+            })
+            .collect();
+        if let Some(last) = records.last_mut() {
+            last.policy.last_reload_unix_s = Some(1_800_000_000);
+            last.policy.last_reload_result = Some("ok".into());
+            last.policy.last_reload_message = Some("p2p-day 6 -> 8 Mbit/s".into());
+        }
+        let svg = dir.join("classes.svg");
+        write_report(&svg, "test", &records, 10).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        for needle in [
+            "Achieved rate per shaping class, outbound",
+            "Achieved rate per shaping class, inbound",
+            "Shaping classes over the run",
+            "p2p-day",
+            "voip",
+            "8.00 Mbit/s",
+            "0/29/0/0 / 0/29/0/0",
+            "58/0 / 58/0",
+            "Policy: generation 2 at the end, 1 generation change, 1 reload (0 refused)",
+            "reload ok: p2p-day 6 -&gt; 8 Mbit/s",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from the report");
+        }
+        let png = dir.join("classes.png");
+        write_report(&png, "test", &records, 10).unwrap();
+        assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+        // Without classes or a policy status, none of it.
+        let plain: Vec<IntervalRecord> = (0..5).map(|k| rec(k as f64, &[("http", "web", k, k, 1e6)])).collect();
+        write_report(&svg, "test", &plain, 10).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(!text.contains("shaping class") && !text.contains("Policy:"), "no classes, no class panels");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -291,4 +291,17 @@ mod tests {
         let e = record_from_body(b"{}").unwrap_err();
         assert!(e.to_string().starts_with("bad answer from the endpoint: the response is not a stats record"), "{e}");
     }
+
+    #[test]
+    fn a_record_with_classes_parses_and_one_from_a_bridge_without_them_too() {
+        let mut r = IntervalRecord { kind: "interval".into(), ..Default::default() };
+        r.classes.push(weir_stats::ClassStats { name: "p2p-day".into(), kind: "shape".into(), ..Default::default() });
+        r.policy.generation = 2;
+        assert_eq!(record_from_body(serde_json::to_string(&r).unwrap().as_bytes()), Ok(Some(r)));
+        // An older bridge writes neither `classes`, `policy` nor the interfaces' shaper fields.
+        let mut old = serde_json::to_value(IntervalRecord { kind: "interval".into(), ..Default::default() }).unwrap();
+        old.as_object_mut().unwrap().remove("policy");
+        let got = record_from_body(old.to_string().as_bytes()).unwrap().unwrap();
+        assert!(got.classes.is_empty() && got.policy.generation == 0);
+    }
 }

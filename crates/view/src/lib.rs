@@ -5,7 +5,9 @@
 //!   ([`top::draw`]), so it is tested with ratatui's `TestBackend`; only [`run_top`] touches the
 //!   terminal and the network.
 //! - `weir report` ([`run_report`]): charts from a `--stats-json` JSON-lines file: the inbound and
-//!   outbound share of bytes by protocol, and bandwidth per protocol over time, as SVG or PNG.
+//!   outbound share of bytes by protocol, and bandwidth per protocol over time, as SVG or PNG;
+//!   with shaping classes in the file, each class's achieved rate over time, its totals, and the
+//!   policy's generations and reloads.
 //!   [`write_share_chart`] draws the share chart alone from any per-protocol totals (`weir classify
 //!   --report`).
 //!

@@ -195,6 +195,126 @@ pub fn host_rows(record: &IntervalRecord, sort: SortKey) -> Vec<HostRow> {
     rows
 }
 
+/// One shaping class in one direction, as `weir top` and `weir report` show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassRow {
+    /// The class's name.
+    pub class: String,
+    /// "shape", "police" or "mark".
+    pub kind: String,
+    /// "out" or "in".
+    pub direction: &'static str,
+    /// The configured rate, bits/s (0: none, a class that only marks).
+    pub rate_set_bps: u64,
+    /// The achieved rate over the interval, bits/s.
+    pub bps: f64,
+    /// `bps` as a share of the configured rate, `0.0..=1.0`; `None` without a configured rate.
+    pub rate_use: Option<f64>,
+    /// Frames handed to the class since start.
+    pub packets_in: u64,
+    /// Their bytes.
+    pub bytes_in: u64,
+    /// Frames the class sent on since start.
+    pub packets_out: u64,
+    /// Their bytes.
+    pub bytes_out: u64,
+    /// Frames queued now.
+    pub queued_frames: u64,
+    /// Bytes queued now.
+    pub queued_bytes: u64,
+    /// Median time in the queue over the interval, µs.
+    pub sojourn_p50_us: u64,
+    /// 99th percentile of it, µs.
+    pub sojourn_p99_us: u64,
+    /// Frames dropped since start by reason: police, CoDel, queue full, flushed.
+    pub drops: [u64; 4],
+    /// Bytes of all dropped frames.
+    pub dropped_bytes: u64,
+    /// Frames CoDel marked CE instead of dropping.
+    pub ecn_marked: u64,
+    /// Frames whose DSCP the class rewrote.
+    pub dscp_marked: u64,
+}
+
+/// The reasons of [`ClassRow::drops`], in order, as metrics and the drops panel name them.
+pub const CLASS_DROP_REASONS: [&str; 4] = ["police", "codel", "queue_full", "flushed"];
+
+impl ClassRow {
+    /// Frames dropped for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().fold(0u64, |a, d| a.saturating_add(*d))
+    }
+}
+
+/// The record's classes as rows, two per class (out, then in), in the policy's order.
+pub fn class_rows(record: &IntervalRecord) -> Vec<ClassRow> {
+    record
+        .classes
+        .iter()
+        .flat_map(|c| {
+            [("out", &c.out), ("in", &c.inb)].map(|(direction, d)| ClassRow {
+                class: c.name.clone(),
+                kind: c.kind.clone(),
+                direction,
+                rate_set_bps: c.rate_set_bps,
+                bps: clean(d.bps),
+                rate_use: (c.rate_set_bps > 0).then(|| share(d.bps, c.rate_set_bps as f64)),
+                packets_in: d.packets_in,
+                bytes_in: d.bytes_in,
+                packets_out: d.packets_out,
+                bytes_out: d.bytes_out,
+                queued_frames: d.queued_frames,
+                queued_bytes: d.queued_bytes,
+                sojourn_p50_us: d.sojourn_us.p50,
+                sojourn_p99_us: d.sojourn_us.p99,
+                drops: [d.dropped_police, d.dropped_codel, d.dropped_queue_full, d.dropped_flushed],
+                dropped_bytes: d.dropped_bytes,
+                ecn_marked: d.ecn_marked,
+                dscp_marked: d.dscp_marked,
+            })
+        })
+        .collect()
+}
+
+/// The policy status as one line: `policy generation 3 · schedules workday, p2p-cap · last
+/// reload 2027-01-15 08:00 UTC (5m00s before this record): ok: ...`; `None` when the record
+/// carries none (generation 0 and no reload: a bridge without the policy status, or `weir
+/// classify`). The flag says the last reload was refused.
+pub fn policy_line(record: &IntervalRecord) -> Option<(String, bool)> {
+    let p = &record.policy;
+    if p.generation == 0 && p.last_reload_unix_s.is_none() {
+        return None;
+    }
+    let mut s = format!("policy generation {}", p.generation);
+    if p.active_schedules.is_empty() {
+        s.push_str(" · no schedule active");
+    } else {
+        s.push_str(&format!(" · schedules {}", p.active_schedules.join(", ")));
+    }
+    let mut refused = false;
+    if let Some(at) = p.last_reload_unix_s {
+        let when = crate::chart::utc(at as f64);
+        s.push_str(&format!(" · last reload {}", if when.is_empty() { at.to_string() } else { when }));
+        let ago = record.time_unix_s - at as f64;
+        if record.time_unix_s > 0.0 && ago.is_finite() && ago >= 0.0 {
+            s.push_str(&format!(" ({} ago)", format_duration(ago)));
+        }
+        if let Some(result) = &p.last_reload_result {
+            refused = result != "ok";
+            s.push_str(&format!(": {result}"));
+        }
+        if let Some(m) = p.last_reload_message.as_deref().filter(|m| !m.is_empty()) {
+            s.push_str(&format!(" ({m})"));
+        }
+    }
+    Some((s, refused))
+}
+
+/// Microseconds as `0 µs`, `850 µs`, `12.3 ms`, `1.20 s`.
+pub fn format_us(us: u64) -> String {
+    if us < 1000 { format!("{us} µs") } else { format_ns(us.saturating_mul(1000)) }
+}
+
 /// A bar `width` cells wide filled to `share` (`0.0..=1.0`) with eighth-block precision.
 pub fn share_bar(share: f64, width: usize) -> String {
     const PARTIAL: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -417,6 +537,48 @@ mod tests {
         assert_eq!(format_duration(18_120.0), "5h02m");
         assert_eq!(format_duration(273_600.0), "3d04h");
         assert_eq!(format_share(0.4512), "45.1%");
+    }
+
+    #[test]
+    fn class_rows_come_two_per_class_with_the_rate_use_and_drops() {
+        let mut r = IntervalRecord::default();
+        r.classes.push(weir_stats::ClassStats {
+            name: "p2p".into(),
+            kind: "shape".into(),
+            rate_set_bps: 8_000_000,
+            out: weir_stats::ClassDirStats { bps: 6e6, dropped_codel: 2, dropped_flushed: 1, ..Default::default() },
+            inb: weir_stats::ClassDirStats { bps: f64::NAN, ..Default::default() },
+        });
+        r.classes.push(weir_stats::ClassStats { name: "mark".into(), kind: "mark".into(), ..Default::default() });
+        let rows = class_rows(&r);
+        let keys: Vec<(&str, &str)> = rows.iter().map(|c| (c.class.as_str(), c.direction)).collect();
+        assert_eq!(keys, [("p2p", "out"), ("p2p", "in"), ("mark", "out"), ("mark", "in")]);
+        assert_eq!(rows[0].rate_use, Some(0.75));
+        assert_eq!((rows[0].drops, rows[0].dropped()), ([0, 2, 0, 1], 3));
+        assert_eq!((rows[1].bps, rows[1].rate_use), (0.0, Some(0.0)), "NaN reads as zero");
+        assert_eq!(rows[2].rate_use, None, "no rate, no use");
+        assert!(class_rows(&IntervalRecord::default()).is_empty());
+    }
+
+    #[test]
+    fn the_policy_line_says_the_generation_schedules_and_last_reload() {
+        let mut r = IntervalRecord::default();
+        assert_eq!(policy_line(&r), None);
+        r.policy.generation = 4;
+        assert_eq!(policy_line(&r), Some(("policy generation 4 · no schedule active".to_string(), false)));
+        r.policy.active_schedules = vec!["night".into()];
+        r.policy.last_reload_unix_s = Some(1_800_000_000);
+        r.policy.last_reload_result = Some("refused".into());
+        r.policy.last_reload_message = Some("bad rate".into());
+        let (line, refused) = policy_line(&r).unwrap();
+        assert_eq!(
+            line,
+            "policy generation 4 · schedules night · last reload 2027-01-15 08:00 UTC: refused (bad rate)"
+        );
+        assert!(refused);
+        assert_eq!(format_us(0), "0 µs");
+        assert_eq!(format_us(850), "850 µs");
+        assert_eq!(format_us(41_000), "41.0 ms");
     }
 
     #[test]

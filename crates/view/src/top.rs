@@ -8,8 +8,8 @@
 
 use crate::fetch::{Endpoint, FetchError};
 use crate::model::{
-    SortKey, format_bps, format_bytes, format_count, format_duration, format_ns, format_share, host_rows,
-    protocol_rows, share_bar,
+    CLASS_DROP_REASONS, SortKey, class_rows, format_bps, format_bytes, format_count, format_duration, format_ns,
+    format_share, format_us, host_rows, policy_line, protocol_rows, share_bar,
 };
 use crate::{TopArgs, ViewError};
 use ratatui::Frame;
@@ -57,9 +57,23 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
     let area = frame.area();
     let middle = if area.height >= 30 { 10 } else { 0 };
     let bottom = if area.height >= 20 { 7 } else { 0 };
-    let [header, protocols, mid, low, status] = Layout::vertical([
+    let policy = screen.record.and_then(policy_line);
+    let policy_height = u16::from(policy.is_some() && area.height >= 12);
+    // Two rows per class (out, in), a header and the borders; at most MAX_CLASS_ROWS rows, and
+    // never more than half of what the other panels leave, so the main table keeps its room.
+    let class_count = screen.record.map_or(0, |r| r.classes.len());
+    let free = area.height.saturating_sub(1 + policy_height + middle + bottom + 1);
+    let class_rows_fit = usize::from((free / 2).saturating_sub(3)) / 2 * 2;
+    let classes_height = if class_count > 0 && area.height >= 20 && class_rows_fit >= 2 {
+        u16::try_from(class_count.saturating_mul(2).min(MAX_CLASS_ROWS).min(class_rows_fit)).unwrap_or(0) + 3
+    } else {
+        0
+    };
+    let [header, policy_area, protocols, classes, mid, low, status] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(policy_height),
         Constraint::Min(3),
+        Constraint::Length(classes_height),
         Constraint::Length(middle),
         Constraint::Length(bottom),
         Constraint::Length(1),
@@ -67,6 +81,11 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
     .areas(area);
     frame.render_widget(Paragraph::new(header_line(screen)), header);
     frame.render_widget(Paragraph::new(status_line(screen)), status);
+    if let (Some((text, refused)), true) = (policy, policy_height > 0) {
+        let style =
+            if refused { Style::new().fg(Color::Black).bg(Color::Yellow) } else { Style::new().fg(Color::Cyan) };
+        frame.render_widget(Paragraph::new(Line::styled(text, style)), policy_area);
+    }
     let Some(record) = screen.record else {
         let text = format!("waiting for the first record from {} ...", screen.source);
         frame.render_widget(Paragraph::new(text).block(Block::bordered().title(" Protocols ")), protocols);
@@ -75,6 +94,9 @@ pub fn draw(frame: &mut Frame<'_>, screen: &Screen<'_>) {
     match screen.view {
         View::Protocols => draw_protocols(frame, protocols, record, screen.sort),
         View::Hosts => draw_hosts(frame, protocols, record, screen.sort),
+    }
+    if classes_height > 0 {
+        draw_classes(frame, classes, record);
     }
     if middle > 0 {
         let [flows, ifaces] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(mid);
@@ -199,6 +221,81 @@ fn draw_protocols(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord, so
     frame.render_widget(Table::new(body, widths).header(header).block(Block::bordered().title(title)), area);
 }
 
+/// Rows of the classes table at most (two per class); more classes are cut, and the title says so.
+const MAX_CLASS_ROWS: usize = 16;
+
+/// The shaping classes: per class and direction the configured and achieved rates, what is
+/// queued, the sojourn time, drops and marks.
+fn draw_classes(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
+    let rows = class_rows(record);
+    let header = Row::new(vec![
+        Cell::from("class").style(HEAD),
+        Cell::from("kind").style(HEAD),
+        Cell::from("dir").style(HEAD),
+        Cell::from(Line::from("set rate").right_aligned()).style(HEAD),
+        Cell::from(Line::from("achieved").right_aligned()).style(HEAD),
+        Cell::from(Line::from("use").right_aligned()).style(HEAD),
+        Cell::from(Line::from("queued").right_aligned()).style(HEAD),
+        Cell::from(Line::from("sojourn p50").right_aligned()).style(HEAD),
+        Cell::from(Line::from("p99").right_aligned()).style(HEAD),
+        Cell::from(Line::from("dropped").right_aligned()).style(HEAD),
+        Cell::from(Line::from("ecn").right_aligned()).style(HEAD),
+        Cell::from(Line::from("dscp").right_aligned()).style(HEAD),
+    ]);
+    // Whole classes only: both rows of each shown.
+    let fit = usize::from(area.height.saturating_sub(3)) / 2 * 2;
+    let body = rows.iter().take(fit).map(|r| {
+        let first = r.direction == "out";
+        let name = if first { r.class.clone() } else { String::new() };
+        let kind = if first { r.kind.clone() } else { String::new() };
+        let set = if r.rate_set_bps == 0 { "-".to_string() } else { format_bps(r.rate_set_bps as f64) };
+        let usage = r.rate_use.map_or_else(|| "-".to_string(), format_share);
+        let hot = r.rate_use.is_some_and(|u| u >= 0.95) || r.queued_frames > 0;
+        let queued = if r.queued_frames == 0 {
+            "0".to_string()
+        } else {
+            format!("{} {}", format_count(r.queued_frames), format_bytes(r.queued_bytes))
+        };
+        let right = |s: String| Cell::from(Line::from(s).right_aligned());
+        Row::new(vec![
+            Cell::from(name).style(Style::new().fg(Color::LightBlue)),
+            Cell::from(kind),
+            Cell::from(r.direction),
+            right(set),
+            right(format_bps(r.bps)).style(if hot { Style::new().fg(Color::Yellow) } else { Style::new() }),
+            right(usage),
+            right(queued),
+            right(format_us(r.sojourn_p50_us)),
+            right(format_us(r.sojourn_p99_us)),
+            right(format_count(r.dropped())).style(if r.dropped() > 0 { Style::new().fg(P2P) } else { Style::new() }),
+            right(format_count(r.ecn_marked)),
+            right(format_count(r.dscp_marked)),
+        ])
+    });
+    let widths = [
+        Constraint::Length(14),
+        Constraint::Length(6),
+        Constraint::Length(3),
+        Constraint::Length(11),
+        Constraint::Length(11),
+        Constraint::Length(6),
+        Constraint::Length(13),
+        Constraint::Length(11),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(6),
+    ];
+    let shown = rows.len().min(fit) / 2;
+    let more = if shown < record.classes.len() { format!(", {} shown", shown) } else { String::new() };
+    let title = format!(
+        " Shaping classes ({}{more}) — rates and sojourn over the last {:.0} s, drops and marks since start ",
+        record.classes.len(),
+        record.interval_s.max(0.0)
+    );
+    frame.render_widget(Table::new(body, widths).header(header).block(Block::bordered().title(title)), area);
+}
+
 fn draw_hosts(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord, sort: SortKey) {
     let rows = host_rows(record, sort);
     let block = Block::bordered().title(format!(
@@ -295,7 +392,11 @@ fn draw_interfaces(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
         .interfaces
         .iter()
         .map(|(name, i)| {
-            let dropped = i.dropped_policy.saturating_add(i.dropped_malformed).saturating_add(i.lost_tx_full);
+            let dropped = i
+                .dropped_policy
+                .saturating_add(i.dropped_malformed)
+                .saturating_add(i.lost_tx_full)
+                .saturating_add(i.dropped_shaper);
             Row::new(vec![
                 Cell::from(name.clone()),
                 Cell::from(Line::from(format_count(i.received)).right_aligned()),
@@ -332,13 +433,22 @@ fn draw_interfaces(frame: &mut Frame<'_>, area: Rect, record: &IntervalRecord) {
     );
 }
 
-/// Packet drops by reason, largest first: policy per protocol, malformed per reason, TX ring full.
+/// Packet drops by reason, largest first: policy per protocol, malformed per reason, TX ring
+/// full, and per shaping class and reason (both directions).
 pub fn drops_by_reason(record: &IntervalRecord) -> Vec<(String, u64)> {
+    let mut class_drops: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for r in class_rows(record) {
+        for (reason, n) in CLASS_DROP_REASONS.iter().zip(r.drops) {
+            let total = class_drops.entry(format!("class {}: {reason}", r.class)).or_default();
+            *total = total.saturating_add(n);
+        }
+    }
     let mut drops: Vec<(String, u64)> = record
         .protocols
         .iter()
         .map(|(name, p)| (format!("policy: {name}"), p.dropped_out.saturating_add(p.dropped_in)))
         .chain(record.malformed.iter().map(|(reason, n)| (format!("malformed: {reason}"), *n)))
+        .chain(class_drops)
         .chain(std::iter::once((
             "tx ring full".to_string(),
             record.interfaces.values().fold(0u64, |a, i| a.saturating_add(i.lost_tx_full)),
@@ -747,6 +857,140 @@ mod tests {
             40,
         );
         assert!(empty.join("\n").contains("no per-host figures"), "{}", empty.join("\n"));
+    }
+
+    /// The record with two shaping classes (a shaper near its rate, with a queue and drops, and a
+    /// marker) and a policy status after a reload.
+    fn with_classes() -> IntervalRecord {
+        let mut r = record();
+        r.time_unix_s = 1_800_000_300.0;
+        let dir = |bps: f64| weir_stats::ClassDirStats { bps, ..Default::default() };
+        r.classes.push(weir_stats::ClassStats {
+            name: "p2p-day".into(),
+            kind: "shape".into(),
+            rate_set_bps: 8_000_000,
+            out: weir_stats::ClassDirStats {
+                queued_frames: 12,
+                queued_bytes: 18_000,
+                sojourn_us: Percentiles { p50: 2_500, p99: 41_000, ..Default::default() },
+                dropped_codel: 3,
+                dropped_queue_full: 1,
+                ecn_marked: 5,
+                ..dir(7.9e6)
+            },
+            inb: weir_stats::ClassDirStats { dropped_police: 2, ..dir(2e6) },
+        });
+        r.classes.push(weir_stats::ClassStats {
+            name: "voip".into(),
+            kind: "mark".into(),
+            rate_set_bps: 0,
+            out: weir_stats::ClassDirStats { dscp_marked: 700, ..dir(64_000.0) },
+            inb: weir_stats::ClassDirStats { dscp_marked: 650, ..dir(60_000.0) },
+        });
+        r.interfaces.get_mut("inside").unwrap().dropped_shaper = 6;
+        r.policy = weir_stats::PolicyStatus {
+            generation: 3,
+            active_schedules: vec!["workday".into(), "p2p-cap".into()],
+            last_reload_unix_s: Some(1_800_000_000),
+            last_reload_result: Some("ok".into()),
+            last_reload_message: Some("p2p-day 6 -> 8 Mbit/s".into()),
+        };
+        r
+    }
+
+    #[test]
+    fn classes_show_under_the_protocols_with_rates_queues_sojourn_drops_and_marks() {
+        let r = with_classes();
+        let screen =
+            Screen { record: Some(&r), view: View::Protocols, sort: SortKey::Outbound, source: "x", problem: None };
+        let lines = render(&screen, 130, 44);
+        let text = lines.join("\n");
+        let title = lines.iter().position(|l| l.contains("Shaping classes (2)")).unwrap();
+        assert!(row_of(&lines, "dns") < title, "classes come under the protocol table\n{text}");
+        let p2p = lines.iter().position(|l| l.contains("│p2p-day")).unwrap();
+        let out = &lines[p2p];
+        for needle in
+            ["shape", "out", "8.00 Mbit/s", "7.90 Mbit/s", "98.8%", "12 18.0 kB", "2.50 ms", "41.0 ms", " 4 ", " 5 "]
+        {
+            assert!(out.contains(needle), "{needle} missing from the p2p-day row\n{out}\n{text}");
+        }
+        let inb = &lines[p2p + 1];
+        assert!(inb.contains(" in ") && inb.contains("2.00 Mbit/s") && inb.contains("25.0%"), "{inb}");
+        let voip = &lines[p2p + 2];
+        assert!(voip.contains("voip") && voip.contains("mark") && voip.contains("64.0 kbit/s"), "{voip}");
+        assert!(voip.contains(" - ") && voip.contains("700"), "no set rate, dscp marks: {voip}");
+        assert!(lines[p2p + 3].contains("650"), "{}", lines[p2p + 3]);
+        // The policy line under the header.
+        assert!(
+            lines[1].starts_with(
+                "policy generation 3 · schedules workday, p2p-cap · last reload 2027-01-15 08:00 UTC (5m00s ago): ok (p2p-day 6 -> 8 Mbit/s)"
+            ),
+            "{}",
+            lines[1]
+        );
+        // Shaper drops count in the drops panel and the interface's drop column.
+        for needle in ["class p2p-day: codel", "class p2p-day: police"] {
+            assert!(text.contains(needle), "{needle} missing from\n{text}");
+        }
+        let drops = drops_by_reason(&r);
+        assert_eq!(
+            drops[3..],
+            [
+                ("class p2p-day: codel".to_string(), 3),
+                ("class p2p-day: police".to_string(), 2),
+                ("class p2p-day: queue_full".to_string(), 1)
+            ],
+            "a class without drops has no drop rows"
+        );
+        let inside = lines.iter().find(|l| l.contains("│inside ")).unwrap();
+        assert!(inside.trim_end().trim_end_matches('│').trim_end().ends_with('6'), "{inside}");
+    }
+
+    #[test]
+    fn without_classes_or_policy_status_nothing_of_them_is_drawn() {
+        let r = record();
+        let lines = render(
+            &Screen { record: Some(&r), view: View::Protocols, sort: SortKey::Outbound, source: "x", problem: None },
+            130,
+            44,
+        );
+        let text = lines.join("\n");
+        assert!(!text.contains("Shaping classes") && !text.contains("policy generation"), "{text}");
+        // The policy status alone (a bridge with schedules but no classes) gets its line.
+        let mut p = record();
+        p.policy.generation = 1;
+        let lines = render(
+            &Screen { record: Some(&p), view: View::Protocols, sort: SortKey::Outbound, source: "x", problem: None },
+            130,
+            44,
+        );
+        assert!(lines[1].starts_with("policy generation 1 · no schedule active"), "{}", lines[1]);
+        assert!(!lines.join("\n").contains("Shaping classes"));
+    }
+
+    #[test]
+    fn a_refused_reload_and_many_classes_still_fit() {
+        let mut r = with_classes();
+        r.policy.last_reload_result = Some("refused".into());
+        r.policy.last_reload_message = Some("classes.p2p-day.rate: not a rate".into());
+        for k in 0..12 {
+            r.classes.push(weir_stats::ClassStats {
+                name: format!("c{k}"),
+                kind: "police".into(),
+                ..Default::default()
+            });
+        }
+        let screen = Screen { record: Some(&r), view: View::Hosts, sort: SortKey::P2p, source: "x", problem: None };
+        let lines = render(&screen, 160, 50);
+        let text = lines.join("\n");
+        assert!(lines[1].contains(": refused (classes.p2p-day.rate: not a rate)"), "{}", lines[1]);
+        assert!(text.contains("Shaping classes (14, 6 shown)"), "half of the free rows at most\n{text}");
+        let tall = render(&screen, 160, 70).join("\n");
+        assert!(tall.contains("Shaping classes (14, 8 shown)"), "MAX_CLASS_ROWS at most\n{tall}");
+        assert!(text.contains("no per-host figures"), "the hosts view keeps its table\n{text}");
+        for (w, h) in [(20, 20), (80, 24), (130, 30), (250, 80)] {
+            render(&screen, w, h);
+        }
     }
 
     #[test]
