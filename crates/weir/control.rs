@@ -1,10 +1,10 @@
-//! `weir reload`, and what `check-config` and `run` say about classes and schedules.
+//! `weir reload`, and what `check-config` says about classes and schedules.
 
 use anyhow::{Result, bail};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use weir_config::{Config, Target, Zone};
+use weir_config::{Config, Zone};
 
 /// `weir reload`.
 #[derive(clap::Args, Debug)]
@@ -81,22 +81,4 @@ pub(crate) fn describe_classes_and_schedules(c: &Config) {
         };
         println!("  schedule {} ({zone}): {state}", s.name);
     }
-}
-
-/// This build's bridge forwards and drops; it does not shape, mark or follow schedules yet.
-/// Rather than run a policy it would not enforce, `weir run` refuses one that uses them.
-pub(crate) fn refuse_unenforced(path: &Path, c: &Config) -> Result<()> {
-    for rule in &c.policy.rules {
-        let key = match (rule.target, rule.schedule) {
-            (Target::Class(_), _) => format!("{}.class", rule.key),
-            (_, Some(_)) => format!("{}.schedule", rule.key),
-            _ => continue,
-        };
-        bail!(
-            "{}: key `{key}`: this build's bridge forwards and drops but does not yet shape, mark or follow \
-             schedules (weir check-config validates them); remove class and schedule rules to run it",
-            path.display()
-        );
-    }
-    Ok(())
 }

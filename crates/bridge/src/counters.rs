@@ -2,7 +2,8 @@
 //!
 //! On the data path a worker counts only in plain memory it owns: the AF_XDP layer's per-side
 //! counters ([`weir_xdp::PairCounters`]), the inspector's per-protocol drops, and the malformed
-//! drops per side. After each batch it publishes them here with one relaxed store each (a
+//! and shaper drops per side (the shaper's per-class counters are its own,
+//! `weir_shaper::CountersHandle`). After each batch it publishes them here with one relaxed store each (a
 //! [`Gauge`] has one writer), so nothing is counted twice and the stats thread never locks the
 //! data path. The engine's own per-protocol counters are separate (`weir_engine::EngineCounters`)
 //! and read beside these.
@@ -21,6 +22,8 @@ struct SideGauges {
     dropped_policy: Gauge,
     dropped_malformed: Gauge,
     lost_tx_full: Gauge,
+    dropped_shaper: Gauge,
+    queued: Gauge,
 }
 
 /// What one worker publishes; read by the stats thread through an `Arc`.
@@ -47,17 +50,20 @@ impl WorkerCounters {
         }
     }
 
-    /// Publish the pair's counters, with `malformed` (frames dropped as malformed, per side)
-    /// taken out of the pair's drops, and its census.
-    pub(crate) fn publish(&self, pair: &PairCounters, malformed: &[u64; 2], census: &FrameCensus) {
+    /// Publish the pair's counters, with `malformed` and `shaper` (frames dropped as malformed
+    /// and by a shaping class, per receive side) taken out of the pair's drops, and its census.
+    pub(crate) fn publish(&self, pair: &PairCounters, malformed: &[u64; 2], shaper: &[u64; 2], census: &FrameCensus) {
         for side in Side::BOTH {
-            let (c, g, m) = (pair.side(side), &self.sides[side.index()], malformed[side.index()]);
+            let i = side.index();
+            let (c, g, m, s) = (pair.side(side), &self.sides[i], malformed[i], shaper[i]);
             g.received.set(c.rx_frames);
             g.received_bytes.set(c.rx_bytes);
             g.forwarded.set(c.forwarded);
-            g.dropped_policy.set(c.dropped.saturating_sub(m));
+            g.dropped_policy.set(c.dropped.saturating_sub(m).saturating_sub(s));
             g.dropped_malformed.set(m);
             g.lost_tx_full.set(c.tx_full);
+            g.dropped_shaper.set(s);
+            g.queued.set(c.held);
         }
         self.frames_total.set(census.total);
         self.frames_free.set(census.free);
@@ -113,6 +119,8 @@ pub fn totals(workers: &[WorkerView], extra: &[&EngineCounters], protocols: usiz
                 dropped_policy: g.dropped_policy.get(),
                 dropped_malformed: g.dropped_malformed.get(),
                 lost_tx_full: g.lost_tx_full.get(),
+                dropped_shaper: g.dropped_shaper.get(),
+                queued: g.queued.get(),
             });
         }
         for (row, d) in t.protocols.iter_mut().zip(c.dropped.iter()) {

@@ -17,7 +17,7 @@ use weir_engine::Engine;
 use weir_export::{
     AppTable, EncoderConfig, ExportFlow, ExportHandle, ExportStats, Exporter, ExporterConfig, Forwarding,
 };
-use weir_policy::PolicyTable;
+use weir_policy::live::LivePolicy;
 
 /// Start the IPFIX exporter of `[export]`, if it names collectors. Its thread runs beside the
 /// control thread (`workers.stats_core`), off the workers' cores.
@@ -71,13 +71,13 @@ pub fn ipfix_stats(s: &ExportStats) -> weir_stats::IpfixStats {
     }
 }
 
-/// One engine's way to the exporter: its queue handle, the clock base, the policy (each
-/// direction's record says what was done with its packets).
+/// One engine's way to the exporter: its queue handle, the clock base, the live policy (each
+/// direction's record says what the generation in force when it is sent does with its packets).
 pub struct Export {
     handle: ExportHandle,
     /// Unix time of the bridge's epoch, ns: engine times are ns since the epoch.
     epoch_unix_ns: u64,
-    policy: Arc<PolicyTable>,
+    policy: Arc<LivePolicy>,
 }
 
 impl std::fmt::Debug for Export {
@@ -89,7 +89,7 @@ impl std::fmt::Debug for Export {
 impl Export {
     /// A way to `exporter` for one engine, whose times count from the Unix time `epoch_unix_ns`.
     /// `None` once the exporter is finishing.
-    pub fn new(exporter: &Exporter, epoch_unix_ns: u64, policy: Arc<PolicyTable>) -> Option<Export> {
+    pub fn new(exporter: &Exporter, epoch_unix_ns: u64, policy: Arc<LivePolicy>) -> Option<Export> {
         Some(Export { handle: exporter.handle()?, epoch_unix_ns, policy })
     }
 
@@ -97,7 +97,7 @@ impl Export {
     /// policy's action for it. `wait` false (the data path, the control loop): a full queue
     /// drops the record and counts it; true (shutdown): wait for room.
     pub fn send(&self, engine: &mut Engine, wait: bool) {
-        let policy = &*self.policy;
+        let policy = self.policy.load();
         let fwd = |protocol: u16, inside: bool| Forwarding::of_flow(protocol, inside, |p, d| policy.action(Some(p), d));
         let put = |f: ExportFlow| if wait { self.handle.send(f) } else { self.handle.try_send(f) };
         for r in engine.drain_active() {

@@ -19,18 +19,22 @@
 //!   control loop (sweeps, the interval record from [`weir_stats::RecordBuilder`], the endpoint),
 //!   and shutdown into a typed [`weir_stats::BridgeSummary`]. The `weir` binary is argument
 //!   parsing and output files around these calls.
+//! - The shaper (`worker`): a [`Verdict::Class`] frame is marked in place and, for a rated
+//!   class, held in the UMEM by the pair and queued in the worker's `weir_shaper::Shaper`; the
+//!   worker's wait ends at the shaper's next departure. The live policy (`control`) is published
+//!   by the control loop at schedule boundaries and reloads; workers load it once per batch.
+//!   Per-class figures (`classes`) go to the stats record and the summary.
 //!
 //! # Where the next parts go
 //!
-//! - The shaper: [`Verdict`] grows `Mark` and `Shape`; the inspector takes one policy snapshot
-//!   per batch (today an `Arc<PolicyTable>` that never changes); frames to shape are held by the
-//!   pair (a new place in its frame census) and the worker's loop gets a timer for dequeueing.
 //! - The XDP fast path: where [`Inspector::verdict`] sees a flow's label become final it installs
 //!   the flow in the kernel's map; the [`Sweeper`] sweeps that map beside the table, and the
 //!   stats thread merges its per-CPU counters into the totals ([`totals`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod classes;
+mod control;
 mod counters;
 mod export;
 mod run;
@@ -43,7 +47,7 @@ pub use export::{Export, ipfix_stats, start_exporter};
 pub use run::{Lifecycle, Prepared, RunOutcome, StatsSink, final_report, prepare, run};
 pub use sweep::{SWEEP_PERIOD, Sweeper};
 pub use verdict::{Inspector, Verdict, ingress};
-pub use worker::{IDLE_WAIT, Worker, WorkerError, WorkerExit};
+pub use worker::{IDLE_WAIT, ShapedFrame, Worker, WorkerError, WorkerExit};
 
 /// Pin the calling thread to `core`; a warning if that fails.
 pub fn pin(core: usize) {

@@ -4,7 +4,15 @@
 //! policy against the classifier's protocols, the NICs and their queue counts, the cores, the
 //! stats port. Only then are the sockets opened (and with them the XDP programs attached), one
 //! queue pair per worker; if any fails, those already open are closed again.
+//!
+//! The control loop owns the live policy ([`Publisher`]): it evaluates the schedules against the
+//! wall clock ([`Lifecycle::now`]) and publishes a new generation at each boundary, and it
+//! answers SIGHUP and the control socket (`weir reload`) by re-reading and checking the whole
+//! config ([`weir_control::reload`]) and, only if all of it is good, publishing its policy. The
+//! workers load the generation once per batch; nothing on the data path waits for this.
 
+use crate::classes::{ClassRates, ClassView};
+use crate::control::PolicyControl;
 use crate::counters::{WorkerView, totals};
 use crate::export::{Export, ipfix_stats, start_exporter};
 use crate::sweep::Sweeper;
@@ -17,10 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weir_config::Config;
-use weir_dpi::{Category, Classifier, InspectLimits, ProtocolId};
+use weir_control::{Control, Loaded};
+use weir_dpi::{Classifier, ProtocolId};
 use weir_engine::{Engine, EngineConfig, Expiry, PeerCache, RelatedConfig, Shared, WireError};
 use weir_export::Exporter;
-use weir_policy::{PolicyTable, ProtocolInfo};
+use weir_policy::Program;
 use weir_service::log;
 use weir_stats::{BridgeSummary, Extra, FlowTableStats, FrameSummary, RecordBuilder, TopFlow};
 use weir_xdp::{QueuePair, XdpConfig};
@@ -43,10 +52,12 @@ pub struct Prepared {
     pub config: Config,
     /// Signatures and detectors, with the config's inspection limits.
     pub classifier: Arc<Classifier>,
-    /// The compiled policy.
-    pub policy: PolicyTable,
+    /// The compiled policy, with its classes and schedules.
+    pub program: Program,
     /// The AF_XDP sizes and modes.
     pub xdp: XdpConfig,
+    /// The signature file's text as read (`None`: built in), so a reload can tell a change.
+    pub signature_text: Option<String>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -60,21 +71,10 @@ impl std::fmt::Debug for Prepared {
 /// # Errors
 /// Naming the file, the key and the fix.
 pub fn prepare(path: &Path) -> Result<Prepared> {
-    let config = Config::load(path)?;
-    let classifier = match &config.inspect.signatures {
-        Some(p) => Classifier::from_file(p)?,
-        None => Classifier::builtin().context("the built-in signature file is invalid")?,
-    };
-    let limits = InspectLimits { max_packets: config.inspect.max_packets, max_bytes: config.inspect.max_bytes };
-    let classifier = Arc::new(classifier.with_limits(limits));
-    let reg = classifier.registry();
-    let protocols: Vec<ProtocolInfo<'_>> =
-        reg.iter().map(|id| ProtocolInfo { name: reg.name(id), category: reg.category(id).name() }).collect();
-    let categories: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
-    let policy = PolicyTable::compile(&config.policy, &protocols, &categories)
-        .with_context(|| format!("{}: invalid policy", path.display()))?;
+    // The same checked load a reload runs, so start-up and reload accept the same files.
+    let Loaded { config, classifier, program, signature_text } = weir_control::load(path)?;
     let xdp = config.xdp();
-    Ok(Prepared { config, classifier, policy, xdp })
+    Ok(Prepared { config, classifier, program, xdp, signature_text })
 }
 
 impl Prepared {
@@ -140,6 +140,11 @@ pub trait Lifecycle: Sync {
     /// The stats line of an interval.
     fn interval(&self, line: &str) {
         eprintln!("{line}");
+    }
+    /// The wall clock the schedules are evaluated by (tests inject one: the engine and the
+    /// workers never read it).
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
     }
     /// The bridge is stopping (a signal, or a worker ended).
     fn stopping(&self) {}
@@ -224,6 +229,12 @@ pub fn run(
         _ => None,
     };
     let exporter = start_exporter(c, &p.classifier, path)?;
+    let control = Control::start(c.control.socket.as_deref()).with_context(|| {
+        format!(
+            "{}: key `control.socket`: cannot open the control socket; pick another path, or \"\" to turn it off",
+            path.display()
+        )
+    })?;
 
     // A weir that was killed leaves libxdp's redirect program attached (it passes traffic to the
     // kernel while no socket is bound, and nothing would ever detach it): remove it first.
@@ -254,7 +265,7 @@ pub fn run(
         }
         return Err(e);
     }
-    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published, exporter }, stop, life);
+    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published, exporter, control }, stop, life);
     drop(server);
     drop(vlan);
     outcome
@@ -305,6 +316,8 @@ struct Outputs {
     published: Arc<parking_lot::Mutex<weir_stats::http::Published>>,
     /// The IPFIX exporter, with `[export] ipfix` set.
     exporter: Option<Exporter>,
+    /// SIGHUP and the control socket.
+    control: Control,
 }
 
 /// Run the workers and the control loop (sweeps, stats) until `stop`, then summarise.
@@ -317,7 +330,7 @@ fn bridge(
     stop: &Arc<AtomicBool>,
     life: &dyn Lifecycle,
 ) -> Result<RunOutcome> {
-    let Outputs { mut stats_json, published, exporter } = out;
+    let Outputs { mut stats_json, published, exporter, control } = out;
     let c = &p.config;
     let peers = PeerCache::new(c.inspect.peer_cache, c.inspect.peer_cache_ttl_s);
     let related = RelatedConfig {
@@ -327,14 +340,14 @@ fn bridge(
     let shared = Shared::with_peers(Arc::clone(&p.classifier), c.flow_table(), peers)
         .map_err(|e| anyhow::anyhow!("{}: [flows]: {e}", path.display()))?
         .with_related(related);
-    let policy = Arc::new(p.policy.clone());
+    let mut policy = PolicyControl::new(p, life.now());
+    let live = Arc::clone(policy.publisher.live());
     let epoch = Instant::now();
     // Engine times are nanoseconds since `epoch`; exported records need Unix time.
     let epoch_unix_ns =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    let export = |exporter: &Option<Exporter>| {
-        exporter.as_ref().and_then(|x| Export::new(x, epoch_unix_ns, Arc::clone(&policy)))
-    };
+    let export =
+        |exporter: &Option<Exporter>| exporter.as_ref().and_then(|x| Export::new(x, epoch_unix_ns, Arc::clone(&live)));
     let names = p.protocol_names();
     // What flows leave behind besides the per-protocol counters: records for the exporter,
     // interim reports of long flows, per-host bytes. Workers keep them for the flows their
@@ -346,6 +359,9 @@ fn bridge(
         ..EngineConfig::default()
     };
     let mut host_tables = Vec::new();
+    let classes = Arc::clone(live.load().classes());
+    let shaper_config = weir_shaper::ShaperConfig::from_classes(&classes, shaper_memory(c), c.rings.frame_size);
+    let mut class_views = Vec::new();
 
     let (mut collector, sides) = weir_stats::histo::exchange(pairs.len())
         .map_err(|e| anyhow::anyhow!("cannot set up the latency histograms: {e}"))?;
@@ -354,9 +370,13 @@ fn bridge(
     let mut views = Vec::new();
     for ((pair, core), side) in pairs.into_iter().zip(cores).zip(sides) {
         let config = EngineConfig { expiry: Expiry::External, top_flows: top, ..flow_ends.clone() };
-        let inspector = Inspector::classify(Engine::new(shared.clone(), config), Arc::clone(&policy));
+        let inspector = Inspector::classify(Engine::new(shared.clone(), config), Arc::clone(&live));
         host_tables.extend(inspector.published_hosts());
         let mut worker = Worker::new(pair, inspector, epoch).pinned(core);
+        let mut shaper = weir_shaper::Shaper::new(&shaper_config, epoch.elapsed().as_nanos() as u64)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        class_views.push(ClassView::of(&mut shaper));
+        worker = worker.with_shaper(shaper, shaper_config.clone(), Arc::clone(&classes), c.workers.batch as usize);
         if c.stats.enabled {
             worker = worker.with_histograms(side);
         }
@@ -387,11 +407,16 @@ fn bridge(
     let mut builder = RecordBuilder::new(names.clone(), malformed_names, c.flows.capacity as u64)
         .map_err(|e| anyhow::anyhow!("histograms: {e}"))?;
     let mut tracker = TopTracker::default();
+    let mut classes_now = ClassRates::default();
     let mut next = Instant::now() + interval;
     while !stop.load(Ordering::Relaxed) && !handles.iter().any(|w| w.is_finished()) {
         std::thread::sleep(CONTROL_TICK.min(interval));
         sweeper.tick(epoch.elapsed().as_nanos() as u64);
         life.tick();
+        policy.tick(life.now());
+        while let Some(trigger) = control.poll() {
+            policy.answer(trigger, path, life.now());
+        }
         if c.stats.enabled && Instant::now() >= next {
             next += interval;
             let t = totals(&views, &[sweeper.counters()], names.len());
@@ -412,6 +437,8 @@ fn bridge(
             let mut record = builder.record(&t, &mut collector, flow_table, epoch, extra);
             // Collecting the histograms brought the workers' fresh top-flow candidates.
             record.top_flows = tracker.update(&views, &shared, &names);
+            record.classes = classes_now.record(&class_views, record.interval_s);
+            record.policy = policy.status_record();
             life.interval(&weir_stats::stderr_line(&record));
             let json = serde_json::to_string(&record).unwrap_or_default();
             if let Some(w) = stats_json.as_mut()
@@ -451,7 +478,20 @@ fn bridge(
     let mut summary = BridgeSummary::new(&t, &names, frames, epoch.elapsed().as_secs_f64());
     summary.hosts = weir_stats::merged_hosts(&host_tables, &names, c.stats.hosts);
     summary.ipfix = ipfix;
+    summary.classes = classes_now.record(&class_views, 0.0);
+    summary.policy = policy.status_record();
     Ok(RunOutcome { summary, failed })
+}
+
+/// Bytes each worker's shaper may hold in queued frames: `workers.queue_memory`, but no more
+/// than the UMEM frames both sockets' rings leave spare (a config with a shaping class is
+/// checked to fit; without one, this keeps a class added by a reload from starving the fill
+/// rings), and at least the 16 frames a shaper needs (police and mark classes hold none).
+fn shaper_memory(c: &Config) -> u64 {
+    let r = &c.rings;
+    let frame = u64::from(r.frame_size);
+    let spare = u64::from(r.frames).saturating_sub(2 * u64::from(r.rx + r.tx + r.fill + r.completion));
+    c.workers.queue_memory.min(spare * frame).max(16 * frame)
 }
 
 fn frame_summary(e: &WorkerExit) -> FrameSummary {
@@ -509,13 +549,15 @@ pub fn final_report(s: &BridgeSummary) -> String {
     let mut out = String::from("weir: final counters\n");
     for (name, side) in [("inside", &s.interfaces.inside), ("outside", &s.interfaces.outside)] {
         out.push_str(&format!(
-            "  {name:<8} received {} ({} bytes) = forwarded {} + dropped by policy {} + dropped malformed {} + lost to a full TX ring {}\n",
+            "  {name:<8} received {} ({} bytes) = forwarded {} + dropped by policy {} + dropped malformed {} + lost to a full TX ring {} + dropped by the shaper {} + queued {}\n",
             side.received,
             side.received_bytes,
             side.forwarded,
             side.dropped_policy,
             side.dropped_malformed,
             side.lost_tx_full,
+            side.dropped_shaper,
+            side.queued,
         ));
     }
     out.push_str(&format!(
@@ -529,6 +571,30 @@ pub fn final_report(s: &BridgeSummary) -> String {
         ));
     }
     out.push_str(&format!("  non-ip frames {}, malformed frames {}\n", s.non_ip, s.malformed));
+    for c in &s.classes {
+        for (dir, d) in [("out", &c.out), ("in", &c.inb)] {
+            if d.packets_in == 0 {
+                continue;
+            }
+            out.push_str(&format!(
+                "  class {:<12} {:<6} {dir:<3} in {} pkts, sent {} ({} bytes), dropped police {} codel {} queue-full {} flushed {}, ecn marks {}, dscp marks {}\n",
+                c.name, c.kind, d.packets_in, d.packets_out, d.bytes_out, d.dropped_police, d.dropped_codel,
+                d.dropped_queue_full, d.dropped_flushed, d.ecn_marked, d.dscp_marked
+            ));
+        }
+    }
+    if s.policy.generation > 1 || s.policy.last_reload_result.is_some() {
+        out.push_str(&format!(
+            "  policy generation {}, active schedules: {}, last reload: {}\n",
+            s.policy.generation,
+            if s.policy.active_schedules.is_empty() {
+                "none".to_string()
+            } else {
+                s.policy.active_schedules.join(", ")
+            },
+            s.policy.last_reload_result.as_deref().unwrap_or("none")
+        ));
+    }
     report_hosts(&mut out, &s.hosts);
     if let Some(x) = &s.ipfix {
         out.push_str(&format!("  ipfix: {} records queued, {} dropped (queue full)\n", x.queued, x.dropped));

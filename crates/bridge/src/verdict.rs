@@ -1,24 +1,42 @@
 //! The verdict glue, sans I/O: frame bytes and a time in, a [`Verdict`] out.
 //!
-//! [`Inspector`] owns what decides a frame's fate (the engine and the compiled policy, or one
-//! fixed verdict for the bare forwarder) and the per-protocol drop counts. It never touches a
-//! ring or reads a clock, so it is tested with plain byte slices, and the [`crate::Worker`] that
-//! drives it over real or simulated rings adds only the I/O.
+//! [`Inspector`] owns what decides a frame's fate (the engine and the live policy, or one fixed
+//! verdict for the bare forwarder) and the per-protocol drop counts. It never touches a ring or
+//! reads a clock, so it is tested with plain byte slices, and the [`crate::Worker`] that drives
+//! it over real or simulated rings adds the I/O: marking, shaping, sending.
+//!
+//! The policy is live: the control thread publishes a new generation at each schedule boundary
+//! and each reload. [`Inspector::begin_batch`] loads the current one (one atomic load per
+//! batch); every packet's verdict is then looked up afresh from its flow's label in that
+//! generation, so a flow follows a new policy from its next packet without being classified
+//! again.
 
 use std::sync::Arc;
 use weir_config::Action;
 use weir_engine::{Engine, EngineCounters, HostTopK, Ingress, LinkType, Outcome, TopCandidate};
 use weir_policy::PolicyTable;
+use weir_policy::live::LivePolicy;
 use weir_xdp::{FrameAction, Side};
 
 /// What the bridge does with one frame.
-///
-/// The shaper will add `Mark` (rewrite the DSCP in place, then forward) and `Shape` (hold the
-/// frame in the UMEM on its class's queue); both are decided here and carried out by the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Put it on the other side's TX ring.
     Forward,
+    /// Through a class of the policy: rewrite its DSCP if the class marks, queue or police it if
+    /// the class has a rate, then forward it (carried out by the worker).
+    Class {
+        /// The class id (its index in the policy's classes).
+        class: u8,
+        /// 0 outbound, 1 inbound.
+        direction: u8,
+        /// The class's DSCP mark, if any.
+        dscp: Option<u8>,
+        /// Whether the class has a rate (shape or police): the frame goes through the shaper.
+        rated: bool,
+        /// The flow's hash, which picks its fair queue.
+        flow_hash: u64,
+    },
     /// Drop it: policy says so for its protocol and direction (or a fixed drop-all inspector).
     DropPolicy,
     /// Drop it: it does not parse and `policy.malformed` is "drop".
@@ -26,11 +44,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// What the rings do with the frame.
+    /// What the rings do with the frame when nothing shapes it (a class's frames are
+    /// forwarded).
     #[inline]
     pub fn frame_action(self) -> FrameAction {
         match self {
-            Verdict::Forward => FrameAction::Forward,
+            Verdict::Forward | Verdict::Class { .. } => FrameAction::Forward,
             Verdict::DropPolicy | Verdict::DropMalformed => FrameAction::Drop,
         }
     }
@@ -46,8 +65,9 @@ pub fn ingress(side: Side) -> Ingress {
 }
 
 enum Mode {
-    /// Classify every frame and apply the policy.
-    Classify { engine: Box<Engine>, policy: Arc<PolicyTable> },
+    /// Classify every frame and apply the policy: `table` is the generation of `live` loaded at
+    /// the start of the batch.
+    Classify { engine: Box<Engine>, live: Arc<LivePolicy>, table: Arc<PolicyTable> },
     /// The same verdict for every frame, nothing parsed: the bare forwarder, and tests.
     Fixed(Verdict),
 }
@@ -73,11 +93,13 @@ impl std::fmt::Debug for Inspector {
 }
 
 impl Inspector {
-    /// Classify every frame with `engine` and apply `policy`.
-    pub fn classify(engine: Engine, policy: Arc<PolicyTable>) -> Inspector {
+    /// Classify every frame with `engine` and apply the policy `live` holds (re-read at each
+    /// [`Inspector::begin_batch`]).
+    pub fn classify(engine: Engine, live: Arc<LivePolicy>) -> Inspector {
         let protocols = engine.classifier().registry().len();
+        let table = live.load_full();
         Inspector {
-            mode: Mode::Classify { engine: Box::new(engine), policy },
+            mode: Mode::Classify { engine: Box::new(engine), live, table },
             dropped: vec![[0; 2]; protocols].into_boxed_slice(),
             dropped_dirty: false,
         }
@@ -89,12 +111,33 @@ impl Inspector {
         Inspector { mode: Mode::Fixed(verdict), dropped: Box::new([]), dropped_dirty: false }
     }
 
+    /// At the start of a batch: load the policy generation in force (one atomic load; the
+    /// batch keeps it). Returns the new table if the generation changed since the last batch.
+    #[inline]
+    pub fn begin_batch(&mut self) -> Option<&Arc<PolicyTable>> {
+        let Mode::Classify { live, table, .. } = &mut self.mode else { return None };
+        let current = live.load();
+        if Arc::ptr_eq(&current, table) {
+            return None;
+        }
+        *table = Arc::clone(&current);
+        Some(table)
+    }
+
+    /// The policy generation the current batch runs with; `None` for a fixed inspector.
+    pub fn policy(&self) -> Option<&Arc<PolicyTable>> {
+        match &self.mode {
+            Mode::Classify { table, .. } => Some(table),
+            Mode::Fixed(_) => None,
+        }
+    }
+
     /// The verdict for `frame`, received on `side` at `now` (ns, read once per batch).
     #[inline]
     pub fn verdict(&mut self, side: Side, frame: &[u8], now: u64) -> Verdict {
         let (engine, policy) = match &mut self.mode {
             Mode::Fixed(v) => return *v,
-            Mode::Classify { engine, policy } => (engine, policy),
+            Mode::Classify { engine, table, .. } => (engine, &**table),
         };
         match engine.process(frame, frame.len() as u32, LinkType::Ethernet, ingress(side), now) {
             Outcome::Malformed(_) => match policy.malformed() {
@@ -102,16 +145,29 @@ impl Inspector {
                 Action::Forward => Verdict::Forward,
             },
             Outcome::NonIp => Verdict::Forward,
-            Outcome::Ip { protocol, direction } => match policy.action(protocol.map(|p| p.0), direction.index()) {
-                Action::Forward => Verdict::Forward,
-                Action::Drop => {
-                    if let Some(d) = protocol.and_then(|p| self.dropped.get_mut(usize::from(p.0))) {
-                        d[direction.index()] += 1;
-                        self.dropped_dirty = true;
+            Outcome::Ip { protocol, direction } => {
+                match policy.verdict(protocol.map(|p| p.0), direction.index()) {
+                    weir_policy::Verdict::Forward => Verdict::Forward,
+                    weir_policy::Verdict::Drop => {
+                        if let Some(d) = protocol.and_then(|p| self.dropped.get_mut(usize::from(p.0))) {
+                            d[direction.index()] += 1;
+                            self.dropped_dirty = true;
+                        }
+                        Verdict::DropPolicy
                     }
-                    Verdict::DropPolicy
+                    weir_policy::Verdict::Class(id) => match policy.class(id) {
+                        Some(c) => Verdict::Class {
+                            class: id.0,
+                            direction: direction.index() as u8,
+                            dscp: c.dscp.map(|d| d.0),
+                            rated: c.limit.is_some(),
+                            flow_hash: engine.last_flow_hash(),
+                        },
+                        // A table's class ids index its own class list: cannot happen.
+                        None => Verdict::Forward,
+                    },
                 }
-            },
+            }
         }
     }
 
@@ -193,7 +249,7 @@ pub(crate) mod tests {
         let policy = PolicyTable::compile(&config.policy, &protocols, &categories).unwrap();
         let table = FlowTableConfig { shards: 4, capacity: 4096, ..FlowTableConfig::default() };
         let shared = Shared::new(Arc::clone(&classifier), table, 64).unwrap();
-        Inspector::classify(Engine::new(shared, engine), Arc::new(policy))
+        Inspector::classify(Engine::new(shared, engine), Arc::new(LivePolicy::new(policy)))
     }
 
     /// The protocol id of bittorrent, as an index.

@@ -6,6 +6,19 @@
 //! thread asks, and sleeps in poll(2) when there is nothing to do. Generic over the
 //! [`FramePair`], so the same loop runs over real sockets ([`QueuePair`]) and over the simulated
 //! kernel of `weir_xdp::testing` in tests.
+//!
+//! # Classes: marking and shaping
+//!
+//! A frame whose verdict is a [`Verdict::Class`] has its DSCP rewritten in place if the class
+//! marks (ECN bits kept, IPv4 checksum updated, VLAN tags walked: `weir_wire::mark`). If the
+//! class has a rate, the frame is *held* in the UMEM ([`FrameAction::Hold`]) and handed to the
+//! worker's [`Shaper`] after the pass; what the shaper sends (at once, or later when its bucket
+//! allows) is released onto the other side's TX ring, what it drops (police, CoDel, queue full)
+//! is recycled and counted as a shaper drop of the side it came in on. The worker's wait in
+//! poll(2) ends no later than the shaper's next departure, so queued frames leave on time and
+//! an idle worker still sleeps. When the policy generation brings a different class list (a
+//! reload), the shaper is reconfigured at the start of the batch. At close every queued frame
+//! is flushed (dropped, counted) before the frame census is checked.
 
 use crate::counters::{WorkerCounters, WorkerView};
 use crate::export::Export;
@@ -13,9 +26,35 @@ use crate::verdict::{Inspector, Verdict};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use weir_config::Class;
 use weir_engine::TopCandidate;
+use weir_shaper::{Event, Packet, Shaper, ShaperConfig};
 use weir_stats::histo::WorkerSide;
-use weir_xdp::{FrameCensus, FramePair, PollResult, QueuePair, XdpError};
+use weir_xdp::{FrameAction, FrameCensus, FramePair, Held, PollResult, QueuePair, Side, XdpError};
+
+/// What the shaper queues: the pair's handle on the held frame, and the side it came in on.
+pub type ShapedFrame = (Held, Side);
+
+/// A frame held in a pass, to hand to the shaper after it.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    frame: ShapedFrame,
+    class: u8,
+    direction: u8,
+    packet: Packet,
+}
+
+/// The worker's shaper and what it needs beside it.
+struct Shaping {
+    shaper: Shaper<ShapedFrame>,
+    config: ShaperConfig,
+    /// The class list the shaper is configured for (a new generation with the same `Arc` keeps it).
+    classes: Arc<[Class]>,
+    /// Frames held in the current pass (capacity: two batches, allocated once).
+    pending: Vec<Pending>,
+    /// Frames the shaper dropped, per receive side.
+    dropped: [u64; 2],
+}
 
 /// Idle sockets are polled at least this often (the kernel's need_wakeup does the rest), so a
 /// worker answers the stats thread within this even when no frame comes.
@@ -64,6 +103,8 @@ pub struct Worker<P: FramePair = QueuePair> {
     epoch: Instant,
     /// Where the flows this worker's packets end (and the interim reports they start) go.
     export: Option<Export>,
+    /// The shaper, for policies with rated classes (see the module docs).
+    shaping: Option<Box<Shaping>>,
 }
 
 impl<P: FramePair> std::fmt::Debug for Worker<P> {
@@ -88,7 +129,7 @@ impl<P: FramePair> Worker<P> {
         let protocols = inspector.dropped().len();
         let top_flows = inspector.top_flows();
         let counters = Arc::new(WorkerCounters::new(protocols, top_flows));
-        counters.publish(pair.counters(), &[0, 0], &pair.census());
+        counters.publish(pair.counters(), &[0, 0], &[0, 0], &pair.census());
         Worker {
             pair,
             inspector,
@@ -99,7 +140,27 @@ impl<P: FramePair> Worker<P> {
             core: None,
             epoch,
             export: None,
+            shaping: None,
         }
+    }
+
+    /// Shape the frames of rated classes with `shaper`, made from `config` for the class list
+    /// `classes` (the one of the policy generation in force); `batch` is the pair's batch size.
+    pub fn with_shaper(
+        mut self,
+        shaper: Shaper<ShapedFrame>,
+        config: ShaperConfig,
+        classes: Arc<[Class]>,
+        batch: usize,
+    ) -> Self {
+        self.shaping = Some(Box::new(Shaping {
+            shaper,
+            config,
+            classes,
+            pending: Vec::with_capacity(2 * batch.max(1)),
+            dropped: [0, 0],
+        }));
+        self
     }
 
     /// Record batch timings into `side` of a histogram exchange, and hand them (and the top-flow
@@ -141,23 +202,57 @@ impl<P: FramePair> Worker<P> {
         &mut self.pair
     }
 
-    /// One batch at `now` (ns since the epoch): poll both rings with the inspector's verdicts,
-    /// then publish the counters.
+    /// One batch at `now` (ns since the epoch): load the policy generation, poll both rings
+    /// with the inspector's verdicts (marking, holding frames to shape), run the shaper, then
+    /// publish the counters.
     pub fn poll_once(&mut self, now: u64) -> PollResult {
-        let Worker { pair, inspector, malformed, .. } = self;
-        let result = pair.poll(|side, frame| {
-            let v = inspector.verdict(side, frame, now);
-            if v == Verdict::DropMalformed {
+        if let Some(table) = self.inspector.begin_batch()
+            && let Some(s) = self.shaping.as_deref_mut()
+            && !Arc::ptr_eq(table.classes(), &s.classes)
+        {
+            let classes = Arc::clone(table.classes());
+            reconfigure(&mut self.pair, s, classes, now);
+        }
+        let Worker { pair, inspector, malformed, shaping, .. } = self;
+        let mut shaping = shaping.as_deref_mut();
+        let result = pair.poll_hold(|side, frame, held| match inspector.verdict(side, frame, now) {
+            Verdict::Forward => FrameAction::Forward,
+            Verdict::DropPolicy => FrameAction::Drop,
+            Verdict::DropMalformed => {
                 malformed[side.index()] += 1;
+                FrameAction::Drop
             }
-            v.frame_action()
+            Verdict::Class { class, direction, dscp, rated, flow_hash } => {
+                let Some(s) = shaping.as_deref_mut() else { return FrameAction::Forward };
+                if let Some(d) = dscp
+                    && weir_wire::mark::set_dscp(frame, d).is_ok_and(|r| r != weir_wire::mark::Rewrite::NotIp)
+                {
+                    s.shaper.count_dscp_mark(usize::from(class), usize::from(direction));
+                }
+                if !rated || s.pending.len() == s.pending.capacity() {
+                    return FrameAction::Forward;
+                }
+                let ecn_capable = weir_wire::mark::ecn(frame).ok().flatten().is_some_and(|e| e.is_capable());
+                let packet = Packet { len: frame.len() as u32, flow_hash, ecn_capable };
+                s.pending.push(Pending { frame: (held, side), class, direction, packet });
+                FrameAction::Hold
+            }
         });
+        if let Some(s) = self.shaping.as_deref_mut() {
+            shape(&mut self.pair, s, now);
+        }
         self.publish();
         result
     }
 
+    /// When the shaper's next queued frame may leave (ns since the epoch), if any is queued.
+    fn next_departure(&self, now: u64) -> Option<u64> {
+        self.shaping.as_ref().and_then(|s| s.shaper.next_wakeup(now))
+    }
+
     fn publish(&mut self) {
-        self.counters.publish(self.pair.counters(), &self.malformed, &self.pair.census());
+        let shaper_dropped = self.shaping.as_ref().map_or([0, 0], |s| s.dropped);
+        self.counters.publish(self.pair.counters(), &self.malformed, &shaper_dropped, &self.pair.census());
         if self.inspector.drops_changed() {
             self.counters.publish_drops(self.inspector.dropped());
         }
@@ -216,18 +311,36 @@ impl<P: FramePair> Worker<P> {
             self.hand_over();
             self.flow_ends(now, false);
             if result.received == 0 {
-                self.pair.wait(IDLE_WAIT).map_err(|source| WorkerError::Poll { queue, source })?;
+                // Sleep until a frame comes, but no later than the shaper's next departure
+                // (poll(2) counts whole milliseconds: round up, never spin; the class's bucket
+                // holds the burst that builds up meanwhile, so the rate is kept).
+                let wait = match self.next_departure(now) {
+                    Some(at) if at <= now => None,
+                    Some(at) => Some(Duration::from_nanos(at - now).max(Duration::from_millis(1)).min(IDLE_WAIT)),
+                    None => Some(IDLE_WAIT),
+                };
+                if let Some(wait) = wait {
+                    self.pair.wait(wait).map_err(|source| WorkerError::Poll { queue, source })?;
+                }
             }
         }
         self.close()
     }
 
-    /// Closes the pair (draining TX), publishes the last counters, and checks the census.
+    /// Flushes the shaper (its queued frames are dropped and counted), closes the pair
+    /// (draining TX), publishes the last counters, and checks the census.
     ///
     /// # Errors
     ///
     /// As [`run`](Self::run).
     pub fn close(mut self) -> Result<WorkerExit, WorkerError> {
+        if let Some(s) = self.shaping.as_deref_mut() {
+            let Shaping { shaper, dropped, .. } = s;
+            let pair = &mut self.pair;
+            shaper.flush(&mut |e| release(pair, dropped, e));
+            pair.flush_released();
+            shaper.publish_stats();
+        }
         self.flow_ends(u64::MAX, true);
         self.publish();
         let queue = self.pair.queue();
@@ -237,6 +350,63 @@ impl<P: FramePair> Worker<P> {
         }
         Ok(WorkerExit { queue, census })
     }
+}
+
+/// Hand the frames held in the pass to the shaper, then send what its buckets allow (at most
+/// what both TX rings have room for), and put the released frames on the rings.
+fn shape<P: FramePair>(pair: &mut P, s: &mut Shaping, now: u64) {
+    let Shaping { shaper, pending, dropped, .. } = s;
+    for p in pending.drain(..) {
+        shaper.enqueue(usize::from(p.class), usize::from(p.direction), p.frame, p.packet, now, &mut |e| {
+            release(pair, dropped, e)
+        });
+    }
+    if shaper.queued() > 0 {
+        let budget = pair.tx_room(Side::Inside).min(pair.tx_room(Side::Outside)) as usize;
+        shaper.dequeue(now, budget, &mut |e| release(pair, dropped, e));
+    }
+    pair.flush_released();
+    shaper.publish_stats();
+}
+
+/// Carry out one shaper event on the pair.
+#[inline]
+fn release<P: FramePair>(pair: &mut P, dropped: &mut [u64; 2], e: Event<ShapedFrame>) {
+    match e {
+        Event::Send { frame: (held, _), mark_ce } => {
+            if mark_ce {
+                // The shaper asks only for ECN-capable frames, which set_ce marks; a frame it
+                // could not parse again is sent as it is.
+                let _ = pair.with_held(held, weir_wire::mark::set_ce);
+            }
+            pair.release(held, true);
+        }
+        Event::Drop { frame: (held, side), .. } => {
+            if pair.release(held, false) {
+                dropped[side.index()] += 1;
+            }
+        }
+    }
+}
+
+/// A new class list (a reload): reconfigure the shaper; frames of classes that no longer shape
+/// are sent on. If the shaper cannot take it (cannot happen: the queue shape is fixed at start
+/// and reloads that change it are refused), it keeps the old classes and says so.
+fn reconfigure<P: FramePair>(pair: &mut P, s: &mut Shaping, classes: Arc<[Class]>, now: u64) {
+    let config = ShaperConfig::from_classes(&classes, s.config.memory_limit, s.config.frame_cost);
+    let Shaping { shaper, dropped, .. } = s;
+    match shaper.reconfigure(&config, now, &mut |e| release(pair, dropped, e)) {
+        Ok(()) => {
+            s.config = config;
+            s.classes = classes;
+        }
+        Err(e) => {
+            weir_service::log::error("shaper", &[("error", &e), ("msg", &"keeping the previous classes")]);
+            // Do not retry at every batch.
+            s.classes = classes;
+        }
+    }
+    pair.flush_released();
 }
 
 #[cfg(test)]
@@ -371,5 +541,152 @@ mod tests {
         let exit = t.join().unwrap().unwrap();
         assert_eq!(exit.census.sum(), exit.census.total);
         assert_eq!(exit.census.tx + exit.census.completion, 0, "drained at close");
+    }
+
+    /// A worker whose policy (`policy` TOML) is live in a publisher the test controls, with a
+    /// shaper for its classes.
+    fn shaping_worker(policy: &str) -> (Worker<SimPair>, weir_policy::live::Publisher) {
+        use weir_dpi::Classifier;
+        let classifier = Arc::new(Classifier::builtin().unwrap());
+        let program = program(&classifier, policy);
+        let publisher = weir_policy::live::Publisher::new(program, jiff::Timestamp::UNIX_EPOCH);
+        let table = weir_engine::FlowTableConfig { shards: 4, capacity: 4096, ..Default::default() };
+        let shared = weir_engine::Shared::new(Arc::clone(&classifier), table, 64).unwrap();
+        let engine = weir_engine::Engine::new(shared, weir_engine::EngineConfig::default());
+        let inspector = Inspector::classify(engine, Arc::clone(publisher.live()));
+        let classes = Arc::clone(publisher.live().load().classes());
+        let config = ShaperConfig::from_classes(&classes, 64 * 2048, 2048);
+        let shaper = Shaper::new(&config, 0).unwrap();
+        let w = Worker::new(SimPair::new(512, 64, 64, 16), inspector, Instant::now())
+            .with_shaper(shaper, config, classes, 16);
+        (w, publisher)
+    }
+
+    fn program(classifier: &weir_dpi::Classifier, policy: &str) -> weir_policy::Program {
+        let reg = classifier.registry();
+        let protocols: Vec<weir_policy::ProtocolInfo<'_>> = reg
+            .iter()
+            .map(|id| weir_policy::ProtocolInfo { name: reg.name(id), category: reg.category(id).name() })
+            .collect();
+        let categories: Vec<&str> = weir_dpi::Category::ALL.iter().map(|c| c.name()).collect();
+        let text = format!("[interfaces]\ninside = \"a\"\noutside = \"b\"\n{policy}");
+        let config = weir_config::Config::parse(&text, "t.toml").unwrap();
+        weir_policy::Program::compile(&config.policy, &protocols, &categories).unwrap()
+    }
+
+    /// A BitTorrent download: handshakes both ways, then `n` data segments of 180 bytes (234-byte
+    /// frames: the simulated UMEM's frames hold 256) from the outside peer.
+    fn bt_download(n: usize) -> Vec<(Vec<u8>, bool)> {
+        let hs = bt_handshake();
+        let data = [0x55u8; 180];
+        let mut turns: Vec<(bool, &[u8])> = vec![(true, &hs), (false, &hs)];
+        turns.extend(std::iter::repeat_n((false, &data[..]), n));
+        tcp_conversation(&Builder::default(), (ip(1), 40000), (ip(2), 6881), &turns)
+    }
+
+    fn feed(w: &mut Worker<SimPair>, frames: &[(Vec<u8>, bool)], now: u64) {
+        for (f, from_client) in frames {
+            w.pair_mut().push(if *from_client { Side::Inside } else { Side::Outside }, f.clone());
+            w.poll_once(now);
+        }
+        // A pushed frame arrives at the next kernel step: let the last ones through.
+        for _ in 0..4 {
+            w.poll_once(now);
+        }
+    }
+
+    fn side_sums(w: &Worker<SimPair>) -> [weir_stats::SideTotals; 2] {
+        totals(&[w.view()], &[], 0).sides
+    }
+
+    /// Frames of a rated class wait in the UMEM and leave at the class's rate as the clock
+    /// advances; the census and the per-side sums add up while they wait and after the rest is
+    /// flushed at close.
+    #[test]
+    fn a_rated_class_holds_frames_and_sends_them_at_its_rate() {
+        // 16 kbit/s = 2,000 bytes/s, a bucket of one full-size frame.
+        let (mut w, _p) = shaping_worker(
+            "[policy.classes.slow]\nrate = \"16 kbit/s\"\nburst = 1514\n[[policy.rule]]\nprotocol = \"bittorrent\"\nclass = \"slow\"\n",
+        );
+        let conv = bt_download(40);
+        feed(&mut w, &conv, 0);
+        let sent_at_0 = w.pair().sent(Side::Inside).len();
+        let [_, outside] = side_sums(&w);
+        assert!(outside.queued > 20, "frames wait in the class: {outside:?}");
+        assert_eq!(outside.received, outside.forwarded + outside.queued + outside.dropped_shaper, "{outside:?}");
+        let census = w.pair().census();
+        assert_eq!(census.held, outside.queued);
+        assert_eq!(census.sum(), census.total);
+        // One second later the bucket has let about 2,000 bytes (eight or nine 234-byte frames) go.
+        for _ in 0..5 {
+            w.poll_once(1_000_000_000);
+        }
+        let sent_at_1s = w.pair().sent(Side::Inside).len() - sent_at_0;
+        assert!((7..=10).contains(&sent_at_1s), "{sent_at_1s} frames in one second at 2 kB/s");
+        // The frames come out unchanged and in order.
+        let inbound: Vec<Vec<u8>> = conv.iter().filter(|(_, c)| !c).map(|(f, _)| f.clone()).collect();
+        assert_eq!(w.pair().sent(Side::Inside), &inbound[..w.pair().sent(Side::Inside).len()]);
+        let exit = w.close().unwrap();
+        assert_eq!(exit.census.sum(), exit.census.total);
+        assert_eq!(exit.census.held, 0, "flushed at close");
+    }
+
+    /// Frames still queued at close are flushed: dropped, and counted as shaper drops of the
+    /// side they came in on.
+    #[test]
+    fn frames_flushed_at_close_count_as_shaper_drops() {
+        let (mut w, _p) = shaping_worker(
+            "[policy.classes.slow]\nrate = \"16 kbit/s\"\nburst = 1514\n[[policy.rule]]\nprotocol = \"bittorrent\"\nclass = \"slow\"\n",
+        );
+        feed(&mut w, &bt_download(30), 0);
+        let queued = side_sums(&w)[1].queued;
+        assert!(queued > 0);
+        let view = w.view();
+        w.close().unwrap();
+        let t = totals(&[view], &[], 0);
+        let o = t.sides[1];
+        assert_eq!(o.queued, 0);
+        assert_eq!(o.dropped_shaper, queued, "{o:?}");
+        assert_eq!(o.received, o.forwarded + o.dropped_shaper + o.dropped_policy, "{o:?}");
+    }
+
+    /// A marking class rewrites the DSCP (ECN kept, IPv4 checksum valid) and forwards at once.
+    #[test]
+    fn a_marking_class_rewrites_dscp_and_keeps_the_checksum_valid() {
+        let (mut w, _p) = shaping_worker(
+            "[policy.classes.bulk]\ndscp = \"CS1\"\n[[policy.rule]]\nprotocol = \"bittorrent\"\nclass = \"bulk\"\n",
+        );
+        let conv = bt_download(5);
+        feed(&mut w, &conv, 0);
+        let sent = w.pair().sent(Side::Inside).to_vec();
+        assert_eq!(sent.len(), 8, "all inbound frames forwarded (SYN-ACK, handshake, 5 data, FIN)");
+        // From the label on (the inside handshake labels the flow), marked.
+        for f in &sent[1..] {
+            assert_eq!(weir_wire::mark::dscp(f).unwrap(), Some(8), "CS1");
+            let ip = &f[14..34];
+            assert_eq!(weir_wire::checksum::checksum(ip), 0, "IPv4 header checksum verifies");
+        }
+        let c = w.shaping.as_ref().unwrap().shaper.counters().load();
+        assert_eq!(c.class("bulk").unwrap().lane(1).dscp_marked.get(), 7);
+    }
+
+    /// A new policy generation (a reload) applies from the flow's next packet, without
+    /// classifying it again: bittorrent forwarded, then dropped.
+    #[test]
+    fn a_new_generation_applies_to_a_flow_at_its_next_packet() {
+        let (mut w, mut publisher) = shaping_worker("");
+        let conv = bt_download(10);
+        feed(&mut w, &conv[..6], 0);
+        // SYN-ACK, the handshake and one data segment.
+        assert_eq!(w.pair().sent(Side::Inside).len(), 3, "forwarded under generation 1");
+        let c = weir_dpi::Classifier::builtin().unwrap();
+        let dropping = program(&c, "[policy.protocols]\nbittorrent = \"drop\"\n");
+        assert_eq!(publisher.replace(dropping, jiff::Timestamp::UNIX_EPOCH).generation, 2);
+        feed(&mut w, &conv[6..], 1);
+        assert_eq!(w.pair().sent(Side::Inside).len(), 3, "nothing forwarded under generation 2");
+        // Nine data segments and the FIN in, the client's FIN out.
+        let d = w.inspector.dropped()[bittorrent()];
+        assert_eq!(d, [1, 10]);
+        w.close().unwrap();
     }
 }

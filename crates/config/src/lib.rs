@@ -399,6 +399,19 @@ pub struct Export {
     pub max_message: usize,
 }
 
+/// The control socket of a weir bridging `inside` and `outside` when `control.socket` is not
+/// set: `/run/weir/INSIDE-OUTSIDE.sock`, or, in a network namespace other than the host's
+/// (where other weirs may bridge NICs of the same names), `/run/weir/INSIDE-OUTSIDE@netns-INODE.sock`,
+/// the namespace as the per-NIC lock names it. `weir reload` run in the same namespace finds it.
+pub fn default_control_socket(inside: &str, outside: &str) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: &str| std::fs::metadata(p).map(|m| m.ino()).ok();
+    match (ino("/proc/self/ns/net"), ino("/proc/1/ns/net")) {
+        (Some(me), Some(host)) if me != host => PathBuf::from(format!("/run/weir/{inside}-{outside}@netns-{me}.sock")),
+        _ => PathBuf::from(format!("/run/weir/{inside}-{outside}.sock")),
+    }
+}
+
 /// The local control socket (`weir reload`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Control {
@@ -745,7 +758,7 @@ impl raw::RawConfig {
         }
         let control = Control {
             socket: match self.control.socket.as_deref().map(str::trim) {
-                None => Some(PathBuf::from(format!("/run/weir/{}-{}.sock", i.inside, i.outside))),
+                None => Some(default_control_socket(&i.inside, &i.outside)),
                 Some("") => None,
                 Some(path) if !path.starts_with('/') => {
                     return Err(e(
@@ -1372,7 +1385,7 @@ class = "p2p-day"
     #[test]
     fn control_socket_defaults_to_the_interface_pair() {
         let c = Config::parse(MINIMAL, "t.toml").unwrap();
-        assert_eq!(c.control.socket, Some(PathBuf::from("/run/weir/in0-out0.sock")));
+        assert_eq!(c.control.socket, Some(default_control_socket("in0", "out0")));
         let c = Config::parse(&format!("{MINIMAL}[control]\nsocket = \"\"\n"), "t.toml").unwrap();
         assert_eq!(c.control.socket, None);
     }

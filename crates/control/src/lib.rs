@@ -7,12 +7,12 @@
 //! ([`load`]: keys, signatures, policy names, classes, schedules and their zones), and compares
 //! the result with what is running. It returns the new [`Loaded`] to swap in, or a
 //! [`ReloadError`] saying why not; either way nothing running has changed yet, so a bad file
-//! changes nothing. What a reload can change: `[policy]` (rules, classes, schedules, defaults)
-//! and the signatures with `inspect.max_packets`/`max_bytes`. What it refuses, naming the keys:
-//! changes that need the AF_XDP sockets re-bound (`[interfaces]`, `[rings]`, busy polling) and
-//! changes that need a restart (`[workers]`, `[flows]`, `[stats]`, `[control]`,
-//! `inspect.peer_cache`), and signatures that renumber a protocol flows are labelled with
-//! (flows keep their labels across a reload).
+//! changes nothing. What a reload can change: `[policy]` (rules, classes, schedules, defaults).
+//! What it refuses, naming the keys: changes that need the AF_XDP sockets re-bound
+//! (`[interfaces]`, `[rings]`, busy polling) and changes that need a restart (`[workers]`,
+//! `[flows]`, `[stats]`, `[control]`, `[export]`, `[service]`, `[inspect]`, and a signature
+//! file whose text changed: every engine's classifier is built once at start), and signatures
+//! that renumber a protocol flows are labelled with (flows keep their labels across a reload).
 //!
 //! # Triggers: SIGHUP and the control socket
 //!
@@ -48,6 +48,9 @@ pub struct Loaded {
     pub classifier: Arc<Classifier>,
     /// Its policy, compiled for that classifier's protocols.
     pub program: Program,
+    /// The text of `inspect.signatures` as read (`None`: the built-in signatures), so a reload
+    /// can tell whether it changed.
+    pub signature_text: Option<String>,
 }
 
 /// Why a config cannot be loaded.
@@ -84,10 +87,15 @@ pub enum LoadError {
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let file = path.display().to_string();
     let config = Config::load(path).map_err(Box::new)?;
-    let classifier = match &config.inspect.signatures {
-        Some(p) => Classifier::from_file(p)
-            .map_err(|source| LoadError::Signatures { file: file.clone(), source: Box::new(source) })?,
-        None => Classifier::builtin().map_err(|e| LoadError::Builtin(Box::new(e)))?,
+    let signatures = |e| LoadError::Signatures { file: file.clone(), source: Box::new(e) };
+    let (classifier, signature_text) = match &config.inspect.signatures {
+        Some(p) => {
+            let origin = p.display().to_string();
+            let text = std::fs::read_to_string(p)
+                .map_err(|source| signatures(SignatureError::Io { origin: origin.clone(), source }))?;
+            (Classifier::from_toml(&text, &origin).map_err(signatures)?, Some(text))
+        }
+        None => (Classifier::builtin().map_err(|e| LoadError::Builtin(Box::new(e)))?, None),
     };
     let limits = InspectLimits { max_packets: config.inspect.max_packets, max_bytes: config.inspect.max_bytes };
     let classifier = Arc::new(classifier.with_limits(limits));
@@ -97,7 +105,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
     let program = Program::compile(&config.policy, &protocols, &categories)
         .map_err(|source| LoadError::Policy { file: file.clone(), source: Box::new(source) })?;
-    Ok(Loaded { config, classifier, program })
+    Ok(Loaded { config, classifier, program, signature_text })
 }
 
 /// What a change to a key takes.
@@ -174,16 +182,28 @@ pub fn refused_changes(running: &Config, new: &Config) -> Vec<Refused> {
     ] {
         check(key, x.to_string(), y.to_string(), Needs::Restart);
     }
+    check("flows.active_timeout_s", a.active_timeout_s.to_string(), b.active_timeout_s.to_string(), Needs::Restart);
+    let (a, b) = (&running.inspect, &new.inspect);
+    check("inspect.signatures", format!("{:?}", a.signatures), format!("{:?}", b.signatures), Needs::Restart);
+    check("inspect.max_packets", a.max_packets.to_string(), b.max_packets.to_string(), Needs::Restart);
+    check("inspect.max_bytes", a.max_bytes.to_string(), b.max_bytes.to_string(), Needs::Restart);
+    check("inspect.peer_cache", a.peer_cache.to_string(), b.peer_cache.to_string(), Needs::Restart);
+    check("inspect.peer_cache_ttl_s", a.peer_cache_ttl_s.to_string(), b.peer_cache_ttl_s.to_string(), Needs::Restart);
+    check("inspect.related", a.related.to_string(), b.related.to_string(), Needs::Restart);
     check(
-        "inspect.peer_cache",
-        running.inspect.peer_cache.to_string(),
-        new.inspect.peer_cache.to_string(),
+        "inspect.related_timeout_s",
+        a.related_timeout_s.to_string(),
+        b.related_timeout_s.to_string(),
         Needs::Restart,
     );
     let (a, b) = (&running.stats, &new.stats);
     check("stats.enabled", a.enabled.to_string(), b.enabled.to_string(), Needs::Restart);
     check("stats.interval_s", a.interval_s.to_string(), b.interval_s.to_string(), Needs::Restart);
     check("stats.listen", format!("{:?}", a.listen), format!("{:?}", b.listen), Needs::Restart);
+    check("stats.hosts", a.hosts.to_string(), b.hosts.to_string(), Needs::Restart);
+    check("stats.hosts_tracked", a.hosts_tracked.to_string(), b.hosts_tracked.to_string(), Needs::Restart);
+    check("export", format!("{:?}", running.export), format!("{:?}", new.export), Needs::Restart);
+    check("service", format!("{:?}", running.service), format!("{:?}", new.service), Needs::Restart);
     check(
         "control.socket",
         format!("{:?}", running.control.socket),
@@ -239,7 +259,19 @@ pub struct Reload {
 pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
     let file = path.display().to_string();
     let new = load(path)?;
-    let refused = refused_changes(&running.config, &new.config);
+    let mut refused = refused_changes(&running.config, &new.config);
+    if new.signature_text != running.signature_text && refused.iter().all(|r| r.key != "inspect.signatures") {
+        let name = |t: &Option<String>| match t {
+            Some(t) => format!("{} bytes of signatures", t.len()),
+            None => "built-in".to_string(),
+        };
+        refused.push(Refused {
+            key: "inspect.signatures",
+            old: name(&running.signature_text),
+            new: format!("{} (the file's text changed)", name(&new.signature_text)),
+            needs: Needs::Restart,
+        });
+    }
     if !refused.is_empty() {
         return Err(ReloadError::Refused { file, refused });
     }
@@ -269,7 +301,7 @@ pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
     Ok(Reload { loaded: new, summary })
 }
 
-/// The socket path a config names (`control.socket`, else `/run/weir/INSIDE-OUTSIDE.sock`),
+/// The socket path a config names (`control.socket`, else [`weir_config::default_control_socket`]),
 /// read leniently: `weir reload` must find the running weir's socket even when the file on
 /// disk no longer validates (that is what the running weir will say).
 ///
@@ -287,7 +319,7 @@ pub fn socket_path_of(config: &Path) -> Result<Option<PathBuf>, String> {
         None => {}
     }
     match (get("interfaces", "inside"), get("interfaces", "outside")) {
-        (Some(i), Some(o)) => Ok(Some(PathBuf::from(format!("/run/weir/{i}-{o}.sock")))),
+        (Some(i), Some(o)) => Ok(Some(weir_config::default_control_socket(i, o))),
         _ => Err(format!("{}: no [interfaces] inside/outside to name the socket by; pass --socket", config.display())),
     }
 }

@@ -301,6 +301,8 @@ pub struct Engine {
     next_publish: u64,
     due: Vec<(u64, FlowKey)>,
     top: TopFlows,
+    /// The flow-table hash of the last IP packet's flow (see [`Engine::last_flow_hash`]).
+    last_hash: u64,
 }
 
 impl Engine {
@@ -327,6 +329,7 @@ impl Engine {
             next_expire,
             next_active,
             next_publish: 0,
+            last_hash: 0,
             due: Vec::with_capacity(ACTIVE_PER_SWEEP),
             top,
         }
@@ -341,6 +344,13 @@ impl Engine {
     /// The settings it was made with.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The flow-table hash of the flow of the last packet [`Engine::process`] returned
+    /// [`Outcome::Ip`] for (the shaper's fair queueing picks a flow's queue by it).
+    #[inline]
+    pub fn last_flow_hash(&self) -> u64 {
+        self.last_hash
     }
 
     /// This engine's counters (for a stats reader).
@@ -455,9 +465,10 @@ impl Engine {
         let (key, key_dir) = FlowKey::new(ip.src, sport, ip.dst, dport, proto);
         let portless = portless_label(proto);
         let active_ns = self.config.active_timeout_ns;
+        let hash = self.shared.table.hash(&key);
+        self.last_hash = hash;
         let Engine { shared, config, records, reports, hosts, top, .. } = self;
         let table = &*shared.table;
-        let hash = table.hash(&key);
         let mut shard = table.lock(table.shard_of(hash));
         let seen = Seen { dir: key_dir, now, wire_len, tcp_flags };
         let mut sink = Sink { shared, counters: c, record: config.record_flows, records, reports, hosts };

@@ -21,6 +21,12 @@ pub struct LivePolicy {
 }
 
 impl LivePolicy {
+    /// A live policy that starts at `table` (tests, and data paths without a control thread;
+    /// the bridge gets its own from [`Publisher::live`]).
+    pub fn new(table: PolicyTable) -> LivePolicy {
+        LivePolicy { current: ArcSwap::from_pointee(table) }
+    }
+
     /// The current table, for one batch. Hold the guard no longer than that.
     #[inline]
     pub fn load(&self) -> Guard<Arc<PolicyTable>> {

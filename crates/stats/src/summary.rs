@@ -197,7 +197,7 @@ impl BridgeSummary {
     /// What does not add up.
     pub fn check_accounting(&self) -> Result<(), String> {
         for (name, s) in [("inside", &self.interfaces.inside), ("outside", &self.interfaces.outside)] {
-            if s.received != s.forwarded + s.dropped() {
+            if s.received != s.forwarded + s.dropped() + s.queued {
                 return Err(format!(
                     "{name}: received {} != forwarded {} + dropped {}",
                     s.received,

@@ -1,0 +1,153 @@
+//! The live policy on the control thread: schedules turning rules on and off, and reloads from
+//! SIGHUP and the control socket (`weir reload`).
+//!
+//! [`PolicyControl`] owns the [`Publisher`]. Each control tick evaluates the schedules at the
+//! wall clock it is given and publishes a new generation when the set of active schedules
+//! changes. A reload re-reads and checks the whole config ([`weir_control::reload`]: keys,
+//! signatures, policy names, classes, schedules, and the keys a reload cannot change); only if
+//! all of it is good is its policy published, else the running one stays and the reason is
+//! logged and answered. Either way the result is kept for `weir reload --status`, the stats
+//! record and the summary.
+
+use crate::run::Prepared;
+use jiff::Timestamp;
+use std::path::Path;
+use weir_control::socket::Command;
+use weir_control::{Loaded, Reply, Status, Trigger};
+use weir_policy::live::{Published, Publisher};
+use weir_service::log;
+
+/// The control thread's side of the policy.
+pub(crate) struct PolicyControl {
+    pub(crate) publisher: Publisher,
+    running: Loaded,
+    last_reload: Option<(i64, Result<String, String>)>,
+}
+
+impl PolicyControl {
+    /// Publish generation 1 of `p`'s policy as of `now`.
+    pub(crate) fn new(p: &Prepared, now: Timestamp) -> PolicyControl {
+        let running = Loaded {
+            config: p.config.clone(),
+            classifier: std::sync::Arc::clone(&p.classifier),
+            program: p.program.clone(),
+            signature_text: p.signature_text.clone(),
+        };
+        let publisher = Publisher::new(p.program.clone(), now);
+        PolicyControl { publisher, running, last_reload: None }
+    }
+
+    /// Evaluate the schedules at `now` (cheap when none is configured); log a new generation.
+    pub(crate) fn tick(&mut self, now: Timestamp) {
+        if !self.publisher.program().uses_schedules() {
+            return;
+        }
+        let published = self.publisher.tick(now);
+        if published.changed {
+            self.log_generation(&published, "schedule");
+        }
+    }
+
+    fn active_schedules(&self) -> Vec<String> {
+        self.publisher.live().load().active_schedules().map(str::to_string).collect()
+    }
+
+    fn log_generation(&self, p: &Published, cause: &str) {
+        let active = self.active_schedules();
+        let next = p.next_boundary.map(|t| t.to_string()).unwrap_or_else(|| "none".into());
+        log::info(
+            "policy",
+            &[
+                ("generation", &p.generation),
+                ("cause", &cause),
+                ("active_schedules", &if active.is_empty() { "none".to_string() } else { active.join(",") }),
+                ("next_change", &next),
+            ],
+        );
+    }
+
+    /// Answer SIGHUP or a client of the control socket.
+    pub(crate) fn answer(&mut self, trigger: Trigger, path: &Path, now: Timestamp) {
+        match trigger {
+            Trigger::Hangup => {
+                self.reload(path, now, "sighup");
+            }
+            Trigger::Client(req) => match req.command {
+                None => req.respond_unknown(),
+                Some(Command::Status) => req.respond(&Reply { ok: true, lines: self.status().lines() }),
+                Some(Command::Reload) => {
+                    let reply = self.reload(path, now, "socket");
+                    req.respond(&reply);
+                }
+            },
+        }
+    }
+
+    /// Re-read `path`; publish its policy if all of it is good, else keep the running one.
+    fn reload(&mut self, path: &Path, now: Timestamp, source: &str) -> Reply {
+        let result = weir_control::reload(&self.running, path);
+        let at = now.as_second();
+        match result {
+            Ok(r) => {
+                let published = self.publisher.replace(r.loaded.program.clone(), now);
+                self.running = r.loaded;
+                log::info(
+                    "reload",
+                    &[
+                        ("result", &"ok"),
+                        ("generation", &published.generation),
+                        ("source", &source),
+                        ("msg", &r.summary),
+                    ],
+                );
+                self.log_generation(&published, "reload");
+                let line = format!("reloaded {}: generation {}: {}", path.display(), published.generation, r.summary);
+                self.last_reload = Some((at, Ok(r.summary)));
+                Reply { ok: true, lines: vec![line] }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                let generation = self.publisher.live().load().generation();
+                log::error(
+                    "reload",
+                    &[
+                        ("result", &"refused"),
+                        ("generation", &generation),
+                        ("source", &source),
+                        ("error", &why),
+                        ("msg", &"nothing changed; the running policy stays"),
+                    ],
+                );
+                self.last_reload = Some((at, Err(why.clone())));
+                Reply { ok: false, lines: vec![why, format!("nothing changed: generation {generation} runs on")] }
+            }
+        }
+    }
+
+    /// The generation in force, the active schedules, the last reload.
+    pub(crate) fn status(&self) -> Status {
+        Status {
+            generation: self.publisher.live().load().generation(),
+            active_schedules: self.active_schedules(),
+            last_reload_unix_s: self.last_reload.as_ref().map(|(t, _)| *t),
+            last_reload: self.last_reload.as_ref().map(|(_, r)| r.clone()),
+        }
+    }
+
+    /// The same, as the stats record and the summary carry it.
+    pub(crate) fn status_record(&self) -> weir_stats::PolicyStatus {
+        let s = self.status();
+        let (result, message) = match s.last_reload {
+            Some(Ok(m)) => (Some("ok".to_string()), Some(m)),
+            Some(Err(m)) => (Some("refused".to_string()), Some(m)),
+            None => (None, None),
+        };
+        weir_stats::PolicyStatus {
+            generation: s.generation,
+            active_schedules: s.active_schedules,
+            last_reload_unix_s: s.last_reload_unix_s,
+            last_reload_result: result,
+            last_reload_message: message,
+        }
+    }
+}
