@@ -184,7 +184,7 @@ fn readiness_sighup_and_json_logs() {
     // Ready means bound: the programs are attached and frames cross at once.
     assert!(xdp_attached(&lab, "inside") && xdp_attached(&lab, "outside"));
     assert!(ping(&lab, Ns::In, OUT_V4));
-    // SIGHUP does not kill it (reload is not available yet, and it says so).
+    // SIGHUP reloads (the same file: a new policy generation) and does not stop it.
     let _ = Command::new("kill").args(["-HUP", &child.id().to_string()]).status();
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "SIGHUP must not stop weir");
@@ -212,8 +212,10 @@ fn readiness_sighup_and_json_logs() {
     }
     assert!(events.iter().all(|e| e["ts"].is_string() && e["level"].is_string()));
     let reload = events.iter().find(|e| e["event"] == "reload").unwrap();
-    assert_eq!(reload["result"], "not-available");
-    assert_eq!(reload["level"], "warn");
+    assert_eq!(reload["result"], "ok", "{reload}");
+    assert_eq!(reload["level"], "info");
+    assert_eq!(reload["generation"], "2");
+    assert_eq!(reload["source"], "sighup");
     let policy = events.iter().find(|e| e["event"] == "policy").unwrap();
     assert_eq!(policy["generation"], "1");
 }
