@@ -77,6 +77,10 @@ impl weir_bridge::Lifecycle for Service {
     fn stopping(&self) {
         self.stopping();
     }
+    fn start_failed(&self) {
+        // The endpoint's thread waits for this gate (see `http_thread_init`).
+        self.http_gate.lock().take();
+    }
 }
 
 impl Service {

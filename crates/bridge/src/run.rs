@@ -148,6 +148,9 @@ pub trait Lifecycle: Sync {
     }
     /// The bridge is stopping (a signal, or a worker ended).
     fn stopping(&self) {}
+    /// Start-up failed after the stats endpoint's thread started (release anything that thread
+    /// waits for, so it can be joined).
+    fn start_failed(&self) {}
 }
 
 impl Lifecycle for () {}
@@ -209,7 +212,15 @@ pub fn run(
             queues.len()
         );
     }
-    // Outputs that can fail are opened before anything is attached.
+    // Outputs that can fail are opened before anything is attached; the stats endpoint last, since
+    // its thread waits for the privileges to drop (after binding) and would hold up an early exit.
+    let exporter = start_exporter(c, &p.classifier, path)?;
+    let control = Control::start(c.control.socket.as_deref()).with_context(|| {
+        format!(
+            "{}: key `control.socket`: cannot open the control socket; pick another path, or \"\" to turn it off",
+            path.display()
+        )
+    })?;
     let published = Arc::new(parking_lot::Mutex::new(weir_stats::http::Published::default()));
     let server = match (c.stats.enabled, c.stats.listen) {
         (true, Some(addr)) => Some(
@@ -228,14 +239,28 @@ pub fn run(
         ),
         _ => None,
     };
-    let exporter = start_exporter(c, &p.classifier, path)?;
-    let control = Control::start(c.control.socket.as_deref()).with_context(|| {
-        format!(
-            "{}: key `control.socket`: cannot open the control socket; pick another path, or \"\" to turn it off",
-            path.display()
-        )
-    })?;
 
+    let out = Outputs { stats_json, published, exporter, control };
+    let outcome = attach_and_bridge(p, &queues, cores, path, out, stop, life);
+    if outcome.is_err() {
+        // Before the endpoint's thread is joined: it may be waiting for a start that failed.
+        life.start_failed();
+    }
+    drop(server);
+    outcome
+}
+
+/// Remove what a killed weir left, open every queue pair, and bridge until `stop`.
+fn attach_and_bridge(
+    p: &Prepared,
+    queues: &[u32],
+    cores: Vec<usize>,
+    path: &Path,
+    out: Outputs,
+    stop: &Arc<AtomicBool>,
+    life: &dyn Lifecycle,
+) -> Result<RunOutcome> {
+    let c = &p.config;
     // A weir that was killed leaves libxdp's redirect program attached (it passes traffic to the
     // kernel while no socket is bound, and nothing would ever detach it): remove it first.
     for ifname in [&c.interfaces.inside, &c.interfaces.outside] {
@@ -258,15 +283,14 @@ pub fn run(
             ),
         }
     }
-    let pairs = open_pairs(p, &queues)?;
+    let pairs = open_pairs(p, queues)?;
     if let Err(e) = life.bound() {
         for pair in pairs {
             let _ = pair.close();
         }
         return Err(e);
     }
-    let outcome = bridge(p, pairs, cores, path, Outputs { stats_json, published, exporter, control }, stop, life);
-    drop(server);
+    let outcome = bridge(p, pairs, cores, path, out, stop, life);
     drop(vlan);
     outcome
 }

@@ -400,16 +400,25 @@ pub struct Export {
 }
 
 /// The control socket of a weir bridging `inside` and `outside` when `control.socket` is not
-/// set: `/run/weir/INSIDE-OUTSIDE.sock`, or, in a network namespace other than the host's
-/// (where other weirs may bridge NICs of the same names), `/run/weir/INSIDE-OUTSIDE@netns-INODE.sock`,
-/// the namespace as the per-NIC lock names it. `weir reload` run in the same namespace finds it.
+/// set: `/run/weir/INSIDE-OUTSIDE.sock`, or, in a named network namespace (`ip netns`; other
+/// weirs may bridge NICs of the same names in other namespaces),
+/// `/run/weir/INSIDE-OUTSIDE@NETNS.sock`. `weir reload` run in the same namespace finds it.
 pub fn default_control_socket(inside: &str, outside: &str) -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let ino = |p: &str| std::fs::metadata(p).map(|m| m.ino()).ok();
-    match (ino("/proc/self/ns/net"), ino("/proc/1/ns/net")) {
-        (Some(me), Some(host)) if me != host => PathBuf::from(format!("/run/weir/{inside}-{outside}@netns-{me}.sock")),
-        _ => PathBuf::from(format!("/run/weir/{inside}-{outside}.sock")),
+    match named_netns() {
+        Some(ns) => PathBuf::from(format!("/run/weir/{inside}-{outside}@{ns}.sock")),
+        None => PathBuf::from(format!("/run/weir/{inside}-{outside}.sock")),
     }
+}
+
+/// The `ip netns` name of the namespace this process is in, if it has one (as `ip netns
+/// identify` finds it: the entry of /run/netns that is this namespace).
+fn named_netns() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = std::fs::metadata("/proc/self/ns/net").ok()?;
+    std::fs::read_dir("/run/netns").ok()?.flatten().find_map(|e| {
+        let m = std::fs::metadata(e.path()).ok()?;
+        (m.ino() == me.ino() && m.dev() == me.dev()).then(|| e.file_name().to_string_lossy().into_owned())
+    })
 }
 
 /// The local control socket (`weir reload`).
