@@ -259,6 +259,19 @@ pub struct Reload {
 pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
     let file = path.display().to_string();
     let new = load(path)?;
+    let (old_reg, new_reg) = (running.classifier.registry(), new.classifier.registry());
+    for id in old_reg.iter() {
+        let (a, b) = (old_reg.name(id), new_reg.name(id));
+        let gone = usize::from(id.0) >= new_reg.len();
+        if a != b || gone {
+            return Err(ReloadError::Renumbered {
+                file,
+                id: id.0,
+                old: a.to_string(),
+                new: if gone { "nothing".into() } else { b.to_string() },
+            });
+        }
+    }
     let mut refused = refused_changes(&running.config, &new.config);
     if new.signature_text != running.signature_text && refused.iter().all(|r| r.key != "inspect.signatures") {
         let name = |t: &Option<String>| match t {
@@ -274,19 +287,6 @@ pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
     }
     if !refused.is_empty() {
         return Err(ReloadError::Refused { file, refused });
-    }
-    let (old_reg, new_reg) = (running.classifier.registry(), new.classifier.registry());
-    for id in old_reg.iter() {
-        let (a, b) = (old_reg.name(id), new_reg.name(id));
-        let gone = usize::from(id.0) >= new_reg.len();
-        if a != b || gone {
-            return Err(ReloadError::Renumbered {
-                file,
-                id: id.0,
-                old: a.to_string(),
-                new: if gone { "nothing".into() } else { b.to_string() },
-            });
-        }
     }
     let p = &new.config.policy;
     let summary = format!(

@@ -64,10 +64,16 @@ fn a_policy_change_reloads() {
     let d = TempDir::new();
     let p = d.write("w.toml", BASE);
     let running = load(&p).unwrap();
-    d.write("w.toml", &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n[inspect]\nmax_packets = 4\n"));
+    d.write("w.toml", &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n"));
     let r = reload(&running, &p).unwrap();
     assert!(r.summary.contains("1 policy rules"), "{}", r.summary);
-    assert_eq!(r.loaded.classifier.limits().max_packets, 4, "inspection limits reload with the signatures");
+    // Inspection limits are the engines' (built once at start): a restart, said so.
+    d.write("w.toml", &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n[inspect]\nmax_packets = 4\n"));
+    let e = reload(&running, &p).unwrap_err().to_string();
+    assert!(
+        e.contains("inspect.max_packets") && e.contains("needs a restart") && e.contains("nothing was changed"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -97,7 +103,7 @@ fn bad_reloads_change_nothing_and_say_why() {
 }
 
 #[test]
-fn signatures_may_add_protocols_but_not_renumber_them() {
+fn new_signatures_take_a_restart_and_renumbering_is_named() {
     let d = TempDir::new();
     let builtin = include_str!("../../../configs/signatures.toml");
     let proto = |name: &str| {
@@ -110,8 +116,16 @@ fn signatures_may_add_protocols_but_not_renumber_them() {
     d.write("ab.toml", &format!("{builtin}{}{}", proto("aaa"), proto("bbb")));
     let p = d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"a.toml\"\n"));
     let running = load(&p).unwrap();
+    // New signatures take a restart (every engine's classifier is built once); the file names
+    // which key, whether its path or only its text changed.
     d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"ab.toml\"\n"));
-    assert!(reload(&running, &p).is_ok(), "appending a protocol is fine");
+    let e = reload(&running, &p).unwrap_err().to_string();
+    assert!(e.contains("inspect.signatures") && e.contains("needs a restart"), "{e}");
+    d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"a.toml\"\n"));
+    d.write("a.toml", &format!("{builtin}{}{}", proto("aaa"), proto("ccc")));
+    let e = reload(&running, &p).unwrap_err().to_string();
+    assert!(e.contains("inspect.signatures") && e.contains("text changed"), "{e}");
+    // Renumbering a known protocol is named as such.
     d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"b.toml\"\n"));
     let e = reload(&running, &p).unwrap_err().to_string();
     assert!(e.contains("\"aaa\"") && e.contains("\"bbb\"") && e.contains("keep their labels"), "{e}");
