@@ -23,6 +23,10 @@
 #                 collector's work is counted). With the `flows` load (configs/trafgen/flows.cfg:
 #                 two frames per flow, 100k new flows per second at 200k frames/s) every flow
 #                 ends and is exported; (h)/(g) is what export costs in forwarded packets/s
+# and, for the shaper (not run by default: SETUPS="weir shape"):
+#   (i) shape     (c) with every flow that ends up unlabelled (trafgen's UDP) in a shaping class
+#                 at 100 Gbit/s, far above the load: each such frame is held in the UMEM, queued,
+#                 and released by the shaper's bucket; (i)/(c) is what shaping costs in packets/s
 #
 # trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, two loads: 64-byte
 # frames and the simple IMIX (7:4:1 of 64/594/1518 bytes); configs/trafgen/*.cfg. Runs are
@@ -78,10 +82,10 @@ TAG=bb$$
 [ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
 LABS=("${TAG}a" "${TAG}b" "${TAG}c" "${TAG}d")
 declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c [afxdp]=${TAG}c [xdp]=${TAG}d
-    [expoff]=${TAG}c [expon]=${TAG}c)
+    [expoff]=${TAG}c [expon]=${TAG}c [shape]=${TAG}c)
 SETUPS=${SETUPS:-"bridge ipt weir weiroff xdp afxdp"}
 declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir [afxdp]=weir [xdp]=xdp [expoff]=weir
-    [expon]=weir) # whose lab a setup uses
+    [expon]=weir [shape]=weir) # whose lab a setup uses
 for s in $SETUPS; do [ -n "${LAB_SETUP[$s]:-}" ] || die "unknown setup '$s' in SETUPS"; done
 TMP=$(mktemp -d /tmp/weir-bench-bridge.XXXXXX)
 PIDS=() # every process we started in the background and that may still run
@@ -270,6 +274,8 @@ EOF
         { cat "$TMP/weir.toml"; printf '[flows]\nudp_idle_s = 1\n'; } >"$TMP/expoff.toml"
         { cat "$TMP/expoff.toml"; printf '[export]\nipfix = ["127.0.0.1:4739"]\n'; } >"$TMP/expon.toml"
         nsx "$s" br "$WEIR" check-config "$TMP/expon.toml" >/dev/null || die "weir check-config (export) failed"
+        { cat "$TMP/weir.toml"; printf '[policy.classes.all]\nrate = "100 Gbit/s"\n[[policy.rule]]\nprotocol = "unknown"\nclass = "all"\n'; } >"$TMP/shape.toml"
+        nsx "$s" br "$WEIR" check-config "$TMP/shape.toml" >/dev/null || die "weir check-config (shape) failed"
         # The collector's socket: a raw-table DROP on lo, so the datagrams cost their whole way
         # out and nothing after.
         nsx "$s" br ip link set lo up
@@ -327,7 +333,7 @@ stop_weir() { # run-id
 
 measure() { # setup load run -> appends a result line to $TMP/results
     local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
-    case $s in weir | weiroff | expoff | expon) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
+    case $s in weir | weiroff | expoff | expon | shape) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
     O0=$(counter "$s" in in0 tx_packets)
     D0=$(counter "$s" out out0 rx_packets)
     # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
@@ -363,7 +369,7 @@ measure() { # setup load run -> appends a result line to $TMP/results
         stop_pid "$WEIR_PID" TERM
         forget_pid "$WEIR_PID"
     fi
-    if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ]; then
+    if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ] || [ "$s" = shape ]; then
         stop_weir "$id"
         # The summary's ipfix figures: data records the exporter sent (with export on).
         read -r wrx wfwd wtx wdrop wflows wexp < <(python3 -c '
@@ -404,7 +410,7 @@ rows = [l.split() for l in open(path) if l.strip()]
 names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir",
          "weiroff": "(d) weir, stats off", "xdp": "(e) bare XDP redirect (ceiling)",
          "afxdp": "(f) bare AF_XDP forward (ceiling)", "expoff": "(g) weir, 1 s UDP idle, export off",
-         "expon": "(h) weir, 1 s UDP idle, IPFIX on"}
+         "expon": "(h) weir, 1 s UDP idle, IPFIX on", "shape": "(i) weir, flows in a 100G shaping class"}
 loads = list(dict.fromkeys(r[1] for r in rows))
 med = {}
 print()
@@ -414,7 +420,7 @@ for load in loads:
     print()
     print(f"load {load}")
     print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
-    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon"):
+    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon", "shape"):
         rs = [r for r in rows if r[0] == s and r[1] == load]
         if not rs:
             continue
@@ -439,6 +445,9 @@ for load in loads:
         cost = 100 * (d - c) / d
         print(f"  stats on/off = {c / d:.3f}: the stats cost {max(cost, 0.0):.1f}% of packets/s"
               f"{' (on was faster: within noise)' if cost < 0 else ''} (goal: under 2%)")
+    i = med.get(("shape", load))
+    if c and i:
+        print(f"  shaping/plain = {i / c:.3f}: forwarding with every flow in a shaping class (goal: at least 0.90)")
     g, h = med.get(("expoff", load)), med.get(("expon", load))
     if g and h:
         cost = 100 * (g - h) / g

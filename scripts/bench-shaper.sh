@@ -6,12 +6,12 @@
 #             whose request line contains "GET /bulk/" is CONNMARKed, and every packet of the
 #             connection is sent by CLASSIFY into HTB class 1:10 and marked DSCP CS1; on the
 #             bridge port towards the clients (`inside`) the HTB root has 1:10 at RATE (rate =
-#             ceil, burst = 10 ms at RATE, as weir's default) with HTB's default pfifo leaf (the
+#             ceil, burst = 10 ms at RATE but at least 64 KiB, as weir's default) with HTB's default pfifo leaf (the
 #             kernel here has no SFQ, fq_codel or CAKE, and no fw classifier), everything else
 #             in a 10 Gbit/s class.
 #   (b) weir  `weir run` with the same traffic (weir classifies it as http by its bytes) in a
 #             class at RATE: [policy.classes.bench] rate = RATE, dscp = "CS1"; default burst
-#             (10 ms) and CoDel (5 ms / 100 ms). The script first checks that this weir runs
+#             (10 ms, at least 64 KiB) and CoDel (5 ms / 100 ms). The script first checks that this weir runs
 #             such a policy: a build whose bridge does not shape refuses it at start-up, and the
 #             script then says "weir shaper: not integrated in this build" with weir's message
 #             and measures only (a).
@@ -26,7 +26,10 @@
 #   goodput   the downloads' bytes (curl's size_download) over their time, summed over flows
 #   rtt p50/p99  the senders' smoothed TCP RTT (ss -ti in the outside namespace, sampled every
 #             50 ms): the lab's own RTT is ~0.1 ms, so this is the queueing delay TCP sees
-#   queue p50/p99 (htb) the HTB class backlog over RATE (tc -s class, sampled every 20 ms)
+#   queue p50/p99 htb: the HTB class backlog over RATE (tc -s class, sampled every 20 ms);
+#             weir: the class's sojourn time (its own histogram, `--stats-json` each second):
+#             the medians of the per-second p50s and p99s; the largest per-second p99 (usually
+#             the first second's, TCP's slow start) is in the JSON line as queue_worst_p99_ms
 #   fairness  Jain's index over the eight flows' goodputs (1 = equal) and min/max flow ratio
 # Then `cargo bench -p weir-shaper` (criterion: the shaper's enqueue+dequeue ns per packet in
 # each mode, checking its own answers); SKIP_CRITERION=1 skips it.
@@ -142,7 +145,7 @@ setup_htb() {
     $m -m connmark --mark 0x10 -j CLASSIFY --set-class 1:10 || die "htb: iptables CLASSIFY target failed"
     $m -m connmark --mark 0x10 -j DSCP --set-dscp-class CS1 || die "htb: iptables DSCP target failed"
     local burst=$((RATE * 1000000 / 8 / 100))
-    [ "$burst" -ge 3028 ] || burst=3028
+    [ "$burst" -ge 65536 ] || burst=65536
     local t="nsx htb br tc"
     $t qdisc add dev inside root handle 1: htb default 20 || die "htb: sch_htb missing"
     $t class add dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit quantum 60000
@@ -164,6 +167,7 @@ inside = "inside"
 outside = "outside"
 [stats]
 listen = ""
+interval_s = 1
 [control]
 socket = ""
 [policy.classes.bench]
@@ -173,7 +177,8 @@ dscp = "CS1"
 protocol = "http"
 class = "bench"
 EOF
-    ip netns exec "weir-br-${LAB[weir]}" "$WEIR" run --config "$TMP/weir.toml" >"$TMP/weir.log" 2>&1 &
+    ip netns exec "weir-br-${LAB[weir]}" "$WEIR" run --config "$TMP/weir.toml" --stats-json "$TMP/weir-stats.jsonl" \
+        >"$TMP/weir.log" 2>&1 &
     local pid=$! _
     PIDS+=("$pid")
     for _ in $(seq 100); do
@@ -246,6 +251,8 @@ with open(out, "w") as f:
     local rx_pid=$!
     PIDS+=("$rx_pid")
     sleep 0.2
+    local t0 t1
+    t0=$(date +%s.%N)
     local curls=()
     for i in $(seq "$flows"); do
         nsx "$s" in curl -sf -o /dev/null --max-time "$SECS" -w '%{size_download} %{time_total}\n' \
@@ -253,14 +260,15 @@ with open(out, "w") as f:
         curls+=($!)
     done
     for i in "${curls[@]}"; do wait "$i" || true; done # curl exits 28 at --max-time: expected
-    sleep 0.2
+    t1=$(date +%s.%N)
+    sleep 1.2 # the stats record of the last second
     stop_pid "$rx_pid"; forget_pid "$rx_pid"
     stop_pid "$anchor"; forget_pid "$anchor"
     stop_pid "$rtt_pid"; forget_pid "$rtt_pid"
     if [ -n "$bl_pid" ]; then stop_pid "$bl_pid"; forget_pid "$bl_pid"; fi
-    python3 - "$dir" "$s" "$load" "$RATE" "$flows" <<'EOF'
-import json, sys, glob
-d, setup, load, rate, flows = sys.argv[1:]
+    python3 - "$dir" "$s" "$load" "$RATE" "$flows" "$t0" "$t1" "$TMP/weir-stats.jsonl" <<'EOF'
+import json, sys, glob, os
+d, setup, load, rate, flows, t0, t1, weir_stats = sys.argv[1:]
 rate = float(rate) * 1e6
 def pct(v, q):
     if not v: return None
@@ -275,6 +283,26 @@ for f in sorted(glob.glob(f"{d}/curl-*")):
 rtt = [float(x) for x in open(f"{d}/rtt").read().split() if x]
 backlog = [float(x) for x in open(f"{d}/backlog").read().split() if x]
 queue_ms = [b * 8 / rate * 1000 for b in backlog]
+queue_p50 = pct(queue_ms, 0.5)
+queue_p99 = pct(queue_ms, 0.99)
+queue_worst = None
+if setup == "weir" and os.path.exists(weir_stats):
+    p50s, p99s = [], []
+    for line in open(weir_stats):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if not float(t0) + 1.0 <= r.get("time_unix_s", 0) <= float(t1) + 1.0:
+            continue
+        for c in r.get("classes", []):
+            soj = c.get("in", {}).get("sojourn_us", {})
+            if c.get("name") == "bench" and soj.get("count", 0) > 0:
+                p50s.append(soj["p50"] / 1000)
+                p99s.append(soj["p99"] / 1000)
+    queue_p50 = pct(p50s, 0.5)
+    queue_p99 = pct(p99s, 0.5)
+    queue_worst = max(p99s) if p99s else None
 # The steady part: from 1 s after the first byte to 0.5 s before the last.
 rx = [(float(t), int(b)) for t, b in (l.split() for l in open(f"{d}/rx") if len(l.split()) == 2)]
 moving = [i for i in range(1, len(rx)) if rx[i][1] > rx[i - 1][1]]
@@ -290,7 +318,8 @@ print(json.dumps({
     "setup": setup, "load": load, "achieved_bps": achieved,
     "achieved_ratio": achieved / rate if achieved is not None else None,
     "goodput_bps": sum(flows_bps), "rtt_p50_ms": pct(rtt, 0.5), "rtt_p99_ms": pct(rtt, 0.99),
-    "queue_p50_ms": pct(queue_ms, 0.5), "queue_p99_ms": pct(queue_ms, 0.99),
+    "queue_p50_ms": queue_p50, "queue_p99_ms": queue_p99,
+    "queue_worst_p99_ms": queue_worst if setup == "weir" else None,
     "jain": jain, "min_max": (min(flows_bps) / max(flows_bps)) if n > 1 and max(flows_bps) > 0 else None,
     "flows": n,
 }))
@@ -343,6 +372,11 @@ for setup in ["htb", "weir"]:
               f"{f(m['rtt_p50_ms'], '10.1f')} {f(m['rtt_p99_ms'], '10.1f')} {f(m['queue_p50_ms'], '12.1f')} "
               f"{f(m['queue_p99_ms'], '12.1f')} {f(m['jain'] if load == '8flow' else None, '6.3f')} "
               f"{f(m['min_max'], '7.3f')}")
+for load in ["1flow", "8flow"]:
+    worst = [x.get("queue_worst_p99_ms") for x in rows if x["setup"] == "weir" and x["load"] == load]
+    worst = [w for w in worst if w is not None]
+    if worst:
+        print(f"weir {load}: the worst second's sojourn p99 per run: {', '.join(f'{w:.1f}' for w in worst)} ms")
 if weir_state == "absent":
     print(f"weir shaper: not integrated in this build ({weir_why})")
 EOF

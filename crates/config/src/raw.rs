@@ -247,7 +247,7 @@ pub struct RawPolicy {
 pub struct RawClass {
     /// Default none (a class without a rate only marks).
     pub rate: Option<NumOrText>,
-    /// Default 10 ms at `rate` (at least two full-size frames).
+    /// Default 10 ms at `rate`, at least 64 KiB.
     pub burst: Option<NumOrText>,
     /// Default "shape".
     pub mode: Option<String>,
