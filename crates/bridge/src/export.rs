@@ -19,6 +19,9 @@ use weir_export::{
 };
 use weir_policy::live::LivePolicy;
 
+#[cfg(test)]
+pub(crate) mod reader;
+
 /// Start the IPFIX exporter of `[export]`, if it names collectors. Its thread runs beside the
 /// control thread (`workers.stats_core`), off the workers' cores.
 ///

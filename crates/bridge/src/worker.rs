@@ -574,6 +574,33 @@ mod tests {
         weir_policy::Program::compile(&config.policy, &protocols, &categories).unwrap()
     }
 
+    /// A worker under `policy` (TOML) whose engine keeps flow records and hands them to
+    /// `exporter`, its times counted from the Unix time `epoch_unix_ns`.
+    fn exporting_worker(
+        classifier: &Arc<weir_dpi::Classifier>,
+        policy: &str,
+        exporter: &weir_export::Exporter,
+        epoch_unix_ns: u64,
+    ) -> Worker<SimPair> {
+        let reg = classifier.registry();
+        let protocols: Vec<weir_policy::ProtocolInfo<'_>> = reg
+            .iter()
+            .map(|id| weir_policy::ProtocolInfo { name: reg.name(id), category: reg.category(id).name() })
+            .collect();
+        let categories: Vec<&str> = weir_dpi::Category::ALL.iter().map(|c| c.name()).collect();
+        let text = format!("[interfaces]\ninside = \"a\"\noutside = \"b\"\n{policy}");
+        let config = weir_config::Config::parse(&text, "t.toml").unwrap();
+        let table = weir_policy::PolicyTable::compile(&config.policy, &protocols, &categories).unwrap();
+        let live = Arc::new(weir_policy::live::LivePolicy::new(table));
+        let flows = weir_engine::FlowTableConfig { shards: 4, capacity: 4096, ..Default::default() };
+        let shared = weir_engine::Shared::new(Arc::clone(classifier), flows, 64).unwrap();
+        let engine =
+            weir_engine::Engine::new(shared, weir_engine::EngineConfig { record_flows: true, ..Default::default() });
+        let inspector = Inspector::classify(engine, Arc::clone(&live));
+        let export = Export::new(exporter, epoch_unix_ns, live).unwrap();
+        Worker::new(SimPair::new(256, 32, 16, 8), inspector, Instant::now()).with_export(export)
+    }
+
     /// A BitTorrent download: handshakes both ways, then `n` data segments of 180 bytes (234-byte
     /// frames: the simulated UMEM's frames hold 256) from the outside peer.
     fn bt_download(n: usize) -> Vec<(Vec<u8>, bool)> {
@@ -688,5 +715,206 @@ mod tests {
         let d = w.inspector.dropped()[bittorrent()];
         assert_eq!(d, [1, 10]);
         w.close().unwrap();
+    }
+
+    /// One uniflow data record as a collector reads it.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Uniflow {
+        src: (std::net::Ipv4Addr, u16),
+        dst: (std::net::Ipv4Addr, u16),
+        ip_protocol: u64,
+        vlan: u64,
+        packets: u64,
+        bytes: u64,
+        start_ms: u64,
+        end_ms: u64,
+        end_reason: u64,
+        interfaces: (u64, u64),
+        biflow_direction: u64,
+        forwarding: u64,
+        application: String,
+    }
+
+    /// Flow export over the simulated kernel to a UDP collector on 127.0.0.1, read back with an
+    /// RFC 7011 reader that learns the templates from the stream (`export::reader`). A BitTorrent
+    /// conversation (the policy drops BitTorrent) and a web one, each SYN to FIN both ways, one
+    /// frame a millisecond, batches and flow ends driven as `run` drives them. The BitTorrent
+    /// flow is ended by the engine's sweep during the web conversation and queued on the data
+    /// path; the web flow ends at its closed linger and is handed over at close. Each flow is two
+    /// uniflow records carrying its 5-tuple each way, the frames and wire bytes fed per direction,
+    /// its times, end reason, interfaces, application name and what the policy did with it; the
+    /// exporter queued one record per flow and dropped none.
+    #[test]
+    fn ended_flows_reach_an_ipfix_collector_with_counts_labels_and_policy() {
+        use crate::export::reader::{Reader, Record};
+        use std::collections::HashMap;
+        use std::net::{IpAddr, UdpSocket};
+        use weir_export::{AppTable, Collector, EncoderConfig, Exporter, ExporterConfig};
+
+        const MS: u64 = 1_000_000;
+        const EPOCH_UNIX_NS: u64 = 1_700_000_000_000_000_000;
+        let collector = UdpSocket::bind("127.0.0.1:0").unwrap();
+        collector.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let classifier = Arc::new(weir_dpi::Classifier::builtin().unwrap());
+        let apps = Arc::new(AppTable::from_registry(classifier.registry()));
+        let config = ExporterConfig {
+            collectors: vec![Collector::parse(&collector.local_addr().unwrap().to_string()).unwrap()],
+            encoder: EncoderConfig { domain: 42, max_message: 1400, interfaces: [3, 4] },
+            template_refresh: Duration::from_secs(600),
+            queue: 64,
+            linger: Duration::from_millis(20),
+            udp_messages_per_s: None,
+            core: None,
+        };
+        let exporter = Exporter::start(config, Arc::clone(&apps)).unwrap();
+        let mut w =
+            exporting_worker(&classifier, "[policy.protocols]\nbittorrent = \"drop\"\n", &exporter, EPOCH_UNIX_NS);
+
+        let b = Builder::default();
+        let hs = bt_handshake();
+        let bt = tcp_conversation(&b, (ip(1), 40000), (ip(2), 6881), &[(true, &hs), (false, &hs), (true, &[1; 100])]);
+        let web = tcp_conversation(
+            &b,
+            (ip(1), 40001),
+            (ip(3), 80),
+            &[(true, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), (false, b"HTTP/1.1 200 OK\r\n\r\nhello")],
+        );
+        // Frame i at `start` + i ms; after each batch, the engine's timers and the flows it ended
+        // go to the exporter without waiting, as in `run`.
+        fn play(w: &mut Worker<SimPair>, frames: &[(Vec<u8>, bool)], start: u64) {
+            for (i, (f, from_client)) in frames.iter().enumerate() {
+                let now = start + i as u64 * MS;
+                w.pair_mut().push(if *from_client { Side::Inside } else { Side::Outside }, f.clone());
+                for _ in 0..3 {
+                    w.poll_once(now);
+                    w.flow_ends(now, false);
+                }
+            }
+        }
+        let (bt_at, web_at) = (1_000 * MS, 20_000 * MS);
+        play(&mut w, &bt, bt_at);
+        // SYN, SYN-ACK and ACK went through; from the client's handshake (the label) on, dropped.
+        assert_eq!(w.pair().sent(Side::Outside).len() + w.pair().sent(Side::Inside).len(), 3);
+        assert_eq!(w.inspector.dropped()[bittorrent()], [3, 2]);
+        assert_eq!(exporter.stats().queued, 0, "a closed flow lingers in the table");
+        play(&mut w, &web, web_at);
+        assert_eq!(w.pair().sent(Side::Outside).len() + w.pair().sent(Side::Inside).len(), 3 + web.len());
+        // The sweep at the web conversation's first packet ended the BitTorrent flow (closed for
+        // 19 s, past the 10 s linger): queued on the data path.
+        assert_eq!(exporter.stats().queued, 1);
+        // The web flow's linger passes; its record waits in the engine for close.
+        w.inspector.engine_mut().unwrap().tick(web_at + 11_000 * MS);
+        assert_eq!(exporter.stats().queued, 1);
+        let exit = w.close().unwrap();
+        assert_eq!(exit.census.sum(), exit.census.total);
+        let stats = exporter.finish(Duration::from_secs(2));
+
+        let mut reader = Reader::default();
+        let mut buf = vec![0u8; 65536];
+        let mut messages = Vec::new();
+        while let Ok(n) = collector.recv(&mut buf) {
+            messages.push(reader.read(&buf[..n]));
+        }
+        assert!(!messages.is_empty(), "no IPFIX message arrived");
+        assert!(messages[0].templates >= 3, "the first message carries the templates: {:?}", messages[0]);
+        // Sequence numbers count the data records sent before each message.
+        let mut sequence = 0u32;
+        for m in &messages {
+            assert_eq!((m.domain, m.sequence), (42, sequence));
+            sequence += m.records.len() as u32;
+        }
+        let records: Vec<&Record> = messages.iter().flat_map(|m| &m.records).collect();
+        // The application options records: applicationId (IE 95) -> applicationName (IE 96).
+        let names: HashMap<Vec<u8>, String> = records
+            .iter()
+            .filter(|r| r.get(96).is_some())
+            .map(|r| (r.get(95).unwrap().to_vec(), r.string(96)))
+            .collect();
+        assert_eq!(names.len(), apps.apps().len());
+        // Flow records: those with a sourceIPv4Address (IE 8).
+        let flows: Vec<&Record> = records.iter().copied().filter(|r| r.get(8).is_some()).collect();
+        let v4 = |r: &Record, ie: u16| std::net::Ipv4Addr::from(<[u8; 4]>::try_from(r.get(ie).unwrap()).unwrap());
+        let mut got: Vec<(Uniflow, u64)> = flows
+            .iter()
+            .map(|r| {
+                let app = names.get(r.get(95).unwrap()).cloned().unwrap_or_else(|| format!("unnamed {:?}", r.get(95)));
+                let u = Uniflow {
+                    src: (v4(r, 8), r.uint(7) as u16),
+                    dst: (v4(r, 12), r.uint(11) as u16),
+                    ip_protocol: r.uint(4),
+                    vlan: r.uint(58),
+                    packets: r.uint(2),
+                    bytes: r.uint(1),
+                    start_ms: r.uint(152),
+                    end_ms: r.uint(153),
+                    end_reason: r.uint(136),
+                    interfaces: (r.uint(10), r.uint(14)),
+                    biflow_direction: r.uint(239),
+                    forwarding: r.uint(89),
+                    application: app,
+                };
+                (u, r.uint(148))
+            })
+            .collect();
+        got.sort_by_key(|(u, _)| (u.src, u.dst));
+
+        let ms = |t: u64| (EPOCH_UNIX_NS + t) / MS;
+        let sum = |conv: &[(Vec<u8>, bool)], client: bool| -> (u64, u64) {
+            let frames = conv.iter().filter(|(_, c)| *c == client);
+            (frames.clone().count() as u64, frames.map(|(f, _)| f.len() as u64).sum())
+        };
+        let v4_of = |a: IpAddr| match a {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(a) => panic!("{a}"),
+        };
+        // (conversation, client, server, start, application, forwardingStatus)
+        let cases = [
+            (&bt, (ip(1), 40000), (ip(2), 6881), bt_at, "bittorrent", 129),
+            (&web, (ip(1), 40001), (ip(3), 80), web_at, "http", 64),
+        ];
+        let mut want = Vec::new();
+        for (conv, client, server, start, application, forwarding) in cases {
+            let end = start + (conv.len() as u64 - 1) * MS;
+            for (from_client, (src, dst), interfaces, direction) in
+                [(true, (client, server), (3, 4), 1), (false, (server, client), (4, 3), 2)]
+            {
+                let (packets, bytes) = sum(conv, from_client);
+                want.push(Uniflow {
+                    src: (v4_of(src.0), src.1),
+                    dst: (v4_of(dst.0), dst.1),
+                    ip_protocol: 6,
+                    vlan: 0,
+                    packets,
+                    bytes,
+                    start_ms: ms(start),
+                    end_ms: ms(end),
+                    end_reason: 3,
+                    interfaces,
+                    biflow_direction: direction,
+                    forwarding,
+                    application: application.to_string(),
+                });
+            }
+        }
+        want.sort_by_key(|u| (u.src, u.dst));
+        let got_flows: Vec<&Uniflow> = got.iter().map(|(u, _)| u).collect();
+        assert_eq!(got_flows, want.iter().collect::<Vec<_>>());
+        // Both records of a flow carry its flowId; the two flows' differ.
+        let id = |client: (IpAddr, u16), server, start| weir_export::flow::flow_id(6, client, server, start);
+        let bt_id = id((ip(1), 40000), (ip(2), 6881), bt_at);
+        let web_id = id((ip(1), 40001), (ip(3), 80), web_at);
+        assert_ne!(bt_id, web_id);
+        let mut ids: Vec<u64> = got.iter().map(|(_, id)| *id).collect();
+        ids.sort_unstable();
+        let mut want_ids = vec![bt_id, bt_id, web_id, web_id];
+        want_ids.sort_unstable();
+        assert_eq!(ids, want_ids);
+
+        // One queued record per flow, none dropped; every data record sent arrived.
+        assert_eq!((stats.queued, stats.dropped), (2, 0), "{stats:?}");
+        let c = &stats.collectors[0];
+        assert_eq!((c.messages, c.records_lost, c.send_errors), (messages.len() as u64, 0, 0), "{c:?}");
+        assert_eq!(c.records, u64::from(sequence));
+        assert_eq!(c.records, 4 + c.template_rounds * apps.apps().len() as u64, "{c:?}");
     }
 }
