@@ -146,6 +146,8 @@ impl<P: FramePair> Worker<P> {
 
     /// Shape the frames of rated classes with `shaper`, made from `config` for the class list
     /// `classes` (the one of the policy generation in force); `batch` is the pair's batch size.
+    /// A worker without one forwards a class's frames unmarked and unshaped (`weir run` gives
+    /// every classifying worker one).
     pub fn with_shaper(
         mut self,
         shaper: Shaper<ShapedFrame>,
