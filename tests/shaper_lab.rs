@@ -96,17 +96,20 @@ fn iptables(lab: &Lab, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// (http bytes, other bytes) now.
-fn counters(lab: &Lab) -> (u64, u64) {
-    let out = iptables(lab, &["-w", "-nvx", "-L", "INPUT"]);
+/// (http bytes, other bytes) in `iptables -nvx -L INPUT` output, if both rules are there.
+fn parse_counters(out: &str) -> Option<(u64, u64)> {
     let bytes = |tag: &str| {
         out.lines()
             .find(|l| l.contains(&format!("/* {tag} */")))
             .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(0)
+            .and_then(|b| b.parse::<u64>().ok())
     };
-    (bytes("weir-http"), bytes("weir-other"))
+    Some((bytes("weir-http")?, bytes("weir-other")?))
+}
+
+/// (http bytes, other bytes) now.
+fn counters(lab: &Lab) -> (u64, u64) {
+    parse_counters(&iptables(lab, &["-w", "-nvx", "-L", "INPUT"])).unwrap_or((0, 0))
 }
 
 impl Meter {
@@ -143,17 +146,8 @@ impl Meter {
             while !st.load(Ordering::Relaxed) {
                 let o =
                     Command::new("ip").args(["netns", "exec", &ns, "iptables", "-w", "-nvx", "-L", "INPUT"]).output();
-                if let Ok(o) = o {
-                    let out = String::from_utf8_lossy(&o.stdout);
-                    let bytes = |tag: &str| {
-                        out.lines()
-                            .find(|l| l.contains(&format!("/* {tag} */")))
-                            .and_then(|l| l.split_whitespace().nth(1))
-                            .and_then(|b| b.parse::<u64>().ok())
-                    };
-                    if let (Some(h), Some(b)) = (bytes("weir-http"), bytes("weir-other")) {
-                        s.lock().push((t0.elapsed().as_secs_f64(), h, b));
-                    }
+                if let Some((h, b)) = o.ok().and_then(|o| parse_counters(&String::from_utf8_lossy(&o.stdout))) {
+                    s.lock().push((t0.elapsed().as_secs_f64(), h, b));
                 }
                 thread::sleep(Duration::from_millis(200));
             }

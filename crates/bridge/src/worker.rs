@@ -628,15 +628,15 @@ mod tests {
         totals(&[w.view()], &[], 0).sides
     }
 
+    /// BitTorrent in a class of 16 kbit/s (2,000 bytes/s) with a bucket of one full-size frame.
+    const SLOW_BITTORRENT: &str = "[policy.classes.slow]\nrate = \"16 kbit/s\"\nburst = 1514\n[[policy.rule]]\nprotocol = \"bittorrent\"\nclass = \"slow\"\n";
+
     /// Frames of a rated class wait in the UMEM and leave at the class's rate as the clock
     /// advances; the census and the per-side sums add up while they wait and after the rest is
     /// flushed at close.
     #[test]
     fn a_rated_class_holds_frames_and_sends_them_at_its_rate() {
-        // 16 kbit/s = 2,000 bytes/s, a bucket of one full-size frame.
-        let (mut w, _p) = shaping_worker(
-            "[policy.classes.slow]\nrate = \"16 kbit/s\"\nburst = 1514\n[[policy.rule]]\nprotocol = \"bittorrent\"\nclass = \"slow\"\n",
-        );
+        let (mut w, _p) = shaping_worker(SLOW_BITTORRENT);
         let conv = bt_download(40);
         feed(&mut w, &conv, 0);
         let sent_at_0 = w.pair().sent(Side::Inside).len();
@@ -664,9 +664,7 @@ mod tests {
     /// side they came in on.
     #[test]
     fn frames_flushed_at_close_count_as_shaper_drops() {
-        let (mut w, _p) = shaping_worker(
-            "[policy.classes.slow]\nrate = \"16 kbit/s\"\nburst = 1514\n[[policy.rule]]\nprotocol = \"bittorrent\"\nclass = \"slow\"\n",
-        );
+        let (mut w, _p) = shaping_worker(SLOW_BITTORRENT);
         feed(&mut w, &bt_download(30), 0);
         let queued = side_sums(&w)[1].queued;
         assert!(queued > 0);
