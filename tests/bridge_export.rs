@@ -70,6 +70,8 @@ fn the_bridge_exports_every_packet_and_names_the_hosts() {
             .spawn()
             .unwrap(),
     ));
+    // Over UDP, what weir sends before nfcapd has bound is refused (and counted as lost).
+    assert!(lab.wait_listening(Ns::Br, "udp", 4739, Duration::from_secs(10)), "nfcapd did not bind 127.0.0.1:4739");
     // Short timeouts, so the flows end (and are exported) while the test watches.
     let config = "[interfaces]\ninside = \"inside\"\noutside = \"outside\"\n\
         [rings]\nframes = 12288\nrx = 512\ntx = 512\nfill = 1024\ncompletion = 1024\n\
@@ -84,7 +86,7 @@ fn the_bridge_exports_every_packet_and_names_the_hosts() {
         .spawn()
         .unwrap();
     let _srv = Proc(Some(srv));
-    std::thread::sleep(Duration::from_millis(800));
+    assert!(lab.wait_listening(Ns::Out, "tcp", 8080, Duration::from_secs(10)), "http.server did not listen");
     for _ in 0..5 {
         let out = lab.run(Ns::In, "curl", &["-sS", "-o", "/dev/null", &format!("http://{OUT_V4}:8080/")]).unwrap();
         assert!(out.status.success());

@@ -312,7 +312,12 @@ fn nfcapd_stores_every_packet_and_tshark_decodes_every_element() {
             .spawn()
             .unwrap(),
     ));
-    std::thread::sleep(Duration::from_millis(500));
+    // Over UDP, what weir sends before nfcapd has bound is refused (and counted as lost).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ns.cmd("ss").args(["-Hnlu", &format!("sport = :{port}")]).output().unwrap().stdout.trim_ascii().is_empty() {
+        assert!(Instant::now() < deadline, "nfcapd did not bind 127.0.0.1:{port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = ns
         .cmd(env!("CARGO_BIN_EXE_weir"))
         .arg("classify")

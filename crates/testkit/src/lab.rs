@@ -166,6 +166,24 @@ impl Lab {
         self.cmd(which, program).args(args).output()
     }
 
+    /// Waits until something in `which` listens on `port` (`udp` or `tcp`, as `ss` sees it), so a
+    /// client started next does not race the server's bind. Returns whether it did in `timeout`.
+    pub fn wait_listening(&self, which: Ns, proto: &str, port: u16, timeout: std::time::Duration) -> bool {
+        let flag = if proto == "udp" { "-Hnlu" } else { "-Hnlt" };
+        let filter = format!("sport = :{port}");
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let bound = self.run(which, "ss", &[flag, &filter]).is_ok_and(|o| !o.stdout.trim_ascii().is_empty());
+            if bound {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// `/run/netns/weir-...`: the file to `setns(2)` into.
     pub fn ns_path(&self, which: Ns) -> PathBuf {
         PathBuf::from("/run/netns").join(self.ns(which))
