@@ -34,8 +34,14 @@
 # Then `cargo bench -p weir-shaper` (criterion: the shaper's enqueue+dequeue ns per packet in
 # each mode, checking its own answers); SKIP_CRITERION=1 skips it.
 #
+# The senders' congestion control is CC (default cubic, Debian's and Linux's default; set in the
+# lab's namespaces only): CoDel keeps a queue short by dropping (or CE-marking) early, which loss-
+# or ECN-driven senders answer and BBR (v1, which ignores both) does not. ECN=1 makes the clients
+# ask for ECN (default: the kernel's 2, answer it but never ask, so CoDel drops).
+#
 # Usage: scripts/bench-shaper.sh [SECONDS] [RUNS] [RATE_MBIT]   (default 10 s, 3 runs, 8 Mbit/s)
-# Environment: SETUPS ("htb weir"), LOADS ("1flow 8flow"), KEEP_LOGS=1 keeps the scratch dir.
+# Environment: SETUPS ("htb weir"), LOADS ("1flow 8flow"), CC (cubic), ECN (unset), KEEP_LOGS=1
+# keeps the scratch dir.
 # Exits non-zero only if setting up fails, never because a goal was missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +100,22 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 nsx() { local n="weir-$2-${LAB[$1]}"; shift 2; ip netns exec "$n" "$@"; } # setup in|br|out cmd...
+CC=${CC:-cubic}
+grep -qw "$CC" /proc/sys/net/ipv4/tcp_available_congestion_control ||
+    die "CC=$CC: not in this kernel's $(cat /proc/sys/net/ipv4/tcp_available_congestion_control)"
+log "TCP: congestion control $CC, tcp_ecn ${ECN:-as the kernel (2)} in the lab namespaces"
+set_tcp() { # setup: the senders' and receivers' congestion control and ECN, in the lab only
+    # A namespace may only pick from the host's tcp_allowed_congestion_control (often not cubic),
+    # and the host's list is not ours to change: the lab subnet's route names the algorithm.
+    local side src
+    for side in in out; do
+        src=198.18.0.1
+        [ "$side" = out ] && src=198.18.0.2
+        nsx "$1" "$side" ip route change 198.18.0.0/24 dev "${side}0" proto kernel scope link src "$src" \
+            congctl "$CC" || die "$1: cannot set congctl $CC on the $side route"
+        if [ -n "${ECN:-}" ]; then nsx "$1" "$side" sysctl -qw net.ipv4.tcp_ecn="$ECN" || die "$1: ECN=$ECN"; fi
+    done
+}
 
 # ---- the web server (outside) ---------------------------------------------------------------
 truncate -s 8G "$TMP/big" # sparse: nginx sends zeros from the page cache, never from disk
@@ -136,6 +158,7 @@ start_nginx() { # setup
 # ---- (a) kernel bridge + iptables string marks + HTB ------------------------------------------
 setup_htb() {
     "$ROOT/scripts/lab.sh" up "${LAB[htb]}" --kernel-bridge >/dev/null || die "lab up (htb)"
+    set_tcp htb
     nsx htb br sysctl -qw net.bridge.bridge-nf-call-iptables=1 ||
         die "htb: net.bridge.bridge-nf-call-iptables not settable (kernel without br_netfilter?)"
     local m="nsx htb br iptables -t mangle -A FORWARD"
@@ -161,6 +184,7 @@ WEIR_STATE=unknown # unknown | ok | absent (with WEIR_WHY)
 WEIR_WHY=""
 setup_weir() {
     "$ROOT/scripts/lab.sh" up "${LAB[weir]}" >/dev/null || die "lab up (weir)"
+    set_tcp weir
     cat >"$TMP/weir.toml" <<EOF
 [interfaces]
 inside = "inside"
@@ -201,8 +225,9 @@ EOF
 # ---- one measurement ----------------------------------------------------------------------------
 sample_rtt() { # setup out-file: smoothed RTTs (ms) of the senders' connections, every 50 ms
     while :; do
-        nsx "$1" out ss -tin state established '( sport = :80 )' 2>/dev/null |
-            grep -o ' rtt:[0-9.]*' | cut -d: -f2 >>"$2" || true
+        nsx "$1" out ss -tin state established '( sport = :80 )' >"$2.ss" 2>/dev/null || true
+        grep -o ' rtt:[0-9.]*' "$2.ss" | cut -d: -f2 >>"$2" || true
+        grep -oE "^\s+(cubic|bbr|reno|[a-z0-9_]+) " "$2.ss" | head -n 1 | tr -d ' \t' >"$2.cc" || true
         sleep 0.05
     done
 }
@@ -261,6 +286,9 @@ with open(out, "w") as f:
     done
     for i in "${curls[@]}"; do wait "$i" || true; done # curl exits 28 at --max-time: expected
     t1=$(date +%s.%N)
+    local seen
+    seen=$(cat "$dir/rtt.cc" 2>/dev/null || true)
+    [ "$seen" = "$CC" ] || log "$s $load run $run: the senders ran '${seen:-?}', not CC=$CC"
     sleep 1.2 # the stats record of the last second
     stop_pid "$rx_pid"; forget_pid "$rx_pid"
     stop_pid "$anchor"; forget_pid "$anchor"

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -124,6 +125,7 @@ SOL_PACKET, PACKET_AUXDATA, TP_STATUS_VLAN_VALID, TP_STATUS_VLAN_TPID_VALID = 26
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
 s.bind(("out0", 0))
+print("ready", flush=True)
 end = time.time() + float(sys.argv[1])
 while time.time() < end:
     r, _, _ = select.select([s], [], [], 0.1)
@@ -169,11 +171,14 @@ fn non_ip_and_vlan_tagged_frames_pass_unchanged() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // Send only once the receiver's socket is bound (python can take seconds to start).
+    let mut recv = recv;
+    let mut lines = std::io::BufReader::new(recv.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().map(Result::unwrap).as_deref(), Some("ready"), "the raw receiver did not start");
     let sent = lab.cmd(Ns::In, "python3").args(["-c", RAW_XMIT]).args(&hex).status().unwrap();
     assert!(sent.success());
-    let out = recv.wait_with_output().unwrap();
-    let received = String::from_utf8_lossy(&out.stdout).to_string();
+    let received: String = lines.map_while(Result::ok).map(|l| l + "\n").collect();
+    let _ = recv.wait();
     for h in &hex {
         // Short frames may arrive padded to the 60-byte Ethernet minimum; compare the prefix.
         assert!(received.lines().any(|l| l.starts_with(h.as_str())), "frame {h} not received unchanged:\n{received}");
