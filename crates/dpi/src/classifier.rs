@@ -119,7 +119,7 @@ impl Default for InspectLimits {
 }
 
 /// How a label was decided. Display it with [`Classifier::describe`]: `signature:<name>`,
-/// `detector:<name>`, `port guess`, `peer cache`, `no match`.
+/// `detector:<name>`, `detector:<name> after stun`, `port guess`, `peer cache`, `no match`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// A literal signature from the signature file matched.
@@ -427,8 +427,8 @@ impl Classifier {
         self.set.sigs.get(usize::from(id.0)).map(|s| s.name.as_str())
     }
 
-    /// Displays a decision: `signature:<name>`, `detector:<name>`, `port guess`, `peer cache`,
-    /// `no match`.
+    /// Displays a decision: `signature:<name>`, `detector:<name>`, `detector:<name> after stun`,
+    /// `port guess`, `peer cache`, `no match`, `related: ...`.
     pub fn describe(&self, d: Decision) -> impl fmt::Display + '_ {
         Describe { c: self, d }
     }
@@ -876,7 +876,7 @@ impl Classifier {
                 sigs_done && dets_done
             }
             // Each datagram is judged whole, and a UDP flow's datagrams do not change protocol:
-            // the first certain answer stands.
+            // the first certain answer stands (a STUN lead is held back in `decide`).
             L4::Udp => true,
         }
     }
