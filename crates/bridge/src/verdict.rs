@@ -296,6 +296,36 @@ pub(crate) mod tests {
         assert!(!i.drops_changed(), "reported once");
     }
 
+    /// ICE checks and the DTLS-SRTP handshake after them on one 5-tuple: a `stun` rule holds for
+    /// the checks from the first one (the flow is STUN while it is read on), a `dtls` rule for
+    /// the media from the datagram that proves it.
+    #[test]
+    fn ice_checks_follow_the_stun_rule_and_their_media_its_own() {
+        let mut req = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42];
+        req.extend_from_slice(&[7; 12]);
+        req.extend_from_slice(&[0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4]);
+        let mut resp = req.clone();
+        resp[..2].copy_from_slice(&[0x01, 0x01]);
+        let mut hello = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
+        hello.extend_from_slice(&[1, 0, 0, 0x14, 0, 0, 0, 0, 0, 0, 0, 0x14, 0xfe, 0xfd]);
+        hello.extend_from_slice(&[0x55; 18]);
+        let b = Builder::default();
+        let (client, server) = ((ip(1), 40000), (ip(2), 19305));
+        let flow = [
+            (Side::Inside, b.udp(client, server, &req)),
+            (Side::Outside, b.udp(server, client, &resp)),
+            (Side::Inside, b.udp(client, server, &hello)),
+        ];
+        let run = |policy: &str| {
+            let mut i = inspector(policy);
+            flow.iter().map(|(side, f)| i.verdict(*side, f, 1)).collect::<Vec<_>>()
+        };
+        let (f, d) = (Verdict::Forward, Verdict::DropPolicy);
+        assert_eq!(run("[policy.protocols]\nstun = \"drop\"\n"), [d, d, f]);
+        assert_eq!(run("[policy.protocols]\ndtls = \"drop\"\n"), [f, f, d]);
+        assert_eq!(run("[policy]\ndefault = \"drop\"\n[policy.protocols]\nstun = \"forward\"\n"), [f, f, d]);
+    }
+
     #[test]
     fn malformed_frames_follow_policy_malformed_and_non_ip_always_passes() {
         let arp = Builder::default().arp_request([198, 18, 0, 1], [198, 18, 0, 2]);

@@ -15,7 +15,16 @@
 //!    becomes the verdict as soon as nothing of higher priority can still match: in each direction
 //!    either the stream has passed the end bound of every higher-priority signature and the stream
 //!    detectors are done, or the other side has answered (request/response turn taken), or the
-//!    direction hit its limits. A UDP datagram is judged whole, so a UDP candidate is final at once.
+//!    direction hit its limits. A UDP datagram is judged whole, so a UDP candidate is final at once,
+//!    with one exception: STUN. ICE (RFC 8445) opens a WebRTC or VoIP media flow with STUN
+//!    connectivity checks on the very 5-tuple the media then uses, DTLS-SRTP's handshake (RFC 5764)
+//!    or RTP/RTCP multiplexed beside them (RFC 7983). A UDP flow whose candidate is STUN is read on
+//!    within the same limits: the first later datagram that proves DTLS, or RTP or RTCP by their
+//!    own detectors (two packets of one stream, an exact compound), makes the label that protocol
+//!    by [`Decision::AfterStun`]; no other proof replaces STUN (a UDP flow's protocol does not
+//!    change otherwise, and a media proof is never peer-to-peer). A direction that reaches its
+//!    limits, or the flow's end, leaves it STUN, as a binding with a STUN server is. While it is
+//!    read on, [`FlowInspect::provisional`] names STUN: the packets so far are STUN messages.
 //!    UDP requests that only their answer can confirm (UDP tracker announce and scrape, eDonkey and
 //!    Kad) leave a hint and a 32-bit token in the state; the other side's datagram that answers
 //!    them, echoing the token, makes the candidate.
@@ -110,7 +119,7 @@ impl Default for InspectLimits {
 }
 
 /// How a label was decided. Display it with [`Classifier::describe`]: `signature:<name>`,
-/// `detector:<name>`, `port guess`, `peer cache`, `no match`.
+/// `detector:<name>`, `detector:<name> after stun`, `port guess`, `peer cache`, `no match`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// A literal signature from the signature file matched.
@@ -128,6 +137,10 @@ pub enum Decision {
     /// Another flow announced this one (an FTP data connection, a TFTP transfer, a SIP media
     /// stream); set by the engine through [`FlowInspect::relate`], never by inspection.
     Related(crate::related::Related),
+    /// A UDP flow opened with STUN (ICE connectivity checks), and a later datagram proved this
+    /// detector's protocol (DTLS, RTP, RTCP): the media the checks set up. Displayed as
+    /// `detector:<name> after stun`.
+    AfterStun(DetectorId),
 }
 
 /// A flow's protocol and how it was decided.
@@ -180,6 +193,9 @@ const HINT: u8 = 64;
 /// TCP: this direction's first segment was a tinc ID request. (UDP flows use the bit for
 /// [`HINT`].)
 const TINC_ID: u8 = 64;
+/// `flags[1]`, UDP: the candidate is STUN and the flow is read on for the media after it (see the
+/// module docs, step 3). (TCP flows use the bit for [`SEQ_KNOWN`].)
+const STUN_LEAD: u8 = 1;
 /// `flags[0]` only: the verdict is final and stored in `cand`/`cand_proto`.
 const DONE: u8 = 128;
 /// `flags[1]` only, after the verdict: [`Classifier::harvest`] still reads this flow for peers.
@@ -217,6 +233,7 @@ const K_PORT: u16 = 3;
 const K_PEER: u16 = 4;
 const K_NOMATCH: u16 = 5;
 const K_RELATED: u16 = 6;
+const K_AFTER_STUN: u16 = 7;
 
 fn pack(d: Decision) -> u16 {
     match d {
@@ -228,6 +245,7 @@ fn pack(d: Decision) -> u16 {
         Decision::Related(r) => {
             (K_RELATED << 13) | crate::related::Related::ALL.iter().position(|&k| k == r).map_or(0, |i| i as u16)
         }
+        Decision::AfterStun(x) => (K_AFTER_STUN << 13) | u16::from(x.0),
     }
 }
 
@@ -240,6 +258,7 @@ fn unpack(v: u16) -> Option<Decision> {
         K_PEER => Some(Decision::PeerCache),
         K_NOMATCH => Some(Decision::NoMatch),
         K_RELATED => crate::related::Related::ALL.get(usize::from(id)).map(|&r| Decision::Related(r)),
+        K_AFTER_STUN => u8::try_from(id).ok().map(|i| Decision::AfterStun(DetectorId(i))),
         _ => None,
     }
 }
@@ -283,6 +302,18 @@ impl FlowInspect {
         self.cand = pack(Decision::Related(why));
         self.cand_proto = protocol.0;
         self.flags[0] |= DONE;
+    }
+
+    /// STUN, while a UDP flow that opened with STUN is read on for the media its checks set up
+    /// (see the module docs, step 3): its packets so far are STUN messages, so a policy can treat
+    /// them as STUN until the verdict, which may still be DTLS or RTP. `None` otherwise (no
+    /// verdict yet, or a final one: see [`FlowInspect::verdict`]).
+    #[inline]
+    pub fn provisional(&self) -> Option<ProtocolId> {
+        if self.flags[0] & DONE != 0 || self.flags[1] & STUN_LEAD == 0 {
+            return None;
+        }
+        unpack(self.cand).filter(|&c| leads_on(c)).map(|_| ProtocolId(self.cand_proto))
     }
 
     /// True while the verdict is final but [`Classifier::harvest`] still wants this flow's packets.
@@ -396,8 +427,8 @@ impl Classifier {
         self.set.sigs.get(usize::from(id.0)).map(|s| s.name.as_str())
     }
 
-    /// Displays a decision: `signature:<name>`, `detector:<name>`, `port guess`, `peer cache`,
-    /// `no match`.
+    /// Displays a decision: `signature:<name>`, `detector:<name>`, `detector:<name> after stun`,
+    /// `port guess`, `peer cache`, `no match`, `related: ...`.
     pub fn describe(&self, d: Decision) -> impl fmt::Display + '_ {
         Describe { c: self, d }
     }
@@ -405,7 +436,7 @@ impl Classifier {
     fn priority(&self, d: Decision) -> u8 {
         match d {
             Decision::Signature(s) => self.set.sigs.get(usize::from(s.0)).map_or(0, |s| s.priority),
-            Decision::Detector(x) => x.info().map_or(0, |i| i.priority),
+            Decision::Detector(x) | Decision::AfterStun(x) => x.info().map_or(0, |i| i.priority),
             _ => 0,
         }
     }
@@ -413,7 +444,7 @@ impl Classifier {
     fn learn_of(&self, d: Decision) -> Learn {
         match d {
             Decision::Signature(s) => self.set.sigs.get(usize::from(s.0)).map_or(Learn::None, |s| s.learn),
-            Decision::Detector(x) => x.info().map_or(Learn::None, |i| i.learn),
+            Decision::Detector(x) | Decision::AfterStun(x) => x.info().map_or(Learn::None, |i| i.learn),
             _ => Learn::None,
         }
     }
@@ -540,8 +571,10 @@ impl Classifier {
         if st.packets[o] > 0 {
             st.flags[o] |= TURN_DONE;
         }
-        let before = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
+        let before = unpack(st.cand).filter(|x| is_content(*x));
         let mut best = before;
+        // The new candidate keeps the old one's weakness (a STUN lead's media proof).
+        let mut weak_kept = false;
         let base = usize::from(st.offset[d]);
         let budget = usize::from(self.limits.max_bytes).saturating_sub(base);
         let feed = &payload[..payload.len().min(budget)];
@@ -575,15 +608,27 @@ impl Classifier {
                 }
             }
             L4::Udp => {
-                self.services_udp(st, d, payload, &mut best);
+                // This datagram's own proof first, then what it makes of the candidate.
+                let mut fresh = None;
+                self.services_udp(st, d, payload, &mut fresh);
                 let start = self.set.start;
-                self.scan(start, feed, 0, L4::Udp, d, &mut best);
+                self.scan(start, feed, 0, L4::Udp, d, &mut fresh);
                 let n = pkt.payload_len.max(payload.len());
                 if let Some(det) = detect::udp_datagram(payload, n, d == 0) {
-                    raise(&mut best, Decision::Detector(det), |x| self.priority(x));
+                    raise(&mut fresh, Decision::Detector(det), |x| self.priority(x));
                 }
-                self.utp_exchange(st, d, payload, &mut best);
-                self.udp_answer(st, d, payload, &mut best);
+                self.utp_exchange(st, d, payload, &mut fresh);
+                self.udp_answer(st, d, payload, &mut fresh);
+                match (before, fresh) {
+                    // Only media ends a STUN lead.
+                    (Some(b), Some(Decision::Detector(x))) if leads_on(b) && is_media(x) => {
+                        best = Some(Decision::AfterStun(x));
+                        weak_kept = true;
+                    }
+                    (Some(b), _) if leads_on(b) => {}
+                    (_, Some(f)) => raise(&mut best, f, |x| self.priority(x)),
+                    (_, None) => {}
+                }
             }
         }
         st.offset[d] = u16::try_from(base + feed.len()).unwrap_or(u16::MAX);
@@ -592,11 +637,14 @@ impl Classifier {
         {
             st.cand = pack(b);
             st.cand_proto = self.protocol_of(b).0;
-            // Matched only in a reply to bytes that matched nothing: weak against the cache.
-            if d == 1 && st.packets[0] > 0 {
-                st.flags[1] |= CAND_WEAK;
-            } else {
-                st.flags[1] &= !CAND_WEAK;
+            // Matched only in a reply to bytes that matched nothing: weak against the cache. (A
+            // STUN lead's media keeps the lead's strength.)
+            if !weak_kept {
+                if d == 1 && st.packets[0] > 0 {
+                    st.flags[1] |= CAND_WEAK;
+                } else {
+                    st.flags[1] &= !CAND_WEAK;
+                }
             }
         }
         self.decide(st, pkt, payload, base, peers)
@@ -803,7 +851,7 @@ impl Classifier {
                 .get(usize::from(s.0))
                 .and_then(|s| if s.protocols.len() == 1 { s.protocols.first().copied() } else { None })
                 .unwrap_or(ProtocolId::UNKNOWN),
-            Decision::Detector(x) => x.info().map_or(ProtocolId::UNKNOWN, |i| i.protocol),
+            Decision::Detector(x) | Decision::AfterStun(x) => x.info().map_or(ProtocolId::UNKNOWN, |i| i.protocol),
             Decision::PeerCache | Decision::PortGuess | Decision::NoMatch | Decision::Related(_) => ProtocolId::UNKNOWN,
         }
     }
@@ -828,7 +876,7 @@ impl Classifier {
                 sigs_done && dets_done
             }
             // Each datagram is judged whole, and a UDP flow's datagrams do not change protocol:
-            // the first certain answer stands.
+            // the first certain answer stands (a STUN lead is held back in `decide`).
             L4::Udp => true,
         }
     }
@@ -866,12 +914,17 @@ impl Classifier {
     ) -> Verdict {
         let (l4, orig, resp, now) = (pkt.l4, pkt.originator, pkt.responder, pkt.now);
         let any_exhausted = self.exhausted(st, 0) || self.exhausted(st, 1);
-        let cand = unpack(st.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_)));
+        let cand = unpack(st.cand).filter(|x| is_content(*x));
         let label = match cand {
             Some(c) => {
                 let p = self.priority(c);
-                let ready = self.settled(st, l4, 0, p) && self.settled(st, l4, 1, p);
+                // A UDP STUN candidate is read on for the media after it (module docs, step 3).
+                let lead = l4 == L4::Udp && leads_on(c);
+                let ready = !lead && self.settled(st, l4, 0, p) && self.settled(st, l4, 1, p);
                 if !(ready || any_exhausted) {
+                    if lead {
+                        st.flags[1] |= STUN_LEAD;
+                    }
                     return Verdict::Pending;
                 }
                 self.with_cache(st, c, Ends { l4, orig, resp, now }, peers)
@@ -1001,7 +1054,7 @@ impl Classifier {
         if let Some(l) = state.verdict() {
             return l;
         }
-        match unpack(state.cand).filter(|x| matches!(x, Decision::Signature(_) | Decision::Detector(_))) {
+        match unpack(state.cand).filter(|x| is_content(*x)) {
             Some(c) => self.with_cache(state, c, Ends { l4, orig: originator, resp: responder, now }, peers),
             None => self.fallback(l4, originator, responder, peers, now),
         }
@@ -1052,6 +1105,22 @@ fn walk_stream(st: &mut FlowInspect, d: usize, mut b: &[u8], sender: IpAddr, lea
     }
 }
 
+/// A decision made by content (a signature or a detector), which can be a candidate.
+fn is_content(d: Decision) -> bool {
+    matches!(d, Decision::Signature(_) | Decision::Detector(_) | Decision::AfterStun(_))
+}
+
+/// A STUN candidate, which a UDP flow reads on from (see the module docs, step 3).
+fn leads_on(d: Decision) -> bool {
+    matches!(d, Decision::Detector(DetectorId::STUN | DetectorId::STUN_CLASSIC))
+}
+
+/// The media an ICE check sets up, multiplexed with STUN on one 5-tuple (RFC 7983): DTLS (the
+/// DTLS-SRTP handshake, RFC 5764), RTP and RTCP (SRTP and SRTCP keep their headers in the clear).
+fn is_media(x: DetectorId) -> bool {
+    matches!(x, DetectorId::DTLS | DetectorId::RTP | DetectorId::RTCP)
+}
+
 /// Replaces `best` with `new` if `new` has a strictly higher priority.
 fn raise(best: &mut Option<Decision>, new: Decision, prio: impl Fn(Decision) -> u8) {
     match best {
@@ -1099,6 +1168,7 @@ impl fmt::Display for Describe<'_> {
         match self.d {
             Decision::Signature(s) => write!(f, "signature:{}", self.c.signature_name(s).unwrap_or("?")),
             Decision::Detector(x) => write!(f, "detector:{}", x.name()),
+            Decision::AfterStun(x) => write!(f, "detector:{} after stun", x.name()),
             Decision::PortGuess => f.write_str("port guess"),
             Decision::PeerCache => f.write_str("peer cache"),
             Decision::NoMatch => f.write_str("no match"),

@@ -275,6 +275,7 @@ fn builtin_file_loads() {
     assert_eq!(C.describe(Decision::NoMatch).to_string(), "no match");
     assert_eq!(C.describe(Decision::PortGuess).to_string(), "port guess");
     assert_eq!(C.describe(Decision::Detector(DetectorId::EDONKEY)).to_string(), "detector:edonkey");
+    assert_eq!(C.describe(Decision::AfterStun(DetectorId::RTCP)).to_string(), "detector:rtcp after stun");
     assert_eq!(C.describe(Decision::Signature(SignatureId(0))).to_string(), "signature:bittorrent-handshake");
     assert_eq!(C.describe(Decision::Signature(SignatureId(9999))).to_string(), "signature:?");
 }
@@ -290,6 +291,8 @@ fn decision_packing_round_trips() {
         Decision::NoMatch,
         Decision::Related(crate::related::Related::FtpControl),
         Decision::Related(crate::related::Related::SipSdp),
+        Decision::AfterStun(DetectorId::DTLS),
+        Decision::AfterStun(DetectorId::RTP),
     ] {
         assert_eq!(unpack(pack(d)), Some(d));
     }
@@ -763,5 +766,173 @@ proptest! {
         let (b, _) = run(&C, L4::Tcp, *port, &segs, &PeerCache::new(4, 3600));
         prop_assert_eq!(a, b, "split at {:?}", points);
         prop_assert_ne!(a.decision, Decision::NoMatch);
+    }
+}
+
+/// A STUN binding request (RFC 8489) with a USERNAME, as ICE sends, and a FINGERPRINT.
+fn stun_request(txid: u8) -> Vec<u8> {
+    let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    m.extend_from_slice(&[txid; 12]);
+    m.extend_from_slice(&[0x00, 0x06, 0x00, 0x09]);
+    m.extend_from_slice(b"abcd:efgh\0\0\0");
+    m.extend_from_slice(&[0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4]);
+    let len = (m.len() - 20) as u16;
+    m[2..4].copy_from_slice(&len.to_be_bytes());
+    m
+}
+
+/// The binding success response to [`stun_request`], with an XOR-MAPPED-ADDRESS.
+fn stun_response(txid: u8) -> Vec<u8> {
+    let mut m = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xA4, 0x42];
+    m.extend_from_slice(&[txid; 12]);
+    m.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xb1, 0x2e, 0xe1, 0x12, 0xa4, 0x40]);
+    m
+}
+
+/// A DTLS 1.2 ClientHello fragment record, as DTLS-SRTP opens with.
+fn dtls_client_hello() -> Vec<u8> {
+    let mut r = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
+    r.extend_from_slice(&[1, 0, 0, 0x14, 0, 0, 0, 0, 0, 0, 0, 0x14]);
+    r.extend_from_slice(&[0xfe, 0xfd]);
+    r.extend_from_slice(&[0x55; 18]);
+    r
+}
+
+/// An (S)RTP packet of SSRC 0x3796cb71, sequence number `seq` (header as in sip.pcap, nDPI test
+/// suite, LGPL-3.0-or-later).
+fn rtp_packet(seq: u16) -> Vec<u8> {
+    let mut p = hex("80086fae000004d83796cb71d5d5d5d5d5d5d5d5");
+    p[2..4].copy_from_slice(&seq.to_be_bytes());
+    p
+}
+
+/// Runs UDP datagrams and returns the label, how it is described, and the packet that decided
+/// (`usize::MAX`: decided by `finish`).
+fn udp_label(packets: &[(Dir, Vec<u8>)]) -> (String, String, usize) {
+    let pk: Vec<(Dir, &[u8])> = packets.iter().map(|(d, p)| (*d, p.as_slice())).collect();
+    let (l, n) = run(&C, L4::Udp, 19305, &pk, &PeerCache::new(16, 3600));
+    (C.registry().name(l.protocol).to_owned(), C.describe(l.decision).to_string(), n)
+}
+
+#[test]
+fn ice_checks_then_dtls_are_dtls() {
+    let flow = vec![
+        (O, stun_request(1)),
+        (R, stun_response(1)),
+        (O, dtls_client_hello()),
+        (R, stun_request(2)),
+        (O, stun_response(2)),
+    ];
+    let (proto, how, n) = udp_label(&flow);
+    assert_eq!((proto.as_str(), how.as_str(), n), ("dtls", "detector:dtls after stun", 3));
+    // The server's flight first (a flow seen from the other side) is the same.
+    let flow = vec![(O, stun_request(1)), (R, stun_response(1)), (R, dtls_client_hello())];
+    assert_eq!(udp_label(&flow), ("dtls".into(), "detector:dtls after stun".into(), 3));
+}
+
+#[test]
+fn ice_checks_then_rtp_are_rtp() {
+    // Two packets of one stream, a consent check between them.
+    let flow = vec![
+        (O, stun_request(1)),
+        (R, stun_response(1)),
+        (O, rtp_packet(100)),
+        (O, stun_request(2)),
+        (O, rtp_packet(101)),
+    ];
+    assert_eq!(udp_label(&flow), ("rtp".into(), "detector:rtp after stun".into(), 5));
+    // One RTP-shaped datagram proves nothing: the flow stays STUN at its end.
+    let flow = vec![(O, stun_request(1)), (R, stun_response(1)), (O, rtp_packet(100))];
+    assert_eq!(udp_label(&flow), ("stun".into(), "detector:stun".into(), usize::MAX));
+    // Nor do two of different streams.
+    let mut other = rtp_packet(101);
+    other[11] ^= 1;
+    let flow = vec![(O, stun_request(1)), (O, rtp_packet(100)), (O, other)];
+    assert_eq!(udp_label(&flow).0, "stun");
+}
+
+#[test]
+fn stun_alone_stays_stun() {
+    // A binding with a STUN server: pending until the flow ends, then STUN.
+    let flow = vec![(O, stun_request(1)), (R, stun_response(1))];
+    assert_eq!(udp_label(&flow), ("stun".into(), "detector:stun".into(), usize::MAX));
+    // Checks only, past the per-direction limit: STUN at the limit.
+    let max = usize::from(InspectLimits::default().max_packets);
+    let flow: Vec<(Dir, Vec<u8>)> = (0..2 * max as u8 + 4).map(|i| (O, stun_request(i))).collect();
+    let (proto, how, n) = udp_label(&flow);
+    assert_eq!((proto.as_str(), how.as_str(), n), ("stun", "detector:stun", max));
+    // Media after the limit is not looked at.
+    let mut late: Vec<(Dir, Vec<u8>)> = (0..max as u8).map(|i| (O, stun_request(i))).collect();
+    late.push((O, dtls_client_hello()));
+    assert_eq!(udp_label(&late).0, "stun");
+    // Over TCP (TURN, ICE-TCP) nothing changes.
+    let req = stun_request(1);
+    let (l, _) = run(&C, L4::Tcp, 3478, &[(O, &req), (R, &dtls_client_hello())], &PeerCache::new(4, 3600));
+    assert_eq!(C.describe(l.decision).to_string(), "detector:stun");
+}
+
+#[test]
+fn only_media_ends_a_stun_lead() {
+    // A DHT query after STUN: proof of a P2P protocol in any other flow, but a UDP flow's
+    // protocol does not change: STUN it stays (and never P2P).
+    let dht = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe".to_vec();
+    let flow = vec![(O, stun_request(1)), (R, stun_response(1)), (O, dht.clone()), (O, dtls_client_hello())];
+    assert_eq!(udp_label(&flow), ("dtls".into(), "detector:dtls after stun".into(), 4));
+    let flow = vec![(O, stun_request(1)), (O, dht.clone()), (R, dht)];
+    assert_eq!(udp_label(&flow), ("stun".into(), "detector:stun".into(), usize::MAX));
+    // A DNS query after STUN: still STUN.
+    let flow = vec![(O, stun_request(1)), (O, dns_query(0x12))];
+    assert_eq!(udp_label(&flow).0, "stun");
+    // DTLS first, then STUN: DTLS at once, as before.
+    let flow = vec![(O, dtls_client_hello()), (O, stun_request(1))];
+    assert_eq!(udp_label(&flow), ("dtls".into(), "detector:dtls".into(), 1));
+}
+
+#[test]
+fn a_stun_lead_is_provisionally_stun() {
+    let peers = PeerCache::new(4, 3600);
+    let mut st = FlowInspect::default();
+    let pkt = |dir, payload| PacketMeta {
+        l4: L4::Udp,
+        dir,
+        originator: ep(1, 40000),
+        responder: ep(2, 19305),
+        tcp_seq: None,
+        syn: false,
+        payload,
+        payload_len: <[u8]>::len(payload),
+        now: NOW,
+    };
+    assert_eq!(st.provisional(), None);
+    let (req, hello) = (stun_request(1), dtls_client_hello());
+    assert_eq!(C.inspect(&mut st, &pkt(O, &req), &peers), Verdict::Pending);
+    assert_eq!(st.provisional(), Some(ProtocolId::STUN));
+    assert_eq!(st.verdict(), None);
+    let Verdict::Done(l) = C.inspect(&mut st, &pkt(O, &hello), &peers) else { panic!("dtls decides") };
+    assert_eq!((l.protocol, l.decision), (ProtocolId::DTLS, Decision::AfterStun(DetectorId::DTLS)));
+    assert_eq!(st.provisional(), None);
+    assert_eq!(st.verdict(), Some(l));
+    // A TCP flow pending with a STUN candidate is not provisionally anything.
+    let mut st = FlowInspect::default();
+    let tcp = PacketMeta { l4: L4::Tcp, tcp_seq: Some(1), ..pkt(O, &req) };
+    let _ = C.inspect(&mut st, &tcp, &peers);
+    assert_eq!(st.provisional(), None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+    /// Random datagrams after ICE checks leave the flow STUN (or media, which random bytes prove
+    /// only by chance), never peer-to-peer.
+    #[test]
+    fn random_datagrams_after_stun_are_never_p2p(
+        pkts in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 1..300)), 1..12)
+    ) {
+        let mut flow = vec![(O, stun_request(1))];
+        flow.extend(pkts.into_iter().map(|(r, p)| (if r { R } else { O }, p)));
+        let pk: Vec<(Dir, &[u8])> = flow.iter().map(|(d, p)| (*d, p.as_slice())).collect();
+        let (l, _) = run(&C, L4::Udp, 30000, &pk, &PeerCache::new(4, 3600));
+        prop_assert!(!p2p(l), "{:?}", l);
+        prop_assert!(matches!(l.protocol, ProtocolId::STUN | ProtocolId::DTLS | ProtocolId::RTP), "{:?}", l);
     }
 }

@@ -12,6 +12,8 @@
 //!   costs one lookup per packet.
 //! - Packets of a flow seen before its label was known are attributed to its protocol when the
 //!   label arrives, so after [`Engine::flush`] the per-protocol totals add up to all IP traffic.
+//!   (A UDP flow that opened with STUN and is read on for its media is reported as STUN packet by
+//!   packet meanwhile, for the policy, and counted under its final label, STUN or the media's.)
 //! - Counters have one writer, the engine that owns them; others read them through an `Arc`.
 //! - A tunnelled frame (PPPoE, MPLS, GRE, IP in IP, VXLAN, GTP-U; see `weir_wire::parse_frame`)
 //!   belongs to the flow of its innermost IP packet and counts at its whole length on the wire;
@@ -117,7 +119,9 @@ pub enum Outcome {
     NonIp,
     /// An IP packet of a flow.
     Ip {
-        /// The flow's protocol, or `None` while inspection is still pending.
+        /// The flow's protocol, or `None` while inspection is still pending. (A UDP flow that
+        /// opened with STUN is STUN while it is read on for the DTLS or RTP after the checks; see
+        /// [`weir_dpi::FlowInspect::provisional`].)
         protocol: Option<ProtocolId>,
         /// Which way the packet travels.
         direction: Direction,
@@ -537,16 +541,20 @@ impl Engine {
             }
             None => Verdict::Done(portless),
         };
-        let outcome = match verdict {
-            Verdict::Pending => Outcome::Ip { protocol: None, direction },
+        let done = match verdict {
+            Verdict::Pending => None,
             Verdict::Done(label) => {
                 attribute_backlog(c, flow, label);
-                Outcome::Ip { protocol: Some(label.protocol), direction }
+                Some(label.protocol)
             }
         };
+        // A UDP flow that opened with STUN and is read on for its media: its packets so far are
+        // STUN messages, and the policy treats them so (they are counted at the verdict).
+        let protocol = done.or_else(|| flow.value.inspect.provisional());
+        let outcome = Outcome::Ip { protocol, direction };
         let ends = (flow.originator(), flow.responder(), touched.dir);
         drop(shard);
-        if let Outcome::Ip { protocol: Some(p), .. } = outcome {
+        if let Some(p) = done {
             if announces(p) && !payload.is_empty() {
                 follow(&shared.related, p, ends, payload, now);
             } else if p == ProtocolId::TINC && l4 == Some(L4::Tcp) {
@@ -1037,6 +1045,62 @@ mod tests {
             assert_eq!(c.encapsulated_bytes[kind.index()].get(), bytes);
             assert_eq!(c.encapsulated.iter().map(Counter::get).sum::<u64>(), conv.len() as u64);
         }
+    }
+
+    /// ICE checks, then the DTLS-SRTP handshake on the same 5-tuple: STUN packet by packet while
+    /// the flow is read on, then DTLS; the whole flow counted under DTLS. A plain binding stays
+    /// STUN and is counted so at its end.
+    #[test]
+    fn a_flow_opened_by_ice_checks_is_its_media() {
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        let (client, server) = ((ip(1), 40_000), (ip(2), 19_305));
+        let mut req = vec![0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xA4, 0x42];
+        req.extend_from_slice(&[7; 12]);
+        req.extend_from_slice(&[0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4]);
+        let mut resp = req.clone();
+        resp[0] = 0x01;
+        resp[1] = 0x01;
+        let mut hello = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
+        hello.extend_from_slice(&[1, 0, 0, 0x14, 0, 0, 0, 0, 0, 0, 0, 0x14, 0xfe, 0xfd]);
+        hello.extend_from_slice(&[0x55; 18]);
+        let b = Builder::default();
+        let frames = [
+            (b.udp(client, server, &req), Ingress::Inside),
+            (b.udp(server, client, &resp), Ingress::Outside),
+            (b.udp(client, server, &hello), Ingress::Inside),
+            (b.udp(server, client, &resp), Ingress::Outside),
+        ];
+        let mut e = Engine::new(shared(), EngineConfig { record_flows: true, ..EngineConfig::default() });
+        let mut seen = Vec::new();
+        for (i, (f, ingress)) in frames.iter().enumerate() {
+            match e.process(f, f.len() as u32, LinkType::Ethernet, *ingress, i as u64) {
+                Outcome::Ip { protocol, .. } => seen.push(protocol),
+                o => panic!("{o:?}"),
+            }
+        }
+        let (stun, dtls) = (Some(ProtocolId::STUN), Some(ProtocolId::DTLS));
+        assert_eq!(seen, [stun, stun, dtls, dtls]);
+        let total: u64 = frames.iter().map(|(f, _)| f.len() as u64).sum();
+        let c = Arc::clone(e.counters());
+        let bytes = |p| {
+            let p = c.protocol(p);
+            p.bytes[0].get() + p.bytes[1].get()
+        };
+        assert_eq!((bytes(ProtocolId::DTLS), bytes(ProtocolId::STUN)), (total, 0));
+        // A binding with a STUN server: STUN throughout, counted at the flow's end.
+        let other = (ip(3), 3478);
+        for (i, f) in [b.udp(client, other, &req), b.udp(other, client, &resp)].iter().enumerate() {
+            let o = e.process(f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 10 + i as u64);
+            assert!(matches!(o, Outcome::Ip { protocol: Some(ProtocolId::STUN), .. }), "{o:?}");
+        }
+        assert_eq!(bytes(ProtocolId::STUN), 0, "pending");
+        e.flush();
+        assert!(bytes(ProtocolId::STUN) > 0);
+        let records: Vec<FlowRecord> = e.drain_records().collect();
+        let decisions: Vec<String> =
+            records.iter().map(|r| e.classifier().describe(r.label.decision).to_string()).collect();
+        assert!(decisions.contains(&"detector:dtls after stun".to_owned()), "{decisions:?}");
+        assert!(decisions.contains(&"detector:stun".to_owned()), "{decisions:?}");
     }
 
     #[test]
