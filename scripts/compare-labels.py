@@ -73,6 +73,10 @@ NAMES = {
 # master (SMB mailslots over the NetBIOS datagram service, UDP 138, stay netbios).
 APP_NAMES = {"SMBv1": "smb", "SMBv23": "smb"}
 
+# nDPI's `STUN.RTP` (and the like) says the STUN-opened flow carries that media: weir names such a
+# flow after the media its ICE checks set up (`rtp`, `dtls`), or `stun` if no media was proved.
+STUN_MEDIA = {"RTP": "rtp", "SRTP": "rtp", "RTCP": "rtp", "DTLS": "dtls"}
+
 # nDPI's names for the l4 column -> weir's JSON `l4`.
 L4_NAMES = {"TCP": "TCP", "UDP": "UDP", "ICMP": "ICMP", "ICMPV6": "ICMPv6", "IGMP": "IP/2", "GRE": "IP/47",
             "ESP": "IP/50", "AH": "IP/51", "OSPF": "IP/89", "PIM": "IP/103", "VRRP": "IP/112", "PGM": "IP/113",
@@ -108,6 +112,8 @@ def reference_name(label, l4):
     if app in APP_NAMES and l4 == "TCP":
         return APP_NAMES[app]
     m = master(label)
+    if m == "STUN" and app in STUN_MEDIA:
+        return ("stun", STUN_MEDIA[app])
     return NAMES.get(m, "other:" + m)
 
 
@@ -184,7 +190,9 @@ def main():
                 unknown_ref[names[0] if len(names) == 1 else ",".join(names)] += 1
                 continue
             key = table_key(label, l4)
-            weir_name[key] = "/".join(accepted)
+            # The row's name: the table's mapping for the row, not one flow's exception.
+            shown = NAMES.get(key) or APP_NAMES.get(key) or ref
+            weir_name[key] = "/".join(shown if isinstance(shown, tuple) else (shown,))
             flows_n[key] += 1
             bytes_n[key] += nbytes
             if len(names) == 1 and names[0] in accepted:
