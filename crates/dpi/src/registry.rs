@@ -173,6 +173,8 @@ builtin_protocols! {
     TINC = 74, "tinc", Vpn;
     /// UFTP (multicast file transfer).
     UFTP = 75, "uftp", FileTransfer;
+    /// Telegram (MTProto over TCP with the obfuscated transport).
+    TELEGRAM = 76, "telegram", Messaging;
 }
 
 impl ProtocolId {
@@ -210,7 +212,7 @@ pub enum Category {
     /// Network infrastructure: addressing, discovery, routing, time, authentication, monitoring
     /// (DHCP, NTP, SNMP, RADIUS, Kerberos, LDAP, syslog, ICMP, ...).
     Network,
-    /// Chat and instant messaging (XMPP, IRC).
+    /// Chat and instant messaging (XMPP, IRC, Telegram).
     Messaging,
     /// Anything else that is known.
     Other,

@@ -3,7 +3,7 @@
 //! VPNs and tunnels (IKE, OpenVPN, WireGuard, SOCKS, Teredo), databases (MS SQL, PostgreSQL,
 //! MySQL, Redis, Kafka, Elasticsearch, Cassandra), IoT and industrial control (MQTT, CoAP, Modbus,
 //! DNP3, IEC 104, BACnet, EtherNet/IP, TP-Link and Ubiquiti devices), media and calls (RTP/RTCP,
-//! H.323, Skinny, Discord voice), and more (NAT-PMP, collectd, QQ). Each detector's module says what it checks and
+//! H.323, Skinny, Discord voice), messaging (Telegram's MTProto), and more (NAT-PMP, collectd, QQ). Each detector's module says what it checks and
 //! why random bytes and lookalikes cannot pass.
 //!
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
@@ -63,6 +63,7 @@ mod stun;
 mod synchrophasor;
 mod syslog;
 mod tds;
+mod telegram;
 mod teredo;
 pub(crate) mod tftp;
 mod thrift;
@@ -202,6 +203,8 @@ service_detectors! {
     TINC = 117, "tinc-meta", TINC, 50;
     /// UFTP message in the clear (versions 4, 5).
     UFTP = 118, "uftp", UFTP, 50;
+    /// Telegram MTProto's obfuscated transport header (TCP).
+    TELEGRAM = 119, "telegram", TELEGRAM, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -418,6 +421,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::C37118, synchrophasor::is_frame_start(view)),
         (DetectorId::FASTCGI, client && fastcgi::is_begin_request(view)),
         (DetectorId::THRIFT, thrift::is_message_start(view)),
+        (DetectorId::TELEGRAM, client && telegram::is_client_start(view)),
     ] {
         if hit {
             best = better(best, id);

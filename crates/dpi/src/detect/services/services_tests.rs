@@ -148,6 +148,10 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
     let shp = hex("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6");
     let mut tplink = (shp.len() as u32).to_be_bytes().to_vec();
     tplink.extend_from_slice(&shp);
+    // A client's obfuscated MTProto header and the start of its first message (telegram_videocall.pcapng).
+    let telegram = hex(
+        "f8b9357d01ff6ae4f2e43a80667449b134255576f7b465c944bab1bca416e9cac7d620cf78dffc06dc39da584c9b422bdd5a6a121cd2a4d68d3e5af7a35c2ecc c89a0be35ebce5507f",
+    );
     let mut dce = hex("05000b0310000000 4800 0000 01000000 b810b810 00000000 01000000");
     dce.resize(0x48, 0);
     vec![
@@ -182,6 +186,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::C37118, hex("aa41001200f100000000000000000005d7d0"), true),
         (DetectorId::FASTCGI, hex("01010001000800000001010000000000"), true),
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
+        (DetectorId::TELEGRAM, telegram, true),
     ]
 }
 
