@@ -175,6 +175,8 @@ builtin_protocols! {
     UFTP = 75, "uftp", FileTransfer;
     /// Telegram (MTProto over TCP with the obfuscated transport).
     TELEGRAM = 76, "telegram", Messaging;
+    /// WhatsApp's chat connection (FunXMPP or Noise after the `WA` prologue).
+    WHATSAPP = 77, "whatsapp", Messaging;
 }
 
 impl ProtocolId {
@@ -212,7 +214,7 @@ pub enum Category {
     /// Network infrastructure: addressing, discovery, routing, time, authentication, monitoring
     /// (DHCP, NTP, SNMP, RADIUS, Kerberos, LDAP, syslog, ICMP, ...).
     Network,
-    /// Chat and instant messaging (XMPP, IRC, Telegram).
+    /// Chat and instant messaging (XMPP, IRC, Telegram, WhatsApp).
     Messaging,
     /// Anything else that is known.
     Other,

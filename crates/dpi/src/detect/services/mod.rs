@@ -3,8 +3,9 @@
 //! VPNs and tunnels (IKE, OpenVPN, WireGuard, SOCKS, Teredo), databases (MS SQL, PostgreSQL,
 //! MySQL, Redis, Kafka, Elasticsearch, Cassandra), IoT and industrial control (MQTT, CoAP, Modbus,
 //! DNP3, IEC 104, BACnet, EtherNet/IP, TP-Link and Ubiquiti devices), media and calls (RTP/RTCP,
-//! H.323, Skinny, Discord voice), messaging (Telegram's MTProto), and more (NAT-PMP, collectd, QQ). Each detector's module says what it checks and
-//! why random bytes and lookalikes cannot pass.
+//! H.323, Skinny, Discord voice), messaging (Telegram's MTProto, WhatsApp's chat), and more
+//! (NAT-PMP, collectd, QQ). Each detector's module says what it checks and why random bytes and
+//! lookalikes cannot pass.
 //!
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
 //! independently. Priorities: 55 for proofs of 32 bits or more (magic numbers, exact lengths,
@@ -72,6 +73,7 @@ mod tpkt;
 mod tplink;
 mod ubiquiti;
 mod uftp;
+mod whatsapp;
 mod wireguard;
 
 use crate::detect::{DetectorId, DetectorInfo, Probe};
@@ -205,6 +207,8 @@ service_detectors! {
     UFTP = 118, "uftp", UFTP, 50;
     /// Telegram MTProto's obfuscated transport header (TCP).
     TELEGRAM = 119, "telegram", TELEGRAM, 55;
+    /// WhatsApp's chat connection: the `WA` prologue and its first frames (TCP).
+    WHATSAPP = 120, "whatsapp", WHATSAPP, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -422,6 +426,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::FASTCGI, client && fastcgi::is_begin_request(view)),
         (DetectorId::THRIFT, thrift::is_message_start(view)),
         (DetectorId::TELEGRAM, client && telegram::is_client_start(view)),
+        (DetectorId::WHATSAPP, client && whatsapp::is_client_start(view)),
     ] {
         if hit {
             best = better(best, id);

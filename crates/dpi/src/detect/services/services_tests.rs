@@ -187,6 +187,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::FASTCGI, hex("01010001000800000001010000000000"), true),
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
         (DetectorId::TELEGRAM, telegram, true),
+        (DetectorId::WHATSAPP, hex("57410105 000005 f80301a591 000003 f80101"), true),
     ]
 }
 
