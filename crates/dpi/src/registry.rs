@@ -177,6 +177,8 @@ builtin_protocols! {
     TELEGRAM = 76, "telegram", Messaging;
     /// WhatsApp's chat connection (FunXMPP or Noise after the `WA` prologue).
     WHATSAPP = 77, "whatsapp", Messaging;
+    /// Zoom's media connections to its servers (the SFU encapsulation over UDP).
+    ZOOM = 78, "zoom", Voip;
 }
 
 impl ProtocolId {

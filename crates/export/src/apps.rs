@@ -138,6 +138,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("spotify", 106),
     ("telegram", 107),
     ("whatsapp", 108),
+    ("zoom", 109),
 ];
 
 /// First selector of names not in [`FIXED`].

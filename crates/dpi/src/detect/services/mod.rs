@@ -22,9 +22,9 @@
 //!
 //! Some UDP protocols are proved by two datagrams (an NTP request and the answer that echoes its
 //! timestamp; a CoAP request and its answer; a TFTP DATA block and its ACK; two RTP packets of one
-//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo). The
-//! classifier keeps one pending
-//! first half per flow in a [`Pair`].
+//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo; Zoom's
+//! opening packet and the answer echoing its token). The classifier keeps one pending first half
+//! per flow in a [`Pair`].
 
 mod bacnet;
 mod ber;
@@ -75,6 +75,7 @@ mod ubiquiti;
 mod uftp;
 mod whatsapp;
 mod wireguard;
+mod zoom;
 
 use crate::detect::{DetectorId, DetectorInfo, Probe};
 use crate::registry::ProtocolId;
@@ -209,6 +210,8 @@ service_detectors! {
     TELEGRAM = 119, "telegram", TELEGRAM, 55;
     /// WhatsApp's chat connection: the `WA` prologue and its first frames (TCP).
     WHATSAPP = 120, "whatsapp", WHATSAPP, 55;
+    /// Zoom's media connection opening: a type 1 packet and the type 2 answer echoing its token.
+    ZOOM = 121, "zoom", ZOOM, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -229,6 +232,7 @@ const TFTP_DATA: u8 = 4;
 const TFTP_ACK: u8 = 5;
 const WG: u8 = 6;
 const DISCORD_PING: u8 = 7;
+const ZOOM: u8 = 8;
 
 impl Pair {
     /// Unpacks the state stored by [`Pair::store`].
@@ -269,6 +273,7 @@ impl Pair {
                     .is_some_and(|(r, c)| r == self.a && (1..=4096).contains(&c.wrapping_sub(self.b32())))
             }
             DISCORD_PING => !same && discord::ping(p) == Some(self.a),
+            ZOOM => !same && zoom::answer(p) == Some((u64::from(self.a) << 32) | u64::from(self.b32())),
             _ => false,
         };
         if !hit {
@@ -280,6 +285,7 @@ impl Pair {
             COAP => DetectorId::COAP,
             TFTP_DATA | TFTP_ACK => DetectorId::TFTP_TRANSFER,
             DISCORD_PING => DetectorId::DISCORD_PING,
+            ZOOM => DetectorId::ZOOM,
             _ => DetectorId::WIREGUARD_DATA,
         })
     }
@@ -302,6 +308,10 @@ impl Pair {
         } else if let Some(b) = tftp::ack_block(p) {
             pair.kind = TFTP_ACK;
             pair.small = b;
+        } else if let Some(t) = zoom::hello(p) {
+            pair.kind = ZOOM;
+            pair.a = (t >> 32) as u32;
+            pair.set_b32(t as u32);
         } else if let Some(n) = discord::ping(p) {
             pair.kind = DISCORD_PING;
             pair.a = n;

@@ -271,6 +271,21 @@ fn pairs() {
     d2[8] = 8;
     udp(&mut pair, true, &d1);
     assert_eq!(udp(&mut pair, true, &d2), Some(DetectorId::WIREGUARD_DATA));
+    // Zoom: the client's type 1 packet and the server's type 2 answer echoing its token
+    // (zoom2.pcap, cut).
+    let hello = hex("010003c84ac4528718cda2b8477a1b899f33830000000000000002006f613f006f613f00000040e6d766f5");
+    let answer = hex("020003c84ac4528718cda2b8477a1b899f3383004f8378006f613f0000000000000000004000400003e00300");
+    let mut pair = Pair::default();
+    assert_eq!(udp(&mut pair, true, &hello), None);
+    assert_eq!(udp(&mut pair, true, &answer), None, "an answer comes from the other side");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &hello);
+    let mut other = answer.clone();
+    other[10] ^= 0x40;
+    assert_eq!(udp(&mut pair, false, &other), None, "another token");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &hello);
+    assert_eq!(udp(&mut pair, false, &answer), Some(DetectorId::ZOOM));
 }
 
 /// Datagrams of the peer-to-peer protocols, with random fields where the protocols have them.
@@ -341,6 +356,19 @@ proptest! {
         for (orig, p) in &pkts {
             let got = udp(&mut pair, *orig, p);
             prop_assert!(got.is_none(), "{:?} on {:02x?}", got.map(DetectorId::name), p);
+        }
+    }
+
+    /// After a Zoom opening packet, answers of the right type with random tokens complete nothing.
+    #[test]
+    fn zoom_answers_with_other_tokens(mut p in proptest::collection::vec(any::<u8>(), 24..200)) {
+        let hello = hex("010003c84ac4528718cda2b8477a1b899f33830000000000000002006f613f006f613f00000040e6d766f5");
+        let mut pair = Pair::default();
+        udp(&mut pair, true, &hello);
+        p[0] = 2;
+        p[1] = 0;
+        if p[3..11] != hello[3..11] {
+            prop_assert_ne!(udp(&mut pair, false, &p), Some(DetectorId::ZOOM));
         }
     }
 
