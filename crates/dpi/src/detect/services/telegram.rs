@@ -20,7 +20,8 @@
 //!
 //! AES-256-CTR comes from RustCrypto's `aes` and `ctr` crates: pure Rust, no allocation, with
 //! AES-NI picked at run time where the CPU has it. Only a client's first 64 bytes are decrypted,
-//! once per undecided TCP flow.
+//! once per undecided TCP flow. The 64 bytes must be in the first segment (clients write the
+//! header and their first message at once); a stream split before them is not recognised.
 
 use aes::Aes256;
 use ctr::Ctr128BE;

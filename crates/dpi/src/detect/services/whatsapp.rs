@@ -13,7 +13,9 @@
 //! version 2) nested length agree with it, and frame lengths that chain to exactly the end of the
 //! client's first bytes, with nothing left over. Random bytes pass with odds far below 2^-40; a
 //! text protocol starting `WA` has no binary length chain, and no other binary protocol puts `WA`
-//! and a version before such frames.
+//! and a version before such frames. The frames must end where the client's first segment does
+//! (clients write the prologue and their first frames at once); a stream split inside a frame is not
+//! recognised.
 
 use crate::detect::be16;
 
