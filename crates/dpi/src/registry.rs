@@ -173,6 +173,12 @@ builtin_protocols! {
     TINC = 74, "tinc", Vpn;
     /// UFTP (multicast file transfer).
     UFTP = 75, "uftp", FileTransfer;
+    /// Telegram (MTProto over TCP with the obfuscated transport).
+    TELEGRAM = 76, "telegram", Messaging;
+    /// WhatsApp's chat connection (FunXMPP or Noise after the `WA` prologue).
+    WHATSAPP = 77, "whatsapp", Messaging;
+    /// Zoom's media connections to its servers (the SFU encapsulation over UDP).
+    ZOOM = 78, "zoom", Voip;
 }
 
 impl ProtocolId {
@@ -210,7 +216,7 @@ pub enum Category {
     /// Network infrastructure: addressing, discovery, routing, time, authentication, monitoring
     /// (DHCP, NTP, SNMP, RADIUS, Kerberos, LDAP, syslog, ICMP, ...).
     Network,
-    /// Chat and instant messaging (XMPP, IRC).
+    /// Chat and instant messaging (XMPP, IRC, Telegram, WhatsApp).
     Messaging,
     /// Anything else that is known.
     Other,

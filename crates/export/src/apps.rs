@@ -136,6 +136,9 @@ pub const FIXED: &[(&str, u32)] = &[
     ("ipmi", 104),
     ("roughtime", 105),
     ("spotify", 106),
+    ("telegram", 107),
+    ("whatsapp", 108),
+    ("zoom", 109),
 ];
 
 /// First selector of names not in [`FIXED`].

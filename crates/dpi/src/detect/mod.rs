@@ -20,7 +20,8 @@
 //! TCP detectors look at the start of a direction's byte stream. They decide on the first 6 bytes
 //! where they can (the classifier keeps a 6-byte per-direction prefix, so a first segment shorter
 //! than that is joined with the next one) and check further fields when the bytes are in view; the
-//! DNS-over-TCP detector needs its whole first message in view and is therefore not split-invariant.
+//! DNS-over-TCP detector needs its whole first message in view, Telegram's its 64-byte header and
+//! WhatsApp's its first frames (`services`), and these are therefore not split-invariant.
 //! UDP detectors look at one datagram.
 //!
 //! The detectors of the everyday, non-P2P protocols (network services, VPNs, databases, IoT, media)

@@ -3,8 +3,9 @@
 //! VPNs and tunnels (IKE, OpenVPN, WireGuard, SOCKS, Teredo), databases (MS SQL, PostgreSQL,
 //! MySQL, Redis, Kafka, Elasticsearch, Cassandra), IoT and industrial control (MQTT, CoAP, Modbus,
 //! DNP3, IEC 104, BACnet, EtherNet/IP, TP-Link and Ubiquiti devices), media and calls (RTP/RTCP,
-//! H.323, Skinny, Discord voice), and more (NAT-PMP, collectd, QQ). Each detector's module says what it checks and
-//! why random bytes and lookalikes cannot pass.
+//! H.323, Skinny, Discord voice), messaging (Telegram's MTProto, WhatsApp's chat), and more
+//! (NAT-PMP, collectd, QQ). Each detector's module says what it checks and why random bytes and
+//! lookalikes cannot pass.
 //!
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
 //! independently. Priorities: 55 for proofs of 32 bits or more (magic numbers, exact lengths,
@@ -21,9 +22,9 @@
 //!
 //! Some UDP protocols are proved by two datagrams (an NTP request and the answer that echoes its
 //! timestamp; a CoAP request and its answer; a TFTP DATA block and its ACK; two RTP packets of one
-//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo). The
-//! classifier keeps one pending
-//! first half per flow in a [`Pair`].
+//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo; Zoom's
+//! opening packet and the answer echoing its token). The classifier keeps one pending first half
+//! per flow in a [`Pair`].
 
 mod bacnet;
 mod ber;
@@ -63,6 +64,7 @@ mod stun;
 mod synchrophasor;
 mod syslog;
 mod tds;
+mod telegram;
 mod teredo;
 pub(crate) mod tftp;
 mod thrift;
@@ -71,7 +73,9 @@ mod tpkt;
 mod tplink;
 mod ubiquiti;
 mod uftp;
+mod whatsapp;
 mod wireguard;
+mod zoom;
 
 use crate::detect::{DetectorId, DetectorInfo, Probe};
 use crate::registry::ProtocolId;
@@ -202,6 +206,12 @@ service_detectors! {
     TINC = 117, "tinc-meta", TINC, 50;
     /// UFTP message in the clear (versions 4, 5).
     UFTP = 118, "uftp", UFTP, 50;
+    /// Telegram MTProto's obfuscated transport header (TCP).
+    TELEGRAM = 119, "telegram", TELEGRAM, 55;
+    /// WhatsApp's chat connection: the `WA` prologue and its first frames (TCP).
+    WHATSAPP = 120, "whatsapp", WHATSAPP, 55;
+    /// Zoom's media connection opening: a type 1 packet and the type 2 answer echoing its token.
+    ZOOM = 121, "zoom", ZOOM, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -222,6 +232,7 @@ const TFTP_DATA: u8 = 4;
 const TFTP_ACK: u8 = 5;
 const WG: u8 = 6;
 const DISCORD_PING: u8 = 7;
+const ZOOM: u8 = 8;
 
 impl Pair {
     /// Unpacks the state stored by [`Pair::store`].
@@ -262,6 +273,7 @@ impl Pair {
                     .is_some_and(|(r, c)| r == self.a && (1..=4096).contains(&c.wrapping_sub(self.b32())))
             }
             DISCORD_PING => !same && discord::ping(p) == Some(self.a),
+            ZOOM => !same && zoom::answer(p) == Some((u64::from(self.a) << 32) | u64::from(self.b32())),
             _ => false,
         };
         if !hit {
@@ -273,6 +285,7 @@ impl Pair {
             COAP => DetectorId::COAP,
             TFTP_DATA | TFTP_ACK => DetectorId::TFTP_TRANSFER,
             DISCORD_PING => DetectorId::DISCORD_PING,
+            ZOOM => DetectorId::ZOOM,
             _ => DetectorId::WIREGUARD_DATA,
         })
     }
@@ -295,6 +308,10 @@ impl Pair {
         } else if let Some(b) = tftp::ack_block(p) {
             pair.kind = TFTP_ACK;
             pair.small = b;
+        } else if let Some(t) = zoom::hello(p) {
+            pair.kind = ZOOM;
+            pair.a = (t >> 32) as u32;
+            pair.set_b32(t as u32);
         } else if let Some(n) = discord::ping(p) {
             pair.kind = DISCORD_PING;
             pair.a = n;
@@ -418,6 +435,8 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::C37118, synchrophasor::is_frame_start(view)),
         (DetectorId::FASTCGI, client && fastcgi::is_begin_request(view)),
         (DetectorId::THRIFT, thrift::is_message_start(view)),
+        (DetectorId::TELEGRAM, client && telegram::is_client_start(view)),
+        (DetectorId::WHATSAPP, client && whatsapp::is_client_start(view)),
     ] {
         if hit {
             best = better(best, id);

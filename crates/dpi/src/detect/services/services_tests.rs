@@ -148,6 +148,10 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
     let shp = hex("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6");
     let mut tplink = (shp.len() as u32).to_be_bytes().to_vec();
     tplink.extend_from_slice(&shp);
+    // A client's obfuscated MTProto header and the start of its first message (telegram_videocall.pcapng).
+    let telegram = hex(
+        "f8b9357d01ff6ae4f2e43a80667449b134255576f7b465c944bab1bca416e9cac7d620cf78dffc06dc39da584c9b422bdd5a6a121cd2a4d68d3e5af7a35c2ecc c89a0be35ebce5507f",
+    );
     let mut dce = hex("05000b0310000000 4800 0000 01000000 b810b810 00000000 01000000");
     dce.resize(0x48, 0);
     vec![
@@ -182,6 +186,8 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::C37118, hex("aa41001200f100000000000000000005d7d0"), true),
         (DetectorId::FASTCGI, hex("01010001000800000001010000000000"), true),
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
+        (DetectorId::TELEGRAM, telegram, true),
+        (DetectorId::WHATSAPP, hex("57410105 000005 f80301a591 000003 f80101"), true),
     ]
 }
 
@@ -265,6 +271,21 @@ fn pairs() {
     d2[8] = 8;
     udp(&mut pair, true, &d1);
     assert_eq!(udp(&mut pair, true, &d2), Some(DetectorId::WIREGUARD_DATA));
+    // Zoom: the client's type 1 packet and the server's type 2 answer echoing its token
+    // (zoom2.pcap, cut).
+    let hello = hex("010003c84ac4528718cda2b8477a1b899f33830000000000000002006f613f006f613f00000040e6d766f5");
+    let answer = hex("020003c84ac4528718cda2b8477a1b899f3383004f8378006f613f0000000000000000004000400003e00300");
+    let mut pair = Pair::default();
+    assert_eq!(udp(&mut pair, true, &hello), None);
+    assert_eq!(udp(&mut pair, true, &answer), None, "an answer comes from the other side");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &hello);
+    let mut other = answer.clone();
+    other[10] ^= 0x40;
+    assert_eq!(udp(&mut pair, false, &other), None, "another token");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &hello);
+    assert_eq!(udp(&mut pair, false, &answer), Some(DetectorId::ZOOM));
 }
 
 /// Datagrams of the peer-to-peer protocols, with random fields where the protocols have them.
@@ -335,6 +356,19 @@ proptest! {
         for (orig, p) in &pkts {
             let got = udp(&mut pair, *orig, p);
             prop_assert!(got.is_none(), "{:?} on {:02x?}", got.map(DetectorId::name), p);
+        }
+    }
+
+    /// After a Zoom opening packet, answers of the right type with random tokens complete nothing.
+    #[test]
+    fn zoom_answers_with_other_tokens(mut p in proptest::collection::vec(any::<u8>(), 24..200)) {
+        let hello = hex("010003c84ac4528718cda2b8477a1b899f33830000000000000002006f613f006f613f00000040e6d766f5");
+        let mut pair = Pair::default();
+        udp(&mut pair, true, &hello);
+        p[0] = 2;
+        p[1] = 0;
+        if p[3..11] != hello[3..11] {
+            prop_assert_ne!(udp(&mut pair, false, &p), Some(DetectorId::ZOOM));
         }
     }
 
