@@ -179,6 +179,8 @@ builtin_protocols! {
     WHATSAPP = 77, "whatsapp", Messaging;
     /// Zoom's media connections to its servers (the SFU encapsulation over UDP).
     ZOOM = 78, "zoom", Voip;
+    /// KCP (the ARQ transport over UDP) in the clear.
+    KCP = 79, "kcp", Network;
 }
 
 impl ProtocolId {

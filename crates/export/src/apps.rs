@@ -139,6 +139,8 @@ pub const FIXED: &[(&str, u32)] = &[
     ("telegram", 107),
     ("whatsapp", 108),
     ("zoom", 109),
+    ("kcp", 110),
+    ("nintendo", 111),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -43,6 +43,7 @@ mod fastcgi;
 mod iec104;
 mod ike;
 mod kafka;
+mod kcp;
 mod kerberos;
 mod ldap;
 mod modbus;
@@ -212,6 +213,8 @@ service_detectors! {
     WHATSAPP = 120, "whatsapp", WHATSAPP, 55;
     /// Zoom's media connection opening: a type 1 packet and the type 2 answer echoing its token.
     ZOOM = 121, "zoom", ZOOM, 50;
+    /// A datagram of KCP segments in the clear.
+    KCP = 122, "kcp", KCP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -384,6 +387,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::THRIFT, thrift::is_message_start(p)),
         (DetectorId::CAPWAP, capwap::is_control(p)),
         (DetectorId::UFTP, uftp::is_message(p)),
+        (DetectorId::KCP, kcp::is_datagram(p)),
     ] {
         if hit {
             best = better(best, id);

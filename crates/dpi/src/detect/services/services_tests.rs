@@ -55,6 +55,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             hex("50010000c0a801ba0211a8c5009d000001060014020005140005a3f6b8393fbee6040401e6050558"),
             true,
         ),
+        (DetectorId::KCP, hex("0a000000 52 00 8000 28000000 01000000 03000000 00000000"), false),
     ]
 }
 
