@@ -173,6 +173,8 @@ builtin_protocols! {
     TINC = 74, "tinc", Vpn;
     /// UFTP (multicast file transfer).
     UFTP = 75, "uftp", FileTransfer;
+    /// OPC UA binary (industrial automation client and server).
+    OPCUA = 76, "opc-ua", Iot;
 }
 
 impl ProtocolId {

@@ -136,6 +136,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("ipmi", 104),
     ("roughtime", 105),
     ("spotify", 106),
+    ("opc-ua", 107),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -49,6 +49,7 @@ mod mqtt;
 mod mysql;
 mod natpmp;
 mod ntp;
+mod opcua;
 mod openvpn;
 mod postgres;
 mod qq;
@@ -202,6 +203,8 @@ service_detectors! {
     TINC = 117, "tinc-meta", TINC, 50;
     /// UFTP message in the clear (versions 4, 5).
     UFTP = 118, "uftp", UFTP, 50;
+    /// OPC UA binary messages whose sizes walk the segment.
+    OPCUA = 119, "opc-ua", OPCUA, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -418,6 +421,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::C37118, synchrophasor::is_frame_start(view)),
         (DetectorId::FASTCGI, client && fastcgi::is_begin_request(view)),
         (DetectorId::THRIFT, thrift::is_message_start(view)),
+        (DetectorId::OPCUA, opcua::is_stream_start(view)),
     ] {
         if hit {
             best = better(best, id);

@@ -182,6 +182,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::C37118, hex("aa41001200f100000000000000000005d7d0"), true),
         (DetectorId::FASTCGI, hex("01010001000800000001010000000000"), true),
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
+        (DetectorId::OPCUA, hex("41434b461c0000000000000000000200000002000000004000800000"), false),
     ]
 }
 
