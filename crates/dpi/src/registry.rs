@@ -175,6 +175,8 @@ builtin_protocols! {
     UFTP = 75, "uftp", FileTransfer;
     /// OPC UA binary (industrial automation client and server).
     OPCUA = 76, "opc-ua", Iot;
+    /// CORBA: GIOP over TCP (IIOP) and MIOP datagrams.
+    CORBA = 77, "corba", Other;
 }
 
 impl ProtocolId {

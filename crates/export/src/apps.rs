@@ -137,6 +137,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("roughtime", 105),
     ("spotify", 106),
     ("opc-ua", 107),
+    ("corba", 108),
 ];
 
 /// First selector of names not in [`FIXED`].

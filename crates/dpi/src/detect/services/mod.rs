@@ -39,6 +39,7 @@ mod dtls;
 mod elasticsearch;
 mod ethernetip;
 mod fastcgi;
+mod giop;
 mod iec104;
 mod ike;
 mod kafka;
@@ -205,6 +206,10 @@ service_detectors! {
     UFTP = 118, "uftp", UFTP, 50;
     /// OPC UA binary messages whose sizes walk the segment.
     OPCUA = 119, "opc-ua", OPCUA, 55;
+    /// GIOP messages whose sizes walk the segment (CORBA over TCP).
+    GIOP = 120, "giop", CORBA, 55;
+    /// MIOP packet carrying GIOP (CORBA over UDP multicast).
+    MIOP = 121, "miop", CORBA, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -370,6 +375,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::THRIFT, thrift::is_message_start(p)),
         (DetectorId::CAPWAP, capwap::is_control(p)),
         (DetectorId::UFTP, uftp::is_message(p)),
+        (DetectorId::MIOP, giop::is_miop(p)),
     ] {
         if hit {
             best = better(best, id);
@@ -422,6 +428,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::FASTCGI, client && fastcgi::is_begin_request(view)),
         (DetectorId::THRIFT, thrift::is_message_start(view)),
         (DetectorId::OPCUA, opcua::is_stream_start(view)),
+        (DetectorId::GIOP, giop::is_stream_start(view)),
     ] {
         if hit {
             best = better(best, id);

@@ -55,6 +55,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             hex("50010000c0a801ba0211a8c5009d000001060014020005140005a3f6b8393fbee6040401e6050558"),
             true,
         ),
+        (DetectorId::MIOP, miop(), true),
     ]
 }
 
@@ -183,6 +184,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::FASTCGI, hex("01010001000800000001010000000000"), true),
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
         (DetectorId::OPCUA, hex("41434b461c0000000000000000000200000002000000004000800000"), false),
+        (DetectorId::GIOP, hex("47494f50 0102 00 05 00000000"), true),
     ]
 }
 
@@ -385,4 +387,10 @@ proptest! {
         let (got, _) = tcp_stream_start(&p, orig);
         prop_assert!(got.is_none(), "{:?} on {:02x?}", got.map(DetectorId::name), p);
     }
+}
+
+fn miop() -> Vec<u8> {
+    let mut p = hex("4d494f501003e40000000000010000000c00000000000000000000000000000047494f5001020100d8000000");
+    p.resize(32 + 0xe4, 0x31);
+    p
 }
