@@ -138,6 +138,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("spotify", 106),
     ("opc-ua", 107),
     ("corba", 108),
+    ("megaco", 109),
 ];
 
 /// First selector of names not in [`FIXED`].
