@@ -177,6 +177,8 @@ builtin_protocols! {
     OPCUA = 76, "opc-ua", Iot;
     /// CORBA: GIOP over TCP (IIOP) and MIOP datagrams.
     CORBA = 77, "corba", Other;
+    /// RTPS, the wire protocol of DDS (data distribution middleware).
+    RTPS = 78, "rtps", Iot;
 }
 
 impl ProtocolId {

@@ -139,6 +139,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("opc-ua", 107),
     ("corba", 108),
     ("megaco", 109),
+    ("rtps", 110),
 ];
 
 /// First selector of names not in [`FIXED`].

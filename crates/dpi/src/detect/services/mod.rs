@@ -58,6 +58,7 @@ mod radius;
 mod redis;
 mod rpc;
 mod rtp;
+mod rtps;
 mod skinny;
 mod slp;
 mod socks;
@@ -210,6 +211,8 @@ service_detectors! {
     GIOP = 120, "giop", CORBA, 55;
     /// MIOP packet carrying GIOP (CORBA over UDP multicast).
     MIOP = 121, "miop", CORBA, 55;
+    /// RTPS message whose submessages walk the datagram (DDS).
+    RTPS = 122, "rtps", RTPS, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -376,6 +379,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::CAPWAP, capwap::is_control(p)),
         (DetectorId::UFTP, uftp::is_message(p)),
         (DetectorId::MIOP, giop::is_miop(p)),
+        (DetectorId::RTPS, rtps::is_message(p)),
     ] {
         if hit {
             best = better(best, id);

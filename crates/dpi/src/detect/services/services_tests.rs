@@ -56,6 +56,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             true,
         ),
         (DetectorId::MIOP, miop(), true),
+        (DetectorId::RTPS, rtps(), true),
     ]
 }
 
@@ -392,5 +393,11 @@ proptest! {
 fn miop() -> Vec<u8> {
     let mut p = hex("4d494f501003e40000000000010000000c00000000000000000000000000000047494f5001020100d8000000");
     p.resize(32 + 0xe4, 0x31);
+    p
+}
+
+fn rtps() -> Vec<u8> {
+    let mut p = hex("5254505302010101c0a87a0100003a4c00000001 09010800 8f0b4a59470af3a6 1505e802");
+    p.resize(p.len() + 744, 0x11);
     p
 }
