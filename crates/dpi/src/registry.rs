@@ -179,6 +179,8 @@ builtin_protocols! {
     CORBA = 77, "corba", Other;
     /// RTPS, the wire protocol of DDS (data distribution middleware).
     RTPS = 78, "rtps", Iot;
+    /// NetFlow v5 and v9 and IPFIX flow export.
+    NETFLOW = 79, "netflow", Network;
 }
 
 impl ProtocolId {

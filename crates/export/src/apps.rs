@@ -140,6 +140,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("corba", 108),
     ("megaco", 109),
     ("rtps", 110),
+    ("netflow", 111),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -49,6 +49,7 @@ mod modbus;
 mod mqtt;
 mod mysql;
 mod natpmp;
+mod netflow;
 mod ntp;
 mod opcua;
 mod openvpn;
@@ -213,6 +214,8 @@ service_detectors! {
     MIOP = 121, "miop", CORBA, 55;
     /// RTPS message whose submessages walk the datagram (DDS).
     RTPS = 122, "rtps", RTPS, 55;
+    /// NetFlow v5/v9 or IPFIX export datagram.
+    NETFLOW = 123, "netflow", NETFLOW, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -380,6 +383,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::UFTP, uftp::is_message(p)),
         (DetectorId::MIOP, giop::is_miop(p)),
         (DetectorId::RTPS, rtps::is_message(p)),
+        (DetectorId::NETFLOW, netflow::is_export(p)),
     ] {
         if hit {
             best = better(best, id);

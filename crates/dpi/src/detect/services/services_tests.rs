@@ -57,6 +57,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         ),
         (DetectorId::MIOP, miop(), true),
         (DetectorId::RTPS, rtps(), true),
+        (DetectorId::NETFLOW, netflow_v5(), true),
     ]
 }
 
@@ -399,5 +400,11 @@ fn miop() -> Vec<u8> {
 fn rtps() -> Vec<u8> {
     let mut p = hex("5254505302010101c0a87a0100003a4c00000001 09010800 8f0b4a59470af3a6 1505e802");
     p.resize(p.len() + 744, 0x11);
+    p
+}
+
+fn netflow_v5() -> Vec<u8> {
+    let mut p = hex("0005 0001 0001e240 5f000000 00000100 00000007 00 00 0000");
+    p.extend_from_slice(&hex("c0a80001 c0a80002 00000000 0001 0002 00000003 00000100 0001e000 0001e240 04d2 0050 00 06 11 00 0000 0000 00 00 0000"));
     p
 }
