@@ -181,6 +181,8 @@ builtin_protocols! {
     RTPS = 78, "rtps", Iot;
     /// NetFlow v5 and v9 and IPFIX flow export.
     NETFLOW = 79, "netflow", Network;
+    /// HiSLIP (test and measurement instruments over TCP).
+    HISLIP = 80, "hislip", Iot;
 }
 
 impl ProtocolId {

@@ -141,6 +141,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("megaco", 109),
     ("rtps", 110),
     ("netflow", 111),
+    ("hislip", 112),
 ];
 
 /// First selector of names not in [`FIXED`].

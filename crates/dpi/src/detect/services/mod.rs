@@ -40,6 +40,7 @@ mod elasticsearch;
 mod ethernetip;
 mod fastcgi;
 mod giop;
+mod hislip;
 mod iec104;
 mod ike;
 mod kafka;
@@ -216,6 +217,8 @@ service_detectors! {
     RTPS = 122, "rtps", RTPS, 55;
     /// NetFlow v5/v9 or IPFIX export datagram.
     NETFLOW = 123, "netflow", NETFLOW, 50;
+    /// HiSLIP messages whose payload lengths walk the segment.
+    HISLIP = 124, "hislip", HISLIP, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -437,6 +440,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::THRIFT, thrift::is_message_start(view)),
         (DetectorId::OPCUA, opcua::is_stream_start(view)),
         (DetectorId::GIOP, giop::is_stream_start(view)),
+        (DetectorId::HISLIP, hislip::is_stream_start(view)),
     ] {
         if hit {
             best = better(best, id);

@@ -187,6 +187,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
         (DetectorId::OPCUA, hex("41434b461c0000000000000000000200000002000000004000800000"), false),
         (DetectorId::GIOP, hex("47494f50 0102 00 05 00000000"), true),
+        (DetectorId::HISLIP, hex("485300000100525300000000000000076869736c697030"), true),
     ]
 }
 
