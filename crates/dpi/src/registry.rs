@@ -183,6 +183,8 @@ builtin_protocols! {
     NETFLOW = 79, "netflow", Network;
     /// HiSLIP (test and measurement instruments over TCP).
     HISLIP = 80, "hislip", Iot;
+    /// TeamSpeak 3 voice (its handshake).
+    TEAMSPEAK = 81, "teamspeak", Voip;
 }
 
 impl ProtocolId {

@@ -142,6 +142,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("rtps", 110),
     ("netflow", 111),
     ("hislip", 112),
+    ("teamspeak", 113),
 ];
 
 /// First selector of names not in [`FIXED`].

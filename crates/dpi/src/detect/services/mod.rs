@@ -68,6 +68,7 @@ mod stun;
 mod synchrophasor;
 mod syslog;
 mod tds;
+mod teamspeak;
 mod teredo;
 pub(crate) mod tftp;
 mod thrift;
@@ -219,6 +220,8 @@ service_detectors! {
     NETFLOW = 123, "netflow", NETFLOW, 50;
     /// HiSLIP messages whose payload lengths walk the segment.
     HISLIP = 124, "hislip", HISLIP, 55;
+    /// TeamSpeak 3 Init1 handshake packet.
+    TEAMSPEAK = 125, "teamspeak", TEAMSPEAK, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -387,6 +390,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::MIOP, giop::is_miop(p)),
         (DetectorId::RTPS, rtps::is_message(p)),
         (DetectorId::NETFLOW, netflow::is_export(p)),
+        (DetectorId::TEAMSPEAK, teamspeak::is_init(p)),
     ] {
         if hit {
             best = better(best, id);

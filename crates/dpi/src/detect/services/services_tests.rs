@@ -58,6 +58,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::MIOP, miop(), true),
         (DetectorId::RTPS, rtps(), true),
         (DetectorId::NETFLOW, netflow_v5(), true),
+        (DetectorId::TEAMSPEAK, hex("545333494e49543100650000880dd05766005f5916e0ade76b610000000000000000"), true),
     ]
 }
 
