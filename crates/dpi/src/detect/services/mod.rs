@@ -431,7 +431,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::RDP, tpkt::is_rdp(view)),
         (DetectorId::H323, tpkt::is_h225(view)),
         (DetectorId::KAFKA, client && kafka::is_request_start(view)),
-        (DetectorId::MQTT, client && mqtt::is_connect_start(view)),
+        (DetectorId::MQTT, mqtt::is_connect_start(view)),
         (DetectorId::REDIS, client && redis::is_command_start(view)),
         (DetectorId::SOCKS, socks == Probe::Certain),
         (DetectorId::ELASTICSEARCH, elasticsearch::is_message_start(view)),

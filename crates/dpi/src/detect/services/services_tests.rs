@@ -226,6 +226,15 @@ fn each_tcp_sample_is_its_own_detector_only() {
     }
 }
 
+/// A capture that starts at the server's SYN-ACK makes the server the flow's originator: the
+/// client's CONNECT, whose proof does not depend on the direction, still names the flow.
+#[test]
+fn mqtt_connect_from_the_side_seen_second() {
+    let connect = b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04weir";
+    assert_eq!(tcp_stream_start(connect, false).0, Some(DetectorId::MQTT));
+    assert_eq!(tcp_stream_start(&connect[..17], false).0, None, "a cut CONNECT");
+}
+
 #[test]
 fn pairs() {
     // RTP: two packets of one stream from one side.
