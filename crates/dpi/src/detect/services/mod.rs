@@ -222,6 +222,8 @@ service_detectors! {
     HISLIP = 124, "hislip", HISLIP, 55;
     /// TeamSpeak 3 Init1 handshake packet.
     TEAMSPEAK = 125, "teamspeak", TEAMSPEAK, 55;
+    /// CAPWAP DTLS header and whole DTLS records.
+    CAPWAP_DTLS = 126, "capwap-dtls", CAPWAP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -391,6 +393,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::RTPS, rtps::is_message(p)),
         (DetectorId::NETFLOW, netflow::is_export(p)),
         (DetectorId::TEAMSPEAK, teamspeak::is_init(p)),
+        (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
     ] {
         if hit {
             best = better(best, id);

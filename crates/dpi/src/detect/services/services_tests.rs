@@ -59,6 +59,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::RTPS, rtps(), true),
         (DetectorId::NETFLOW, netflow_v5(), true),
         (DetectorId::TEAMSPEAK, hex("545333494e49543100650000880dd05766005f5916e0ade76b610000000000000000"), true),
+        (DetectorId::CAPWAP_DTLS, capwap_dtls(), true),
     ]
 }
 
@@ -417,5 +418,11 @@ fn rtps() -> Vec<u8> {
 fn netflow_v5() -> Vec<u8> {
     let mut p = hex("0005 0001 0001e240 5f000000 00000100 00000007 00 00 0000");
     p.extend_from_slice(&hex("c0a80001 c0a80002 00000000 0001 0002 00000003 00000100 0001e000 0001e240 04d2 0050 00 06 11 00 0000 0000 00 00 0000"));
+    p
+}
+
+fn capwap_dtls() -> Vec<u8> {
+    let mut p = hex("01000000 16 feff 0000 000000000000 0020 01 000014 0000 000000 000014 feff");
+    p.extend_from_slice(&[0x55; 18]);
     p
 }
