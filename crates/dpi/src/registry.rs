@@ -185,6 +185,8 @@ builtin_protocols! {
     HISLIP = 80, "hislip", Iot;
     /// TeamSpeak 3 voice (its handshake).
     TEAMSPEAK = 81, "teamspeak", Voip;
+    /// AMQP (message queueing: RabbitMQ, Qpid; formerly declared in the signature file).
+    AMQP = 82, "amqp", Other;
 }
 
 impl ProtocolId {

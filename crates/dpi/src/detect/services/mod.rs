@@ -25,6 +25,7 @@
 //! classifier keeps one pending
 //! first half per flow in a [`Pair`].
 
+mod amqp;
 mod bacnet;
 mod ber;
 mod capwap;
@@ -224,6 +225,8 @@ service_detectors! {
     TEAMSPEAK = 125, "teamspeak", TEAMSPEAK, 55;
     /// CAPWAP DTLS header and whole DTLS records.
     CAPWAP_DTLS = 126, "capwap-dtls", CAPWAP, 50;
+    /// AMQP 0-9-1 frames whose sizes walk the segment, with a defined method or content header.
+    AMQP = 127, "amqp-frames", AMQP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -448,6 +451,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::OPCUA, opcua::is_stream_start(view)),
         (DetectorId::GIOP, giop::is_stream_start(view)),
         (DetectorId::HISLIP, hislip::is_stream_start(view)),
+        (DetectorId::AMQP, amqp::is_frames(view)),
     ] {
         if hit {
             best = better(best, id);

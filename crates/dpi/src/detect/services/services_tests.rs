@@ -190,6 +190,11 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::OPCUA, hex("41434b461c0000000000000000000200000002000000004000800000"), false),
         (DetectorId::GIOP, hex("47494f50 0102 00 05 00000000"), true),
         (DetectorId::HISLIP, hex("485300000100525300000000000000076869736c697030"), true),
+        (
+            DetectorId::AMQP,
+            hex("01000100000021003c002800000863656c657279657610776f726b65722e68656172746265617400ce"),
+            true,
+        ),
     ]
 }
 
