@@ -187,6 +187,8 @@ builtin_protocols! {
     TEAMSPEAK = 81, "teamspeak", Voip;
     /// AMQP (message queueing: RabbitMQ, Qpid; formerly declared in the signature file).
     AMQP = 82, "amqp", Other;
+    /// IAX2 (Asterisk's Inter-Asterisk eXchange).
+    IAX = 83, "iax", Voip;
 }
 
 impl ProtocolId {

@@ -143,6 +143,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("netflow", 111),
     ("hislip", 112),
     ("teamspeak", 113),
+    ("iax", 114),
 ];
 
 /// First selector of names not in [`FIXED`].

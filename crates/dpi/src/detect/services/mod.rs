@@ -42,6 +42,7 @@ mod ethernetip;
 mod fastcgi;
 mod giop;
 mod hislip;
+mod iax;
 mod iec104;
 mod ike;
 mod kafka;
@@ -227,6 +228,8 @@ service_detectors! {
     CAPWAP_DTLS = 126, "capwap-dtls", CAPWAP, 50;
     /// AMQP 0-9-1 frames whose sizes walk the segment, with a defined method or content header.
     AMQP = 127, "amqp-frames", AMQP, 50;
+    /// IAX2 NEW message (a call's first).
+    IAX = 128, "iax", IAX, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -397,6 +400,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::NETFLOW, netflow::is_export(p)),
         (DetectorId::TEAMSPEAK, teamspeak::is_init(p)),
         (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
+        (DetectorId::IAX, iax::is_new(p)),
     ] {
         if hit {
             best = better(best, id);

@@ -60,6 +60,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::NETFLOW, netflow_v5(), true),
         (DetectorId::TEAMSPEAK, hex("545333494e49543100650000880dd05766005f5916e0ade76b610000000000000000"), true),
         (DetectorId::CAPWAP_DTLS, capwap_dtls(), true),
+        (DetectorId::IAX, hex("800400000000000100000601 0b020002 010c343432303838323035313535 0a02656e"), true),
     ]
 }
 
