@@ -189,6 +189,8 @@ builtin_protocols! {
     AMQP = 82, "amqp", Other;
     /// IAX2 (Asterisk's Inter-Asterisk eXchange).
     IAX = 83, "iax", Voip;
+    /// SOME/IP (automotive service middleware) and its service discovery.
+    SOMEIP = 84, "someip", Iot;
 }
 
 impl ProtocolId {

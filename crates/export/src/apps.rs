@@ -144,6 +144,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("hislip", 112),
     ("teamspeak", 113),
     ("iax", 114),
+    ("someip", 115),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -66,6 +66,7 @@ mod rtps;
 mod skinny;
 mod slp;
 mod socks;
+mod someip;
 mod stun;
 mod synchrophasor;
 mod syslog;
@@ -230,6 +231,8 @@ service_detectors! {
     AMQP = 127, "amqp-frames", AMQP, 50;
     /// IAX2 NEW message (a call's first).
     IAX = 128, "iax", IAX, 55;
+    /// SOME/IP messages whose lengths walk the datagram.
+    SOMEIP = 129, "someip", SOMEIP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -401,6 +404,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::TEAMSPEAK, teamspeak::is_init(p)),
         (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
         (DetectorId::IAX, iax::is_new(p)),
+        (DetectorId::SOMEIP, someip::is_messages(p)),
     ] {
         if hit {
             best = better(best, id);

@@ -61,6 +61,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::TEAMSPEAK, hex("545333494e49543100650000880dd05766005f5916e0ade76b610000000000000000"), true),
         (DetectorId::CAPWAP_DTLS, capwap_dtls(), true),
         (DetectorId::IAX, hex("800400000000000100000601 0b020002 010c343432303838323035313535 0a02656e"), true),
+        (DetectorId::SOMEIP, someip_sd(), true),
     ]
 }
 
@@ -430,5 +431,11 @@ fn netflow_v5() -> Vec<u8> {
 fn capwap_dtls() -> Vec<u8> {
     let mut p = hex("01000000 16 feff 0000 000000000000 0020 01 000014 0000 000000 000014 feff");
     p.extend_from_slice(&[0x55; 18]);
+    p
+}
+
+fn someip_sd() -> Vec<u8> {
+    let mut p = hex("ffff8100000000300000000301010200");
+    p.resize(8 + 0x30, 0);
     p
 }
