@@ -145,6 +145,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("teamspeak", 113),
     ("iax", 114),
     ("someip", 115),
+    ("checkmk", 116),
 ];
 
 /// First selector of names not in [`FIXED`].
