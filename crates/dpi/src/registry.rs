@@ -191,6 +191,8 @@ builtin_protocols! {
     IAX = 83, "iax", Voip;
     /// SOME/IP (automotive service middleware) and its service discovery.
     SOMEIP = 84, "someip", Iot;
+    /// Rx, the RPC transport of AFS.
+    RX = 85, "rx", FileTransfer;
 }
 
 impl ProtocolId {

@@ -146,6 +146,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("iax", 114),
     ("someip", 115),
     ("checkmk", 116),
+    ("rx", 117),
 ];
 
 /// First selector of names not in [`FIXED`].

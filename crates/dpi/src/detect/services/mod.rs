@@ -21,7 +21,8 @@
 //!
 //! Some UDP protocols are proved by two datagrams (an NTP request and the answer that echoes its
 //! timestamp; a CoAP request and its answer; a TFTP DATA block and its ACK; two RTP packets of one
-//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo). The
+//! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo; an Rx client
+//! packet and the server's answer on its connection). The
 //! classifier keeps one pending
 //! first half per flow in a [`Pair`].
 
@@ -63,6 +64,7 @@ mod redis;
 mod rpc;
 mod rtp;
 mod rtps;
+mod rx;
 mod skinny;
 mod slp;
 mod socks;
@@ -233,6 +235,8 @@ service_detectors! {
     IAX = 128, "iax", IAX, 55;
     /// SOME/IP messages whose lengths walk the datagram.
     SOMEIP = 129, "someip", SOMEIP, 50;
+    /// Rx (AFS) client packet and the server's answer on its connection.
+    RX = 130, "rx", RX, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -253,6 +257,7 @@ const TFTP_DATA: u8 = 4;
 const TFTP_ACK: u8 = 5;
 const WG: u8 = 6;
 const DISCORD_PING: u8 = 7;
+const RX: u8 = 8;
 
 impl Pair {
     /// Unpacks the state stored by [`Pair::store`].
@@ -293,6 +298,7 @@ impl Pair {
                     .is_some_and(|(r, c)| r == self.a && (1..=4096).contains(&c.wrapping_sub(self.b32())))
             }
             DISCORD_PING => !same && discord::ping(p) == Some(self.a),
+            RX => !same && rx::answers(p, self.a, self.b32()),
             _ => false,
         };
         if !hit {
@@ -304,6 +310,7 @@ impl Pair {
             COAP => DetectorId::COAP,
             TFTP_DATA | TFTP_ACK => DetectorId::TFTP_TRANSFER,
             DISCORD_PING => DetectorId::DISCORD_PING,
+            RX => DetectorId::RX,
             _ => DetectorId::WIREGUARD_DATA,
         })
     }
@@ -337,6 +344,10 @@ impl Pair {
             pair.kind = RTP;
             pair.a = ssrc;
             pair.small = seq;
+        } else if let Some((epoch, cid)) = rx::client_packet(p) {
+            pair.kind = RX;
+            pair.a = epoch;
+            pair.set_b32(cid);
         } else {
             return None;
         }

@@ -243,6 +243,20 @@ fn mqtt_connect_from_the_side_seen_second() {
     assert_eq!(tcp_stream_start(&connect[..17], false).0, None, "a cut CONNECT");
 }
 
+/// Rx: a client-initiated packet, then the server's answer under the same epoch and connection id.
+#[test]
+fn rx_call_and_answer() {
+    let call = hex("570fb5605c3fc9880000000100000001000000010105000000000049000001f8");
+    let reply = hex("570fb5605c3fc98800000001000000010000000101040000000000490000000100002711");
+    let mut pair = Pair::default();
+    assert_eq!(udp(&mut pair, true, &call), None);
+    assert_eq!(udp(&mut pair, true, &reply), None, "an answer comes from the other side");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &call);
+    assert_eq!(udp(&mut pair, false, &call), None, "the client's packet is no answer");
+    assert_eq!(udp(&mut pair, false, &reply), Some(DetectorId::RX));
+}
+
 #[test]
 fn pairs() {
     // RTP: two packets of one stream from one side.
