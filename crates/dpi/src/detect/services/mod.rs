@@ -1,9 +1,11 @@
 //! Structural detectors for the everyday protocols an operator wants to see by name: network
-//! services (STUN, RADIUS, Kerberos, LDAP, SLP, NTP, syslog, DHCPv6, ONC RPC/NFS, DCE/RPC),
+//! services (STUN, RADIUS, Kerberos, LDAP, SLP, NTP, syslog, DHCPv6, ONC RPC/NFS, DCE/RPC, CORBA's
+//! GIOP and MIOP, AFS Rx, NetFlow and IPFIX export, CAPWAP),
 //! VPNs and tunnels (IKE, OpenVPN, WireGuard, SOCKS, Teredo), databases (MS SQL, PostgreSQL,
 //! MySQL, Redis, Kafka, Elasticsearch, Cassandra), IoT and industrial control (MQTT, CoAP, Modbus,
-//! DNP3, IEC 104, BACnet, EtherNet/IP, TP-Link and Ubiquiti devices), media and calls (RTP/RTCP,
-//! H.323, Skinny, Discord voice), and more (NAT-PMP, collectd, QQ). Each detector's module says what it checks and
+//! DNP3, IEC 104, BACnet, EtherNet/IP, OPC UA, RTPS/DDS, SOME/IP, HiSLIP, TP-Link and Ubiquiti
+//! devices), media and calls (RTP/RTCP, H.323, Skinny, Discord voice, TeamSpeak 3, IAX2), and more
+//! (NAT-PMP, collectd, QQ, AMQP). Each detector's module says what it checks and
 //! why random bytes and lookalikes cannot pass.
 //!
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
