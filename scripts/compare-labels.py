@@ -61,7 +61,7 @@ NAMES = {
     "NAT-PMP": "nat-pmp", "Teredo": "teredo", "EthernetIP": "ethernetip", "Cassandra": "cassandra",
     "CiscoSkinny": "skinny", "UBNTAC2": "ubiquiti", "TPLINK_SHP": "tplink-shp", "OICQ": "qq", "BGP": "bgp",
     "RMCP": "ipmi", "Roughtime": "roughtime", "Spotify": "spotify", "IEEE-C37118": "c37118", "FastCGI": "fastcgi",
-    "Thrift": "thrift", "CAPWAP": "capwap", "TINC": "tinc", "UFTP": "uftp", "RX": "rx", "CHECKMK": "checkmk", "SOMEIP": "someip", "IAX": "iax", "TeamSpeak": "teamspeak", "HiSLIP": "hislip", "NetFlow": "netflow", "RTPS": "rtps", "Megaco": "megaco", "Corba": "corba", "OPC-UA": "opc-ua",
+    "Thrift": "thrift", "CAPWAP": "capwap", "TINC": "tinc", "UFTP": "uftp", "FINS": "fins", "RX": "rx", "CHECKMK": "checkmk", "SOMEIP": "someip", "IAX": "iax", "TeamSpeak": "teamspeak", "HiSLIP": "hislip", "NetFlow": "netflow", "RTPS": "rtps", "Megaco": "megaco", "Corba": "corba", "OPC-UA": "opc-ua",
     # nDPI names Avast's DNSCrypt resolver from the query name (a DNS TXT query for the resolver's
     # certificate, `2.SecureDNS.avast.com`, to UDP 443): the bytes are DNS, which weir names
     # (dnscrypt where the name follows DNSCrypt's `2.dnscrypt-cert.` convention).

@@ -193,6 +193,8 @@ builtin_protocols! {
     SOMEIP = 84, "someip", Iot;
     /// Rx, the RPC transport of AFS.
     RX = 85, "rx", FileTransfer;
+    /// Omron FINS over TCP (PLC commands).
+    FINS = 86, "fins", Iot;
 }
 
 impl ProtocolId {

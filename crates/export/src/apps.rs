@@ -147,6 +147,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("someip", 115),
     ("checkmk", 116),
     ("rx", 117),
+    ("fins", 118),
 ];
 
 /// First selector of names not in [`FIXED`].

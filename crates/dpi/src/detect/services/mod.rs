@@ -43,6 +43,7 @@ mod dtls;
 mod elasticsearch;
 mod ethernetip;
 mod fastcgi;
+mod fins;
 mod giop;
 mod hislip;
 mod iax;
@@ -239,6 +240,8 @@ service_detectors! {
     SOMEIP = 129, "someip", SOMEIP, 50;
     /// Rx (AFS) client packet and the server's answer on its connection.
     RX = 130, "rx", RX, 50;
+    /// Omron FINS/TCP frames whose lengths walk the segment.
+    FINS = 131, "fins", FINS, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -473,6 +476,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::GIOP, giop::is_stream_start(view)),
         (DetectorId::HISLIP, hislip::is_stream_start(view)),
         (DetectorId::AMQP, amqp::is_frames(view)),
+        (DetectorId::FINS, fins::is_stream_start(view)),
     ] {
         if hit {
             best = better(best, id);
