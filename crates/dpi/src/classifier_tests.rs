@@ -251,6 +251,15 @@ flows! {
         => ("sip", "signature:sip-register");
     sip_options_beats_http_options: (L4::Tcp, 5060, [(O, b"OPTIONS sip:bob@example.com SIP/2.0\r\n\r\n")])
         => ("sip", "signature:sip-options");
+    megaco_compact: (L4::Udp, 2944, [(O, b"!/1 <iMSS>\nT=555282713{C=-{AV=DS/1/5{AT{M}}}}"),
+        (R, b"!/1 [10.23.1.42]:2944 P = 555282713{ C = - {av=ds/1/5 }}")]) => ("megaco", "signature:megaco-compact-1-name");
+    megaco_long_on_another_port: (L4::Udp, 7000, [(O, b"MEGACO/3 [198.18.0.1]:55555\nTransaction = 9 {Context = - {}}")])
+        => ("megaco", "signature:megaco-long-3-address");
+    megaco_token_without_an_id: (L4::Udp, 2944, [(O, b"!/1 T=5{C=-{}}")]) => ("unknown", "no match");
+    checkmk_agent: (L4::Tcp, 6556, [(R, b"<<<check_mk>>>\nVersion: 1.4.0p9\nAgentOS: linux\n")])
+        => ("checkmk", "signature:checkmk-agent");
+    checkmk_header_from_the_client_is_not_the_agent: (L4::Tcp, 6556, [(O, b"<<<check_mk>>>\nVersion: 1.4.0p9\n")])
+        => ("unknown", "no match");
     random_bytes_on_a_web_port: (L4::Tcp, 80, [(O, [0x8a, 0x11, 0x93, 0x7c, 0x01, 0xee, 0x42, 0x10, 0x55])])
         => ("http", "port guess");
 }

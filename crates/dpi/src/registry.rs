@@ -181,6 +181,28 @@ builtin_protocols! {
     ZOOM = 78, "zoom", Voip;
     /// KCP (the ARQ transport over UDP) in the clear.
     KCP = 79, "kcp", Network;
+    /// OPC UA binary (industrial automation client and server).
+    OPCUA = 80, "opc-ua", Iot;
+    /// CORBA: GIOP over TCP (IIOP) and MIOP datagrams.
+    CORBA = 81, "corba", Other;
+    /// RTPS, the wire protocol of DDS (data distribution middleware).
+    RTPS = 82, "rtps", Iot;
+    /// NetFlow v5 and v9 and IPFIX flow export.
+    NETFLOW = 83, "netflow", Network;
+    /// HiSLIP (test and measurement instruments over TCP).
+    HISLIP = 84, "hislip", Iot;
+    /// TeamSpeak 3 voice (its handshake).
+    TEAMSPEAK = 85, "teamspeak", Voip;
+    /// AMQP (message queueing: RabbitMQ, Qpid; formerly declared in the signature file).
+    AMQP = 86, "amqp", Other;
+    /// IAX2 (Asterisk's Inter-Asterisk eXchange).
+    IAX = 87, "iax", Voip;
+    /// SOME/IP (automotive service middleware) and its service discovery.
+    SOMEIP = 88, "someip", Iot;
+    /// Rx, the RPC transport of AFS.
+    RX = 89, "rx", FileTransfer;
+    /// Omron FINS over TCP (PLC commands).
+    FINS = 90, "fins", Iot;
 }
 
 impl ProtocolId {

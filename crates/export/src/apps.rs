@@ -141,6 +141,18 @@ pub const FIXED: &[(&str, u32)] = &[
     ("zoom", 109),
     ("kcp", 110),
     ("nintendo", 111),
+    ("opc-ua", 112),
+    ("corba", 113),
+    ("megaco", 114),
+    ("rtps", 115),
+    ("netflow", 116),
+    ("hislip", 117),
+    ("teamspeak", 118),
+    ("iax", 119),
+    ("someip", 120),
+    ("checkmk", 121),
+    ("rx", 122),
+    ("fins", 123),
 ];
 
 /// First selector of names not in [`FIXED`].

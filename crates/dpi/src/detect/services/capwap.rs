@@ -7,10 +7,22 @@
 //! (1-26), a sequence number, a message element length that counts exactly the bytes after the
 //! sequence number, and flags of 0; and message elements (16-bit type, 16-bit length) that end
 //! exactly there. Several exact lengths and fixed zeros: random bytes and other protocols do not
-//! pass. (The data channel, UDP 5247, and DTLS-protected control, preamble type 1, are not
-//! recognised.)
+//! pass.
+//!
+//! A DTLS-protected control or data packet (§4.2) is the CAPWAP DTLS header, preamble 1 (version
+//! 0, type 1) and 24 reserved zero bits, followed by DTLS records that must pass
+//! [`dtls::is_records`] on their own (a content type, a DTLS version, record lengths that end
+//! exactly at the datagram's end, and a handshake or a later epoch): the 32 fixed bits come on
+//! top of the DTLS proof. (The data channel in the clear, UDP 5247, carries native 802.11 frames
+//! after a short header and is not recognised.)
 
+use super::dtls;
 use crate::detect::be16;
+
+/// A DTLS-protected CAPWAP packet: the CAPWAP DTLS header, then whole DTLS records.
+pub(crate) fn is_dtls(p: &[u8]) -> bool {
+    p.get(..4) == Some(&[1, 0, 0, 0][..]) && p.get(4..).is_some_and(dtls::is_records)
+}
 
 /// A whole CAPWAP control message in one datagram.
 pub(crate) fn is_control(p: &[u8]) -> bool {
@@ -51,5 +63,26 @@ mod tests {
         m.push(0);
         assert!(!is_control(&m));
         assert!(!is_control(&hex("0100000016feff0000000000000000003801")), "DTLS-protected");
+    }
+
+    /// A DTLS 1.0 ClientHello record of 0x20 bytes.
+    fn client_hello() -> Vec<u8> {
+        let mut r = hex("16 feff 0000 000000000000 0020 01 000014 0000 000000 000014 feff");
+        r.extend_from_slice(&[0x55; 18]);
+        r
+    }
+
+    #[test]
+    fn dtls_protected() {
+        let mut p = vec![1, 0, 0, 0];
+        p.extend_from_slice(&client_hello());
+        assert!(is_dtls(&p));
+        assert!(!is_control(&p));
+        p[3] = 1;
+        assert!(!is_dtls(&p), "reserved bits set");
+        p[3] = 0;
+        p.push(0);
+        assert!(!is_dtls(&p), "the records must end with the datagram");
+        assert!(!is_dtls(&client_hello()), "bare DTLS has no CAPWAP header");
     }
 }

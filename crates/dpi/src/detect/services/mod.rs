@@ -1,11 +1,12 @@
 //! Structural detectors for the everyday protocols an operator wants to see by name: network
-//! services (STUN, RADIUS, Kerberos, LDAP, SLP, NTP, syslog, DHCPv6, ONC RPC/NFS, DCE/RPC),
+//! services (STUN, RADIUS, Kerberos, LDAP, SLP, NTP, syslog, DHCPv6, ONC RPC/NFS, DCE/RPC, CORBA's
+//! GIOP and MIOP, AFS Rx, NetFlow and IPFIX export, CAPWAP),
 //! VPNs and tunnels (IKE, OpenVPN, WireGuard, SOCKS, Teredo), databases (MS SQL, PostgreSQL,
 //! MySQL, Redis, Kafka, Elasticsearch, Cassandra), IoT and industrial control (MQTT, CoAP, Modbus,
-//! DNP3, IEC 104, BACnet, EtherNet/IP, TP-Link and Ubiquiti devices), media and calls (RTP/RTCP,
-//! H.323, Skinny, Discord voice), messaging (Telegram's MTProto, WhatsApp's chat), and more
-//! (NAT-PMP, collectd, QQ). Each detector's module says what it checks and why random bytes and
-//! lookalikes cannot pass.
+//! DNP3, IEC 104, BACnet, EtherNet/IP, OPC UA, RTPS/DDS, SOME/IP, HiSLIP, TP-Link and Ubiquiti
+//! devices), media and calls (RTP/RTCP, H.323, Skinny, Discord voice, TeamSpeak 3, IAX2, Zoom),
+//! messaging (Telegram's MTProto, WhatsApp's chat), and more (NAT-PMP, collectd, QQ, AMQP, KCP).
+//! Each detector's module says what it checks and why random bytes and lookalikes cannot pass.
 //!
 //! Their ids start at [`FIRST`] so that this table and the peer-to-peer one in `detect/mod.rs` grow
 //! independently. Priorities: 55 for proofs of 32 bits or more (magic numbers, exact lengths,
@@ -23,9 +24,10 @@
 //! Some UDP protocols are proved by two datagrams (an NTP request and the answer that echoes its
 //! timestamp; a CoAP request and its answer; a TFTP DATA block and its ACK; two RTP packets of one
 //! stream; two WireGuard data packets under one receiver index; Discord's ping and its echo; Zoom's
-//! opening packet and the answer echoing its token). The classifier keeps one pending first half
-//! per flow in a [`Pair`].
+//! opening packet and the answer echoing its token; an Rx client packet and the server's answer on
+//! its connection). The classifier keeps one pending first half per flow in a [`Pair`].
 
+mod amqp;
 mod bacnet;
 mod ber;
 mod capwap;
@@ -40,6 +42,10 @@ mod dtls;
 mod elasticsearch;
 mod ethernetip;
 mod fastcgi;
+mod fins;
+mod giop;
+mod hislip;
+mod iax;
 mod iec104;
 mod ike;
 mod kafka;
@@ -50,7 +56,9 @@ mod modbus;
 mod mqtt;
 mod mysql;
 mod natpmp;
+mod netflow;
 mod ntp;
+mod opcua;
 mod openvpn;
 mod postgres;
 mod qq;
@@ -58,13 +66,17 @@ mod radius;
 mod redis;
 mod rpc;
 mod rtp;
+mod rtps;
+mod rx;
 mod skinny;
 mod slp;
 mod socks;
+mod someip;
 mod stun;
 mod synchrophasor;
 mod syslog;
 mod tds;
+mod teamspeak;
 mod telegram;
 mod teredo;
 pub(crate) mod tftp;
@@ -215,6 +227,32 @@ service_detectors! {
     ZOOM = 121, "zoom", ZOOM, 50;
     /// A datagram of KCP segments in the clear.
     KCP = 122, "kcp", KCP, 50;
+    /// OPC UA binary messages whose sizes walk the segment.
+    OPCUA = 123, "opc-ua", OPCUA, 55;
+    /// GIOP messages whose sizes walk the segment (CORBA over TCP).
+    GIOP = 124, "giop", CORBA, 55;
+    /// MIOP packet carrying GIOP (CORBA over UDP multicast).
+    MIOP = 125, "miop", CORBA, 55;
+    /// RTPS message whose submessages walk the datagram (DDS).
+    RTPS = 126, "rtps", RTPS, 55;
+    /// NetFlow v5/v9 or IPFIX export datagram.
+    NETFLOW = 127, "netflow", NETFLOW, 50;
+    /// HiSLIP messages whose payload lengths walk the segment.
+    HISLIP = 128, "hislip", HISLIP, 55;
+    /// TeamSpeak 3 Init1 handshake packet.
+    TEAMSPEAK = 129, "teamspeak", TEAMSPEAK, 55;
+    /// CAPWAP DTLS header and whole DTLS records.
+    CAPWAP_DTLS = 130, "capwap-dtls", CAPWAP, 50;
+    /// AMQP 0-9-1 frames whose sizes walk the segment, with a defined method or content header.
+    AMQP = 131, "amqp-frames", AMQP, 50;
+    /// IAX2 NEW message (a call's first).
+    IAX = 132, "iax", IAX, 55;
+    /// SOME/IP messages whose lengths walk the datagram.
+    SOMEIP = 133, "someip", SOMEIP, 50;
+    /// Rx (AFS) client packet and the server's answer on its connection.
+    RX = 134, "rx", RX, 50;
+    /// Omron FINS/TCP frames whose lengths walk the segment.
+    FINS = 135, "fins", FINS, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -236,6 +274,7 @@ const TFTP_ACK: u8 = 5;
 const WG: u8 = 6;
 const DISCORD_PING: u8 = 7;
 const ZOOM: u8 = 8;
+const RX: u8 = 9;
 
 impl Pair {
     /// Unpacks the state stored by [`Pair::store`].
@@ -277,6 +316,7 @@ impl Pair {
             }
             DISCORD_PING => !same && discord::ping(p) == Some(self.a),
             ZOOM => !same && zoom::answer(p) == Some((u64::from(self.a) << 32) | u64::from(self.b32())),
+            RX => !same && rx::answers(p, self.a, self.b32()),
             _ => false,
         };
         if !hit {
@@ -289,6 +329,7 @@ impl Pair {
             TFTP_DATA | TFTP_ACK => DetectorId::TFTP_TRANSFER,
             DISCORD_PING => DetectorId::DISCORD_PING,
             ZOOM => DetectorId::ZOOM,
+            RX => DetectorId::RX,
             _ => DetectorId::WIREGUARD_DATA,
         })
     }
@@ -326,6 +367,10 @@ impl Pair {
             pair.kind = RTP;
             pair.a = ssrc;
             pair.small = seq;
+        } else if let Some((epoch, cid)) = rx::client_packet(p) {
+            pair.kind = RX;
+            pair.a = epoch;
+            pair.set_b32(cid);
         } else {
             return None;
         }
@@ -388,6 +433,13 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::CAPWAP, capwap::is_control(p)),
         (DetectorId::UFTP, uftp::is_message(p)),
         (DetectorId::KCP, kcp::is_datagram(p)),
+        (DetectorId::MIOP, giop::is_miop(p)),
+        (DetectorId::RTPS, rtps::is_message(p)),
+        (DetectorId::NETFLOW, netflow::is_export(p)),
+        (DetectorId::TEAMSPEAK, teamspeak::is_init(p)),
+        (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
+        (DetectorId::IAX, iax::is_new(p)),
+        (DetectorId::SOMEIP, someip::is_messages(p)),
     ] {
         if hit {
             best = better(best, id);
@@ -428,7 +480,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::RDP, tpkt::is_rdp(view)),
         (DetectorId::H323, tpkt::is_h225(view)),
         (DetectorId::KAFKA, client && kafka::is_request_start(view)),
-        (DetectorId::MQTT, client && mqtt::is_connect_start(view)),
+        (DetectorId::MQTT, mqtt::is_connect_start(view)),
         (DetectorId::REDIS, client && redis::is_command_start(view)),
         (DetectorId::SOCKS, socks == Probe::Certain),
         (DetectorId::ELASTICSEARCH, elasticsearch::is_message_start(view)),
@@ -441,6 +493,11 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::THRIFT, thrift::is_message_start(view)),
         (DetectorId::TELEGRAM, client && telegram::is_client_start(view)),
         (DetectorId::WHATSAPP, client && whatsapp::is_client_start(view)),
+        (DetectorId::OPCUA, opcua::is_stream_start(view)),
+        (DetectorId::GIOP, giop::is_stream_start(view)),
+        (DetectorId::HISLIP, hislip::is_stream_start(view)),
+        (DetectorId::AMQP, amqp::is_frames(view)),
+        (DetectorId::FINS, fins::is_stream_start(view)),
     ] {
         if hit {
             best = better(best, id);

@@ -6,6 +6,9 @@
 //! reserved bit clear (and a will QoS of at most 2), and a keep-alive. A fixed header byte, a
 //! six- or eight-byte name with its level and an exact length: random bytes and other protocols
 //! do not pass.
+//!
+//! It is looked for in either side's stream: a capture that begins with the server's SYN-ACK makes
+//! the server the flow's originator, and the proof does not depend on who sent it.
 
 /// The first bytes of an MQTT client's stream.
 pub(crate) fn is_connect_start(p: &[u8]) -> bool {

@@ -56,6 +56,13 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             true,
         ),
         (DetectorId::KCP, hex("0a000000 52 00 8000 28000000 01000000 03000000 00000000"), false),
+        (DetectorId::MIOP, miop(), true),
+        (DetectorId::RTPS, rtps(), true),
+        (DetectorId::NETFLOW, netflow_v5(), true),
+        (DetectorId::TEAMSPEAK, hex("545333494e49543100650000880dd05766005f5916e0ade76b610000000000000000"), true),
+        (DetectorId::CAPWAP_DTLS, capwap_dtls(), true),
+        (DetectorId::IAX, hex("800400000000000100000601 0b020002 010c343432303838323035313535 0a02656e"), true),
+        (DetectorId::SOMEIP, someip_sd(), true),
     ]
 }
 
@@ -189,6 +196,15 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::THRIFT, hex("8001000100000014616e6f6e796d6f75735f636f6d6d616e645f6f6e00000000"), true),
         (DetectorId::TELEGRAM, telegram, true),
         (DetectorId::WHATSAPP, hex("57410105 000005 f80301a591 000003 f80101"), true),
+        (DetectorId::OPCUA, hex("41434b461c0000000000000000000200000002000000004000800000"), false),
+        (DetectorId::GIOP, hex("47494f50 0102 00 05 00000000"), true),
+        (DetectorId::HISLIP, hex("485300000100525300000000000000076869736c697030"), true),
+        (
+            DetectorId::AMQP,
+            hex("01000100000021003c002800000863656c657279657610776f726b65722e68656172746265617400ce"),
+            true,
+        ),
+        (DetectorId::FINS, hex("46494e530000000c000000000000000000000000"), true),
     ]
 }
 
@@ -224,6 +240,29 @@ fn each_tcp_sample_is_its_own_detector_only() {
         let (all, _) = crate::detect::tcp_stream_start(&p, orig);
         assert_eq!(all, Some(want), "{}: the whole TCP detector set agrees", want.name());
     }
+}
+
+/// A capture that starts at the server's SYN-ACK makes the server the flow's originator: the
+/// client's CONNECT, whose proof does not depend on the direction, still names the flow.
+#[test]
+fn mqtt_connect_from_the_side_seen_second() {
+    let connect = b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04weir";
+    assert_eq!(tcp_stream_start(connect, false).0, Some(DetectorId::MQTT));
+    assert_eq!(tcp_stream_start(&connect[..17], false).0, None, "a cut CONNECT");
+}
+
+/// Rx: a client-initiated packet, then the server's answer under the same epoch and connection id.
+#[test]
+fn rx_call_and_answer() {
+    let call = hex("570fb5605c3fc9880000000100000001000000010105000000000049000001f8");
+    let reply = hex("570fb5605c3fc98800000001000000010000000101040000000000490000000100002711");
+    let mut pair = Pair::default();
+    assert_eq!(udp(&mut pair, true, &call), None);
+    assert_eq!(udp(&mut pair, true, &reply), None, "an answer comes from the other side");
+    let mut pair = Pair::default();
+    udp(&mut pair, true, &call);
+    assert_eq!(udp(&mut pair, false, &call), None, "the client's packet is no answer");
+    assert_eq!(udp(&mut pair, false, &reply), Some(DetectorId::RX));
 }
 
 #[test]
@@ -419,4 +458,34 @@ proptest! {
         let (got, _) = tcp_stream_start(&p, orig);
         prop_assert!(got.is_none(), "{:?} on {:02x?}", got.map(DetectorId::name), p);
     }
+}
+
+fn miop() -> Vec<u8> {
+    let mut p = hex("4d494f501003e40000000000010000000c00000000000000000000000000000047494f5001020100d8000000");
+    p.resize(32 + 0xe4, 0x31);
+    p
+}
+
+fn rtps() -> Vec<u8> {
+    let mut p = hex("5254505302010101c0a87a0100003a4c00000001 09010800 8f0b4a59470af3a6 1505e802");
+    p.resize(p.len() + 744, 0x11);
+    p
+}
+
+fn netflow_v5() -> Vec<u8> {
+    let mut p = hex("0005 0001 0001e240 5f000000 00000100 00000007 00 00 0000");
+    p.extend_from_slice(&hex("c0a80001 c0a80002 00000000 0001 0002 00000003 00000100 0001e000 0001e240 04d2 0050 00 06 11 00 0000 0000 00 00 0000"));
+    p
+}
+
+fn capwap_dtls() -> Vec<u8> {
+    let mut p = hex("01000000 16 feff 0000 000000000000 0020 01 000014 0000 000000 000014 feff");
+    p.extend_from_slice(&[0x55; 18]);
+    p
+}
+
+fn someip_sd() -> Vec<u8> {
+    let mut p = hex("ffff8100000000300000000301010200");
+    p.resize(8 + 0x30, 0);
+    p
 }
