@@ -347,6 +347,24 @@ impl SignatureSet {
                     format!("unknown category {:?}; use one of: {}", p.category, all.join(", ")),
                 ));
             };
+            // A protocol an earlier weir took from the signature file and now knows itself
+            // (e.g. amqp): a file written for that weir keeps working if it agrees on the
+            // category.
+            if let Some(id) = registry.lookup(&p.name).filter(|id| id.0 < ProtocolId::BUILTIN_COUNT) {
+                let builtin = registry.category(id);
+                if builtin == cat {
+                    continue;
+                }
+                return Err(perr(
+                    "category",
+                    format!(
+                        "protocol {:?} is built in, with category {:?}; remove this declaration or make it {:?}",
+                        p.name,
+                        builtin.name(),
+                        builtin.name()
+                    ),
+                ));
+            }
             if registry.add(&p.name, cat).is_none() {
                 return Err(perr(
                     "name",
@@ -608,8 +626,21 @@ mod tests {
         err_empty_protocol_list: sig("").replace("\"bittorrent\"", "[]") => ["key \"protocol\"", "empty"];
         err_unknown_category: "[[protocol]]\nname = \"mine\"\ncategory = \"games\"\n".to_string()
             => ["protocol \"mine\" (#1)", "key \"category\"", "p2p, web"];
-        err_protocol_clash: "[[protocol]]\nname = \"http\"\ncategory = \"web\"\n".to_string() => ["key \"name\"", "already exists"];
+        err_protocol_clash: "[[protocol]]\nname = \"mine\"\ncategory = \"web\"\n[[protocol]]\nname = \"mine\"\ncategory = \"web\"\n".to_string()
+            => ["protocol \"mine\" (#2)", "key \"name\"", "already exists"];
+        err_builtin_other_category: "[[protocol]]\nname = \"http\"\ncategory = \"p2p\"\n".to_string()
+            => ["key \"category\"", "built in", "\"web\""];
         err_unknown_protocol_key: "[[protocol]]\nname = \"m\"\ncategory = \"other\"\ncolour = 1\n".to_string() => ["unknown field", "colour"];
+    }
+
+    /// A file written for a weir that took a protocol from the signature file (amqp was) still
+    /// loads once weir knows the protocol itself: the declaration agrees and changes nothing.
+    #[test]
+    fn a_builtin_declared_again_with_its_category_is_accepted() {
+        let text = format!("[[protocol]]\nname = \"amqp\"\ncategory = \"other\"\n{}", sig(""));
+        let set = SignatureSet::parse(&text, "x").unwrap();
+        assert_eq!(set.registry.lookup("amqp"), Some(ProtocolId::AMQP));
+        assert_eq!(set.registry.len(), usize::from(ProtocolId::BUILTIN_COUNT));
     }
 
     #[test]
