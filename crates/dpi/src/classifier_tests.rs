@@ -256,6 +256,18 @@ flows! {
     megaco_long_on_another_port: (L4::Udp, 7000, [(O, b"MEGACO/3 [198.18.0.1]:55555\nTransaction = 9 {Context = - {}}")])
         => ("megaco", "signature:megaco-long-3-address");
     megaco_token_without_an_id: (L4::Udp, 2944, [(O, b"!/1 T=5{C=-{}}")]) => ("unknown", "no match");
+    nintendo_pia: (L4::Udp, 55915, [(O, b"\x32\xab\x98\x64\x02\x00\x00\x00\xef\x9c\x00\x00\x89\x5c\x56\x4c")])
+        => ("nintendo", "signature:nintendo-pia-v2");
+    nintendo_magic_with_another_version: (L4::Udp, 55915, [(O, b"\x32\xab\x98\x64\x07\x00\x00\x00\xef\x9c\x00\x00")])
+        => ("unknown", "no match");
+    can_over_ethernet: (L4::Udp, 11898, [(O, b"ISO11898\x01\x01\x6a\x12\xf1\x09\x08\x3b\x20\xd6\x70\x00\x00\xff\x7f\xfd\x10")])
+        => ("can", "signature:can-eth");
+    stratum_eth_login: (L4::Tcp, 9999, [(O, b"{\"worker\": \"eth1.0\", \"jsonrpc\": \"2.0\", \"params\": [\"0x9c99\", \"x\"], \"id\": 2, \"method\": \"eth_submitLogin\"}\n")])
+        => ("mining", "signature:stratum-eth-login");
+    stratum_cryptonote_login: (L4::Tcp, 3333, [(O, b"{\"method\":\"login\",\"params\":{\"login\":\"4BCe\",\"pass\":\"x\",\"agent\":\"xmrig/6.0\"},\"id\":1}\n")])
+        => ("mining", "signature:stratum-cryptonote-login");
+    a_json_rpc_login_elsewhere_is_not_mining: (L4::Tcp, 7070, [(O, b"{\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"user\":\"a\"},\"id\":1}\n")])
+        => ("unknown", "no match");
     checkmk_agent: (L4::Tcp, 6556, [(R, b"<<<check_mk>>>\nVersion: 1.4.0p9\nAgentOS: linux\n")])
         => ("checkmk", "signature:checkmk-agent");
     checkmk_header_from_the_client_is_not_the_agent: (L4::Tcp, 6556, [(O, b"<<<check_mk>>>\nVersion: 1.4.0p9\n")])

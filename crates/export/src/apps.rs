@@ -153,6 +153,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("checkmk", 121),
     ("rx", 122),
     ("fins", 123),
+    ("can", 124),
 ];
 
 /// First selector of names not in [`FIXED`].
