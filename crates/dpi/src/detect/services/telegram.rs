@@ -25,7 +25,7 @@
 
 use aes::Aes256;
 use ctr::Ctr128BE;
-use ctr::cipher::{KeyIvInit, StreamCipher};
+use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
 /// The transports' tags, as they stand decrypted at bytes 56..60.
 const TAGS: [[u8; 4]; 3] = [[0xef; 4], [0xee; 4], [0xdd; 4]];
@@ -54,10 +54,12 @@ pub(crate) fn obfuscated_header(head: &[u8]) -> Option<Transport> {
     }
     let key: &[u8; 32] = h[8..40].try_into().ok()?;
     let iv: &[u8; 16] = h[40..56].try_into().ok()?;
+    // Only the tag is read: one block of keystream, at its offset, not four.
     let mut cipher = Ctr128BE::<Aes256>::new(key.into(), iv.into());
-    let mut plain = *h;
-    cipher.apply_keystream(&mut plain);
-    match TAGS.iter().position(|t| plain[56..60] == *t)? {
+    cipher.try_seek(56u64).ok()?;
+    let mut tag = [h[56], h[57], h[58], h[59]];
+    cipher.apply_keystream(&mut tag);
+    match TAGS.iter().position(|t| tag == *t)? {
         0 => Some(Transport::Abridged),
         1 => Some(Transport::Intermediate),
         _ => Some(Transport::PaddedIntermediate),
