@@ -268,6 +268,11 @@ flows! {
         => ("mining", "signature:stratum-cryptonote-login");
     a_json_rpc_login_elsewhere_is_not_mining: (L4::Tcp, 7070, [(O, b"{\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"user\":\"a\"},\"id\":1}\n")])
         => ("unknown", "no match");
+    java_rmi: (L4::Tcp, 1099, [(O, b"JRMI\x00\x02\x4b"), (R, b"\x4e\x00\x09127.0.0.1\x00\x00\x86\x92")])
+        => ("jrmi", "signature:jrmi-header-stream");
+    java_rmi_other_version: (L4::Tcp, 1099, [(O, b"JRMI\x00\x01\x4b")]) => ("unknown", "no match");
+    tivoconnect_beacon: (L4::Udp, 2190, [(O, b"TiVoConnect=1\nswversion=1.0\nmethod=broadcast\n")])
+        => ("tivoconnect", "signature:tivoconnect-beacon");
     checkmk_agent: (L4::Tcp, 6556, [(R, b"<<<check_mk>>>\nVersion: 1.4.0p9\nAgentOS: linux\n")])
         => ("checkmk", "signature:checkmk-agent");
     checkmk_header_from_the_client_is_not_the_agent: (L4::Tcp, 6556, [(O, b"<<<check_mk>>>\nVersion: 1.4.0p9\n")])

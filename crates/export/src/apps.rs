@@ -154,6 +154,8 @@ pub const FIXED: &[(&str, u32)] = &[
     ("rx", 122),
     ("fins", 123),
     ("can", 124),
+    ("jrmi", 125),
+    ("tivoconnect", 126),
 ];
 
 /// First selector of names not in [`FIXED`].
