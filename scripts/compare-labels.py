@@ -57,7 +57,7 @@ NAMES = {
     "DNScrypt": "dnscrypt", "Zabbix": "zabbix", "Dropbox": "dropbox", "Source_Engine": "source-engine",
     "FIX": "fix", "Jabber": "xmpp", "RakNet": "raknet", "TuyaLP": "tuya", "BJNP": "bjnp", "VNC": "vnc",
     "RSYNC": "rsync", "Git": "git", "SMBv1": "smb", "SMBv23": "smb", "AMQP": "amqp", "RTSP": "rtsp",
-    "MGCP": "mgcp", "Munin": "munin", "Ceph": "ceph", "Nats": "nats", "Mining": "mining", "Monero": "monero", "Nintendo": "nintendo", "KCP": "kcp", "Controller_Area_Network": "can", "JRMI": "jrmi", "TiVoConnect": "tivoconnect",
+    "MGCP": "mgcp", "Munin": "munin", "Ceph": "ceph", "Nats": "nats", "Mining": "mining", "Monero": "monero", "Nintendo": "nintendo", "KCP": "kcp", "Controller_Area_Network": "can", "JRMI": "jrmi", "TiVoConnect": "tivoconnect", "LDP": "ldp", "RipeAtlas": "ripe-atlas",
     "NAT-PMP": "nat-pmp", "Teredo": "teredo", "EthernetIP": "ethernetip", "Cassandra": "cassandra",
     "CiscoSkinny": "skinny", "UBNTAC2": "ubiquiti", "TPLINK_SHP": "tplink-shp", "OICQ": "qq", "BGP": "bgp",
     "RMCP": "ipmi", "Roughtime": "roughtime", "Spotify": "spotify", "IEEE-C37118": "c37118", "FastCGI": "fastcgi",

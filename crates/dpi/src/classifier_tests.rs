@@ -273,6 +273,7 @@ flows! {
     java_rmi_other_version: (L4::Tcp, 1099, [(O, b"JRMI\x00\x01\x4b")]) => ("unknown", "no match");
     tivoconnect_beacon: (L4::Udp, 2190, [(O, b"TiVoConnect=1\nswversion=1.0\nmethod=broadcast\n")])
         => ("tivoconnect", "signature:tivoconnect-beacon");
+    ripe_atlas: (L4::Udp, 29195, [(O, b"MGLNDD_11.111.11.111_1114")]) => ("ripe-atlas", "signature:ripe-atlas-marker");
     checkmk_agent: (L4::Tcp, 6556, [(R, b"<<<check_mk>>>\nVersion: 1.4.0p9\nAgentOS: linux\n")])
         => ("checkmk", "signature:checkmk-agent");
     checkmk_header_from_the_client_is_not_the_agent: (L4::Tcp, 6556, [(O, b"<<<check_mk>>>\nVersion: 1.4.0p9\n")])

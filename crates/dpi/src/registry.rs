@@ -203,6 +203,8 @@ builtin_protocols! {
     RX = 89, "rx", FileTransfer;
     /// Omron FINS over TCP (PLC commands).
     FINS = 90, "fins", Iot;
+    /// LDP (MPLS label distribution: discovery and sessions).
+    LDP = 91, "ldp", Network;
 }
 
 impl ProtocolId {

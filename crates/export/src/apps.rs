@@ -156,6 +156,8 @@ pub const FIXED: &[(&str, u32)] = &[
     ("can", 124),
     ("jrmi", 125),
     ("tivoconnect", 126),
+    ("ldp", 127),
+    ("ripe-atlas", 128),
 ];
 
 /// First selector of names not in [`FIXED`].

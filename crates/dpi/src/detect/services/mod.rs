@@ -52,6 +52,7 @@ mod kafka;
 mod kcp;
 mod kerberos;
 mod ldap;
+mod ldp;
 mod modbus;
 mod mqtt;
 mod mysql;
@@ -253,6 +254,8 @@ service_detectors! {
     RX = 134, "rx", RX, 50;
     /// Omron FINS/TCP frames whose lengths walk the segment.
     FINS = 135, "fins", FINS, 55;
+    /// LDP PDUs whose messages walk them (UDP, TCP).
+    LDP = 136, "ldp", LDP, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -433,6 +436,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::CAPWAP, capwap::is_control(p)),
         (DetectorId::UFTP, uftp::is_message(p)),
         (DetectorId::KCP, kcp::is_datagram(p)),
+        (DetectorId::LDP, ldp::is_pdus(p, false)),
         (DetectorId::MIOP, giop::is_miop(p)),
         (DetectorId::RTPS, rtps::is_message(p)),
         (DetectorId::NETFLOW, netflow::is_export(p)),
@@ -498,6 +502,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::HISLIP, hislip::is_stream_start(view)),
         (DetectorId::AMQP, amqp::is_frames(view)),
         (DetectorId::FINS, fins::is_stream_start(view)),
+        (DetectorId::LDP, ldp::is_pdus(view, true)),
     ] {
         if hit {
             best = better(best, id);

@@ -56,6 +56,11 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             true,
         ),
         (DetectorId::KCP, hex("0a000000 52 00 8000 28000000 01000000 03000000 00000000"), false),
+        (
+            DetectorId::LDP,
+            hex("0001001e 0a000006 0000 0100 0014 00000000 0400 0004 000f 0000 0401 0004 0a000006"),
+            true,
+        ),
         (DetectorId::MIOP, miop(), true),
         (DetectorId::RTPS, rtps(), true),
         (DetectorId::NETFLOW, netflow_v5(), true),
@@ -205,6 +210,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             true,
         ),
         (DetectorId::FINS, hex("46494e530000000c000000000000000000000000"), true),
+        (DetectorId::LDP, hex("0001000e 0a000101 0000 0201 0004 00000003"), true),
     ]
 }
 
