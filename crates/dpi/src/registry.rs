@@ -203,6 +203,8 @@ builtin_protocols! {
     RX = 89, "rx", FileTransfer;
     /// Omron FINS over TCP (PLC commands).
     FINS = 90, "fins", Iot;
+    /// PTP version 2 (IEEE 1588 Precision Time Protocol over UDP).
+    PTP = 91, "ptp", Network;
 }
 
 impl ProtocolId {

@@ -61,6 +61,7 @@ mod ntp;
 mod opcua;
 mod openvpn;
 mod postgres;
+mod ptp;
 mod qq;
 mod radius;
 mod redis;
@@ -253,6 +254,8 @@ service_detectors! {
     RX = 134, "rx", RX, 50;
     /// Omron FINS/TCP frames whose lengths walk the segment.
     FINS = 135, "fins", FINS, 55;
+    /// PTPv2 message (IEEE 1588 common header, the type's length and controlField).
+    PTP = 136, "ptp", PTP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -440,6 +443,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
         (DetectorId::IAX, iax::is_new(p)),
         (DetectorId::SOMEIP, someip::is_messages(p)),
+        (DetectorId::PTP, ptp::is_message(p)),
     ] {
         if hit {
             best = better(best, id);
