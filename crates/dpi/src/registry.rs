@@ -205,6 +205,8 @@ builtin_protocols! {
     FINS = 90, "fins", Iot;
     /// PTP version 2 (IEEE 1588 Precision Time Protocol over UDP).
     PTP = 91, "ptp", Network;
+    /// GTP (3GPP GPRS Tunnelling Protocol) control and path messages; G-PDUs are unwrapped.
+    GTP = 92, "gtp", Network;
 }
 
 impl ProtocolId {
