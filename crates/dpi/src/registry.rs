@@ -205,6 +205,10 @@ builtin_protocols! {
     FINS = 90, "fins", Iot;
     /// LDP (MPLS label distribution: discovery and sessions).
     LDP = 91, "ldp", Network;
+    /// PTP version 2 (IEEE 1588 Precision Time Protocol over UDP).
+    PTP = 92, "ptp", Network;
+    /// GTP (3GPP GPRS Tunnelling Protocol) control and path messages; G-PDUs are unwrapped.
+    GTP = 93, "gtp", Network;
 }
 
 impl ProtocolId {

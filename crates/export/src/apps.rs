@@ -158,6 +158,8 @@ pub const FIXED: &[(&str, u32)] = &[
     ("tivoconnect", 126),
     ("ldp", 127),
     ("ripe-atlas", 128),
+    ("ptp", 129),
+    ("gtp", 130),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -44,6 +44,7 @@ mod ethernetip;
 mod fastcgi;
 mod fins;
 mod giop;
+mod gtp;
 mod hislip;
 mod iax;
 mod iec104;
@@ -62,6 +63,7 @@ mod ntp;
 mod opcua;
 mod openvpn;
 mod postgres;
+mod ptp;
 mod qq;
 mod radius;
 mod redis;
@@ -256,6 +258,10 @@ service_detectors! {
     FINS = 135, "fins", FINS, 55;
     /// LDP PDUs whose messages walk them (UDP, TCP).
     LDP = 136, "ldp", LDP, 55;
+    /// PTPv2 message (IEEE 1588 common header, the type's length and controlField).
+    PTP = 137, "ptp", PTP, 50;
+    /// GTPv1 signalling or GTPv2-C message (length, defined type, TEID flag, IEs walk the body).
+    GTP = 138, "gtp", GTP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -444,6 +450,8 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
         (DetectorId::IAX, iax::is_new(p)),
         (DetectorId::SOMEIP, someip::is_messages(p)),
+        (DetectorId::PTP, ptp::is_message(p)),
+        (DetectorId::GTP, gtp::is_message(p)),
     ] {
         if hit {
             best = better(best, id);

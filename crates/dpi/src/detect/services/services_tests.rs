@@ -68,6 +68,12 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::CAPWAP_DTLS, capwap_dtls(), true),
         (DetectorId::IAX, hex("800400000000000100000601 0b020002 010c343432303838323035313535 0a02656e"), true),
         (DetectorId::SOMEIP, someip_sd(), true),
+        (DetectorId::GTP, hex("48250013355292044b5462000200020010000300010001"), true),
+        (
+            DetectorId::PTP,
+            hex("0002002c0000040000000000000000000000000000b0aefffe01f92000010001007f000041bf41700b2d17820000"),
+            true,
+        ),
     ]
 }
 
