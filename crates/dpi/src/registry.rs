@@ -203,6 +203,8 @@ builtin_protocols! {
     RX = 89, "rx", FileTransfer;
     /// Omron FINS over TCP (PLC commands).
     FINS = 90, "fins", Iot;
+    /// RTMP (Adobe's Real-Time Messaging Protocol) in the clear.
+    RTMP = 91, "rtmp", Streaming;
 }
 
 impl ProtocolId {

@@ -154,6 +154,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("rx", 122),
     ("fins", 123),
     ("can", 124),
+    ("rtmp", 125),
 ];
 
 /// First selector of names not in [`FIXED`].

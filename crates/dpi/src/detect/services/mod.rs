@@ -65,6 +65,7 @@ mod qq;
 mod radius;
 mod redis;
 mod rpc;
+mod rtmp;
 mod rtp;
 mod rtps;
 mod rx;
@@ -253,6 +254,8 @@ service_detectors! {
     RX = 134, "rx", RX, 50;
     /// Omron FINS/TCP frames whose lengths walk the segment.
     FINS = 135, "fins", FINS, 55;
+    /// RTMP handshake in the clear: C0 and C1, or S0 and S1 (version 3, the zero field).
+    RTMP = 136, "rtmp", RTMP, 50;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -498,6 +501,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::HISLIP, hislip::is_stream_start(view)),
         (DetectorId::AMQP, amqp::is_frames(view)),
         (DetectorId::FINS, fins::is_stream_start(view)),
+        (DetectorId::RTMP, rtmp::is_handshake_start(view, client)),
     ] {
         if hit {
             best = better(best, id);

@@ -123,6 +123,13 @@ fn dcerpc_cl() -> Vec<u8> {
     p
 }
 
+/// RTMP's C0 and C1 (rtmp.pcap's first bytes, the random part filled) as one segment.
+fn rtmp_c0c1() -> Vec<u8> {
+    let mut p = hex("030007aa5700000000c4ff95ff1affe3ffc000c1003600af00fc002d0092ffbbff7807d97c2e");
+    p.resize(1537, 0x5a);
+    p
+}
+
 fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
     let mut stun = hex("000300082112a4424d7a4a354c76737264656c630019000411000000");
     stun.truncate(28);
@@ -205,6 +212,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             true,
         ),
         (DetectorId::FINS, hex("46494e530000000c000000000000000000000000"), true),
+        (DetectorId::RTMP, rtmp_c0c1(), true),
     ]
 }
 
