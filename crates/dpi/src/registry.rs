@@ -205,6 +205,8 @@ builtin_protocols! {
     FINS = 90, "fins", Iot;
     /// RTMP (Adobe's Real-Time Messaging Protocol) in the clear.
     RTMP = 91, "rtmp", Streaming;
+    /// Oracle Net (TNS), the Oracle database's connections.
+    ORACLE = 92, "oracle", Database;
 }
 
 impl ProtocolId {

@@ -155,6 +155,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("fins", 123),
     ("can", 124),
     ("rtmp", 125),
+    ("oracle", 126),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -83,6 +83,7 @@ mod teredo;
 pub(crate) mod tftp;
 mod thrift;
 pub(crate) mod tinc;
+mod tns;
 mod tpkt;
 mod tplink;
 mod ubiquiti;
@@ -256,6 +257,8 @@ service_detectors! {
     FINS = 135, "fins", FINS, 55;
     /// RTMP handshake in the clear: C0 and C1, or S0 and S1 (version 3, the zero field).
     RTMP = 136, "rtmp", RTMP, 50;
+    /// Oracle TNS CONNECT carrying its connect descriptor.
+    ORACLE = 137, "oracle", ORACLE, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -502,6 +505,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::AMQP, amqp::is_frames(view)),
         (DetectorId::FINS, fins::is_stream_start(view)),
         (DetectorId::RTMP, rtmp::is_handshake_start(view, client)),
+        (DetectorId::ORACLE, client && tns::is_connect(view)),
     ] {
         if hit {
             best = better(best, id);

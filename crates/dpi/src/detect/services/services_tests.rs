@@ -213,6 +213,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         ),
         (DetectorId::FINS, hex("46494e530000000c000000000000000000000000"), true),
         (DetectorId::RTMP, rtmp_c0c1(), true),
+        (DetectorId::ORACLE, super::tns::tests::connect(), true),
     ]
 }
 
