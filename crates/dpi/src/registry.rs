@@ -207,6 +207,8 @@ builtin_protocols! {
     RTMP = 91, "rtmp", Streaming;
     /// Oracle Net (TNS), the Oracle database's connections.
     ORACLE = 92, "oracle", Database;
+    /// HART-IP (HART field-device commands over IP).
+    HARTIP = 93, "hart-ip", Iot;
 }
 
 impl ProtocolId {

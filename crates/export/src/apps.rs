@@ -156,6 +156,7 @@ pub const FIXED: &[(&str, u32)] = &[
     ("can", 124),
     ("rtmp", 125),
     ("oracle", 126),
+    ("hart-ip", 127),
 ];
 
 /// First selector of names not in [`FIXED`].

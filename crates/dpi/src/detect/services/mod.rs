@@ -44,6 +44,7 @@ mod ethernetip;
 mod fastcgi;
 mod fins;
 mod giop;
+mod hartip;
 mod hislip;
 mod iax;
 mod iec104;
@@ -259,6 +260,8 @@ service_detectors! {
     RTMP = 136, "rtmp", RTMP, 50;
     /// Oracle TNS CONNECT carrying its connect descriptor.
     ORACLE = 137, "oracle", ORACLE, 55;
+    /// HART-IP messages whose byte counts walk the segment or fill the datagram (TCP, UDP).
+    HARTIP = 138, "hart-ip", HARTIP, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -446,6 +449,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::CAPWAP_DTLS, capwap::is_dtls(p)),
         (DetectorId::IAX, iax::is_new(p)),
         (DetectorId::SOMEIP, someip::is_messages(p)),
+        (DetectorId::HARTIP, hartip::is_messages(p, true)),
     ] {
         if hit {
             best = better(best, id);
@@ -506,6 +510,7 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::FINS, fins::is_stream_start(view)),
         (DetectorId::RTMP, rtmp::is_handshake_start(view, client)),
         (DetectorId::ORACLE, client && tns::is_connect(view)),
+        (DetectorId::HARTIP, hartip::is_messages(view, false)),
     ] {
         if hit {
             best = better(best, id);

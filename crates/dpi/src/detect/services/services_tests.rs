@@ -63,6 +63,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::CAPWAP_DTLS, capwap_dtls(), true),
         (DetectorId::IAX, hex("800400000000000100000601 0b020002 010c343432303838323035313535 0a02656e"), true),
         (DetectorId::SOMEIP, someip_sd(), true),
+        (DetectorId::HARTIP, hex("010003000004001182264e0000d2010039"), true),
     ]
 }
 
@@ -214,6 +215,7 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         (DetectorId::FINS, hex("46494e530000000c000000000000000000000000"), true),
         (DetectorId::RTMP, rtmp_c0c1(), true),
         (DetectorId::ORACLE, super::tns::tests::connect(), true),
+        (DetectorId::HARTIP, hex(super::hartip::tests::INITIATE), true),
     ]
 }
 
