@@ -63,7 +63,8 @@ NAMES = {
     "RMCP": "ipmi", "Roughtime": "roughtime", "Spotify": "spotify", "IEEE-C37118": "c37118", "FastCGI": "fastcgi",
     "Thrift": "thrift", "CAPWAP": "capwap", "TINC": "tinc", "UFTP": "uftp",
     "Telegram": "telegram", "WhatsApp": "whatsapp", "Zoom": "zoom",
-    "FINS": "fins", "PTPv2": "ptp", "GTP": "gtp", "RX": "rx", "CHECKMK": "checkmk", "SOMEIP": "someip", "IAX": "iax", "TeamSpeak": "teamspeak",
+    "FINS": "fins", "PTPv2": "ptp", "GTP": "gtp", "RTMP": "rtmp", "Oracle": "oracle", "HART-IP": "hart-ip", "RX": "rx",
+    "CHECKMK": "checkmk", "SOMEIP": "someip", "IAX": "iax", "TeamSpeak": "teamspeak",
     "HiSLIP": "hislip", "NetFlow": "netflow", "RTPS": "rtps", "Megaco": "megaco", "Corba": "corba", "OPC-UA": "opc-ua",
     # nDPI names Avast's DNSCrypt resolver from the query name (a DNS TXT query for the resolver's
     # certificate, `2.SecureDNS.avast.com`, to UDP 443): the bytes are DNS, which weir names

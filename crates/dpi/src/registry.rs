@@ -209,6 +209,12 @@ builtin_protocols! {
     PTP = 92, "ptp", Network;
     /// GTP (3GPP GPRS Tunnelling Protocol) control and path messages; G-PDUs are unwrapped.
     GTP = 93, "gtp", Network;
+    /// RTMP (Adobe's Real-Time Messaging Protocol) in the clear.
+    RTMP = 94, "rtmp", Streaming;
+    /// Oracle Net (TNS), the Oracle database's connections.
+    ORACLE = 95, "oracle", Database;
+    /// HART-IP (HART field-device commands over IP).
+    HARTIP = 96, "hart-ip", Iot;
 }
 
 impl ProtocolId {

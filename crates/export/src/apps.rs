@@ -160,6 +160,9 @@ pub const FIXED: &[(&str, u32)] = &[
     ("ripe-atlas", 128),
     ("ptp", 129),
     ("gtp", 130),
+    ("rtmp", 131),
+    ("oracle", 132),
+    ("hart-ip", 133),
 ];
 
 /// First selector of names not in [`FIXED`].

@@ -45,6 +45,7 @@ mod fastcgi;
 mod fins;
 mod giop;
 mod gtp;
+mod hartip;
 mod hislip;
 mod iax;
 mod iec104;
@@ -68,6 +69,7 @@ mod qq;
 mod radius;
 mod redis;
 mod rpc;
+mod rtmp;
 mod rtp;
 mod rtps;
 mod rx;
@@ -85,6 +87,7 @@ mod teredo;
 pub(crate) mod tftp;
 mod thrift;
 pub(crate) mod tinc;
+mod tns;
 mod tpkt;
 mod tplink;
 mod ubiquiti;
@@ -262,6 +265,12 @@ service_detectors! {
     PTP = 137, "ptp", PTP, 50;
     /// GTPv1 signalling or GTPv2-C message (length, defined type, TEID flag, IEs walk the body).
     GTP = 138, "gtp", GTP, 50;
+    /// RTMP handshake in the clear: C0 and C1, or S0 and S1 (version 3, the zero field).
+    RTMP = 139, "rtmp", RTMP, 50;
+    /// Oracle TNS CONNECT carrying its connect descriptor.
+    ORACLE = 140, "oracle", ORACLE, 55;
+    /// HART-IP messages whose byte counts walk the segment or fill the datagram (TCP, UDP).
+    HARTIP = 141, "hart-ip", HARTIP, 55;
 }
 
 /// The pending first half of a two-datagram proof, kept in a UDP flow's inspection state.
@@ -452,6 +461,7 @@ pub(crate) fn udp(pair: &mut Pair, from_originator: bool, p: &[u8]) -> Option<De
         (DetectorId::SOMEIP, someip::is_messages(p)),
         (DetectorId::PTP, ptp::is_message(p)),
         (DetectorId::GTP, gtp::is_message(p)),
+        (DetectorId::HARTIP, hartip::is_messages(p, true)),
     ] {
         if hit {
             best = better(best, id);
@@ -511,6 +521,9 @@ pub(crate) fn tcp_stream_start(view: &[u8], from_originator: bool) -> (Option<De
         (DetectorId::AMQP, amqp::is_frames(view)),
         (DetectorId::FINS, fins::is_stream_start(view)),
         (DetectorId::LDP, ldp::is_pdus(view, true)),
+        (DetectorId::RTMP, rtmp::is_handshake_start(view, client)),
+        (DetectorId::ORACLE, client && tns::is_connect(view)),
+        (DetectorId::HARTIP, hartip::is_messages(view, false)),
     ] {
         if hit {
             best = better(best, id);

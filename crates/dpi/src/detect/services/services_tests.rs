@@ -74,6 +74,7 @@ fn udp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
             hex("0002002c0000040000000000000000000000000000b0aefffe01f92000010001007f000041bf41700b2d17820000"),
             true,
         ),
+        (DetectorId::HARTIP, hex("010003000004001182264e0000d2010039"), true),
     ]
 }
 
@@ -131,6 +132,13 @@ fn dcerpc_cl() -> Vec<u8> {
     p.resize(80, 0);
     p[74] = 8;
     p.extend_from_slice(&[0u8; 8]);
+    p
+}
+
+/// RTMP's C0 and C1 (rtmp.pcap's first bytes, the random part filled) as one segment.
+fn rtmp_c0c1() -> Vec<u8> {
+    let mut p = hex("030007aa5700000000c4ff95ff1affe3ffc000c1003600af00fc002d0092ffbbff7807d97c2e");
+    p.resize(1537, 0x5a);
     p
 }
 
@@ -217,6 +225,9 @@ fn tcp_samples() -> Vec<(DetectorId, Vec<u8>, bool)> {
         ),
         (DetectorId::FINS, hex("46494e530000000c000000000000000000000000"), true),
         (DetectorId::LDP, hex("0001000e 0a000101 0000 0201 0004 00000003"), true),
+        (DetectorId::RTMP, rtmp_c0c1(), true),
+        (DetectorId::ORACLE, super::tns::tests::connect(), true),
+        (DetectorId::HARTIP, hex(super::hartip::tests::INITIATE), true),
     ]
 }
 
