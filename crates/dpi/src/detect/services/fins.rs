@@ -10,26 +10,18 @@
 //! code, and an exact 32-bit length: random bytes pass with far less than 2^-64. (FINS over UDP
 //! has no such header and is not recognised.)
 
+use super::walks_exactly;
 use crate::detect::be32;
 
 /// The start of a FINS/TCP stream (either side): whole frames that walk `p` exactly.
 pub(crate) fn is_stream_start(p: &[u8]) -> bool {
-    let mut pos = 0;
-    while pos < p.len() {
-        let (Some(magic), Some(len), Some(command), Some(error)) =
-            (p.get(pos..pos + 4), be32(p, pos + 4), be32(p, pos + 8), be32(p, pos + 12))
-        else {
-            return false;
-        };
+    walks_exactly(p, |f| {
+        let (magic, len, command, error) = (f.get(..4)?, be32(f, 4)?, be32(f, 8)?, be32(f, 12)?);
         if magic != b"FINS" || len < 8 || !matches!(command, 0..=3 | 6) || error > 0x21 {
-            return false;
+            return None;
         }
-        pos = match usize::try_from(len).ok().and_then(|n| (pos + 8).checked_add(n)) {
-            Some(end) if end <= p.len() => end,
-            _ => return false,
-        };
-    }
-    pos == p.len() && pos > 0
+        usize::try_from(len).ok()?.checked_add(8)
+    })
 }
 
 #[cfg(test)]

@@ -8,24 +8,18 @@
 //! bits must be zero (no message in view is 4 GiB long). The 16-bit prologue, a type out of 39,
 //! 32 zero bits and an exact 32-bit length: random bytes pass with about 2^-80.
 
+use super::walks_exactly;
 use crate::detect::be32;
 
 /// The start of a HiSLIP stream (either side, either channel): whole messages that walk `p`.
 pub(crate) fn is_stream_start(p: &[u8]) -> bool {
-    let mut pos = 0;
-    while pos < p.len() {
-        let (Some(h), Some(high), Some(len)) = (p.get(pos..pos + 3), be32(p, pos + 8), be32(p, pos + 12)) else {
-            return false;
-        };
+    walks_exactly(p, |m| {
+        let (h, high, len) = (m.get(..3)?, be32(m, 8)?, be32(m, 12)?);
         if &h[..2] != b"HS" || !matches!(h[2], 0..=38 | 128..=255) || high != 0 {
-            return false;
+            return None;
         }
-        pos = match (pos + 16).checked_add(len as usize) {
-            Some(end) if end <= p.len() => end,
-            _ => return false,
-        };
-    }
-    pos == p.len() && pos > 0
+        usize::try_from(len).ok()?.checked_add(16)
+    })
 }
 
 #[cfg(test)]

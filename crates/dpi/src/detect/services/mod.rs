@@ -396,6 +396,18 @@ impl Pair {
     }
 }
 
+/// Whether `p` is one or more records laid end to end up to its last byte. `record_len` reads the
+/// record at the start of the bytes it is given and returns its whole length, header included, or
+/// `None` if they do not start a record. The framing most binary detectors here prove.
+pub(crate) fn walks_exactly(p: &[u8], mut record_len: impl FnMut(&[u8]) -> Option<usize>) -> bool {
+    let mut rest = p;
+    while !rest.is_empty() {
+        let Some(next) = record_len(rest).filter(|&n| n > 0).and_then(|n| rest.get(n..)) else { return false };
+        rest = next;
+    }
+    !p.is_empty()
+}
+
 fn better(cur: Option<DetectorId>, new: DetectorId) -> Option<DetectorId> {
     let prio = |d: DetectorId| d.info().map_or(0, |i| i.priority);
     match cur {

@@ -10,25 +10,21 @@
 //! lengths walk it exactly. An exact 32-bit length, the version byte, a message type out of ten
 //! and the return code: random bytes pass with about 2^-45.
 
+use super::walks_exactly;
 use crate::detect::be32;
 
 /// Whole SOME/IP messages that walk the datagram `p`.
 pub(crate) fn is_messages(p: &[u8]) -> bool {
-    let mut pos = 0;
-    while pos < p.len() {
-        let (Some(len), Some(h)) = (be32(p, pos + 4), p.get(pos + 12..pos + 16)) else { return false };
+    walks_exactly(p, |m| {
+        let (len, h) = (be32(m, 4)?, m.get(12..16)?);
         let (version, kind, code) = (h[0], h[2], h[3]);
         let request = matches!(kind & !0x20, 0x00..=0x02);
         let response = matches!(kind & !0x20, 0x80 | 0x81);
         if version != 1 || !(request || response) || code > 0x5e || (request && code != 0) || len < 8 {
-            return false;
+            return None;
         }
-        pos = match usize::try_from(len).ok().and_then(|n| (pos + 8).checked_add(n)) {
-            Some(end) if end <= p.len() => end,
-            _ => return false,
-        };
-    }
-    pos == p.len() && pos > 0
+        usize::try_from(len).ok()?.checked_add(8)
+    })
 }
 
 #[cfg(test)]
