@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weir_capture::CaptureReader;
 use weir_dpi::{Classifier, InspectLimits};
-use weir_engine::{Engine, EngineConfig, FlowTableConfig, Ingress, LinkType, Shared};
+use weir_engine::{Engine, EngineConfig};
 use weir_export::{AppTable, Collector, ExportFlow, ExportHandle, Exporter, ExporterConfig, Forwarding};
+use weir_replay::{Event, ReplayOptions};
 use weir_stats::hosts::{HostSelection, host_stats, merge};
 
 /// Arguments of `weir classify`.
@@ -89,11 +89,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     };
     let limits = InspectLimits { max_packets: args.max_packets, max_bytes: args.max_bytes };
     let classifier = Arc::new(classifier.with_limits(limits));
-    let table = FlowTableConfig { capacity: args.flow_capacity, ..FlowTableConfig::default() };
-    let shards = table.shards.min(args.flow_capacity.next_power_of_two() / 2).max(1);
-    let table = FlowTableConfig { shards, ..table };
-    let shared = Shared::new(Arc::clone(&classifier), table, 262_144)
-        .map_err(|e| anyhow::anyhow!("--flow-capacity {}: {e}", args.flow_capacity))?;
     let exporting = !args.ipfix.is_empty();
     let config = EngineConfig {
         inside: args.inside.clone(),
@@ -102,7 +97,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         host_capacity: if args.hosts { HOSTS_TRACKED } else { 0 },
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new(shared, config);
+    let mut engine = weir_replay::offline_engine(Arc::clone(&classifier), args.flow_capacity, config)?;
     let exporter = if exporting {
         let config = ExporterConfig {
             collectors: args.ipfix.clone(),
@@ -130,46 +125,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let mut out = BufWriter::new(stdout.lock());
     let progress = Progress::new(args)?;
     let started = Instant::now();
-    let mut failure = None;
-    let mut warnings: Vec<String> = Vec::new();
-    let mut packets: u64 = 0;
-    'passes: for pass in 0..args.loops {
-        for path in &args.files {
-            let mut reader = CaptureReader::open(path)?;
-            let mut file_records: u64 = 0;
-            loop {
-                let record = match reader.next_record() {
-                    Ok(Some(r)) => r,
-                    Ok(None) => break,
-                    Err(e) => {
-                        failure = Some(anyhow::Error::new(e));
-                        break 'passes;
-                    }
-                };
-                let Some(link) = LinkType::from_pcap(record.linktype) else {
-                    failure = Some(unsupported_link(path, record.linktype, record.offset));
-                    break 'passes;
-                };
-                engine.process(record.data, record.orig_len, link, Ingress::Unknown, record.ts_nanos);
-                packets += 1;
-                file_records += 1;
-                if packets.is_multiple_of(DRAIN_EVERY) {
-                    progress.advance(reader.offset());
-                    out_records.write(&mut out, &mut engine)?;
-                }
-            }
-            if let Some(partial) = reader.partial_header().filter(|_| pass == 0) {
-                warnings.push(partial_header_note(partial, file_records));
-            }
-            progress.finish_file(reader.offset());
+    let options = ReplayOptions { loops: args.loops, drain_every: DRAIN_EVERY };
+    let replayed = weir_replay::replay::<anyhow::Error>(&mut engine, &args.files, options, |event, engine| {
+        match event {
+            Event::Progress { offset } => progress.advance(offset),
+            Event::FileEnd { size } => progress.finish_file(size),
+            Event::PassEnd => {}
         }
-        engine.flush();
-        out_records.write(&mut out, &mut engine)?;
-    }
-    if failure.is_some() {
-        engine.flush();
-        out_records.write(&mut out, &mut engine)?;
-    }
+        // Ended flows go out as they end, not all at the end: the memory stays bounded.
+        if !matches!(event, Event::FileEnd { .. }) {
+            out_records.write(&mut out, engine)?;
+        }
+        Ok(())
+    })?;
     let elapsed = started.elapsed();
     progress.clear();
     drop(export);
@@ -193,8 +161,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             writeln!(out)?;
         }
     }
-    let mut summary = Summary::collect(&engine, elapsed, &args.files, failure.is_some());
-    summary.warnings = warnings;
+    let mut summary = Summary::collect(&engine, elapsed, &args.files, replayed.failure.is_some());
+    summary.warnings = replayed.warnings;
     if args.json {
         writeln!(out, "{}", summary.to_json())?;
     } else {
@@ -207,7 +175,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if let Some(chart) = &args.report {
         write_share_chart(chart, &summary)?;
     }
-    match failure {
+    match replayed.failure {
         Some(e) => {
             eprintln!("weir: error: {e:#}");
             eprintln!("weir: the figures above cover the packets before the error");
@@ -215,37 +183,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         None => Ok(ExitCode::SUCCESS),
     }
-}
-
-/// The warning for a capture that ends inside a record header after `records` whole ones.
-fn partial_header_note(partial: &weir_capture::CaptureError, records: u64) -> String {
-    let plural = if records == 1 { "" } else { "s" };
-    match partial {
-        weir_capture::CaptureError::Truncated { name, offset, what, needed, available } => format!(
-            "{name} ends inside a {what} at byte offset {offset} ({available} of its {needed} bytes), after \
-             {records} whole record{plural}: every packet it holds was read, the figures are complete"
-        ),
-        other => format!("{other} (after {records} whole record{plural}; the figures are complete)"),
-    }
-}
-
-/// The error for a record of a link type weir does not parse: which one, and which it does.
-fn unsupported_link(path: &std::path::Path, linktype: u32, offset: u64) -> anyhow::Error {
-    let what = match linktype {
-        105 => " (IEEE 802.11)",
-        119 => " (Prism 802.11)",
-        127 => " (radiotap 802.11)",
-        147..=162 => " (reserved for private use)",
-        163 => " (AVS 802.11)",
-        192 => " (PPI, per-packet information)",
-        _ => "",
-    };
-    let known: Vec<String> = LinkType::PCAP_NAMES.iter().map(|(n, name)| format!("{name} ({n})")).collect();
-    anyhow::anyhow!(
-        "{}: unsupported link type {linktype}{what} in the record at byte offset {offset}; weir reads {}",
-        path.display(),
-        known.join(", ")
-    )
 }
 
 /// Draw the summary's per-protocol outbound/inbound bytes as the share chart.
