@@ -27,6 +27,10 @@
 #   (i) shape     (c) with every flow that ends up unlabelled (trafgen's UDP) in a shaping class
 #                 at 100 Gbit/s, far above the load: each such frame is held in the UMEM, queued,
 #                 and released by the shaper's bucket; (i)/(c) is what shaping costs in packets/s
+# and, to compare two builds of weir in the same run (not run by default: BASELINE=/path/to/weir
+# SETUPS="weir base"):
+#   (j) base      (c) with another weir binary (e.g. a release build of an older commit), same
+#                 config, same lab; (c)/(j) is the change's effect on forwarding
 #
 # trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, two loads: 64-byte
 # frames and the simple IMIX (7:4:1 of 64/594/1518 bytes); configs/trafgen/*.cfg. Runs are
@@ -82,11 +86,15 @@ TAG=bb$$
 [ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
 LABS=("${TAG}a" "${TAG}b" "${TAG}c" "${TAG}d")
 declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c [afxdp]=${TAG}c [xdp]=${TAG}d
-    [expoff]=${TAG}c [expon]=${TAG}c [shape]=${TAG}c)
+    [expoff]=${TAG}c [expon]=${TAG}c [shape]=${TAG}c [base]=${TAG}c)
 SETUPS=${SETUPS:-"bridge ipt weir weiroff xdp afxdp"}
 declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir [afxdp]=weir [xdp]=xdp [expoff]=weir
-    [expon]=weir [shape]=weir) # whose lab a setup uses
+    [expon]=weir [shape]=weir [base]=weir) # whose lab a setup uses
 for s in $SETUPS; do [ -n "${LAB_SETUP[$s]:-}" ] || die "unknown setup '$s' in SETUPS"; done
+if [[ " $SETUPS " == *" base "* ]]; then
+    [ -x "${BASELINE:-}" ] || die "SETUPS has base: set BASELINE to the other weir binary"
+    log "base: $BASELINE ($("$BASELINE" --version 2>/dev/null || echo "version unknown"))"
+fi
 TMP=$(mktemp -d /tmp/weir-bench-bridge.XXXXXX)
 PIDS=() # every process we started in the background and that may still run
 
@@ -271,6 +279,7 @@ ${WEIR_WORKERS:-}
 EOF
         nsx "$s" br "$WEIR" check-config "$TMP/weir.toml" >/dev/null || die "weir check-config failed"
         { cat "$TMP/weir.toml"; printf '[stats]\nenabled = false\n'; } >"$TMP/weiroff.toml"
+        cp "$TMP/weir.toml" "$TMP/base.toml"
         { cat "$TMP/weir.toml"; printf '[flows]\nudp_idle_s = 1\n'; } >"$TMP/expoff.toml"
         { cat "$TMP/expoff.toml"; printf '[export]\nipfix = ["127.0.0.1:4739"]\n'; } >"$TMP/expon.toml"
         nsx "$s" br "$WEIR" check-config "$TMP/expon.toml" >/dev/null || die "weir check-config (export) failed"
@@ -297,13 +306,15 @@ EOF
 
 # ---- one measurement -------------------------------------------------------------------------
 start_weir() { # setup run-id -> sets WEIR_PID; waits until the sockets are bound
-    local s=$1 id=$2 i
-    ip netns exec "$(ns "$s" br)" "$WEIR" run --config "$TMP/$s.toml" --summary-json "$TMP/$id.json" \
+    local s=$1 id=$2 i bin=$WEIR
+    [ "$s" = base ] && bin=$BASELINE
+    ip netns exec "$(ns "$s" br)" "$bin" run --config "$TMP/$s.toml" --summary-json "$TMP/$id.json" \
         2>"$TMP/$id.weir.log" &
     WEIR_PID=$!
     PIDS+=("$WEIR_PID")
     for i in $(seq 100); do
-        grep -qs 'event=ready' "$TMP/$id.weir.log" && return 0
+        # "bound in": what builds before the service logs said when ready (for BASELINE).
+        grep -qsE 'event=ready|bound in' "$TMP/$id.weir.log" && return 0
         kill -0 "$WEIR_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -333,7 +344,7 @@ stop_weir() { # run-id
 
 measure() { # setup load run -> appends a result line to $TMP/results
     local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
-    case $s in weir | weiroff | expoff | expon | shape) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
+    case $s in weir | weiroff | expoff | expon | shape | base) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
     O0=$(counter "$s" in in0 tx_packets)
     D0=$(counter "$s" out out0 rx_packets)
     # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
@@ -369,6 +380,7 @@ measure() { # setup load run -> appends a result line to $TMP/results
         stop_pid "$WEIR_PID" TERM
         forget_pid "$WEIR_PID"
     fi
+    if [ "$s" = base ]; then stop_weir "$id"; fi # its summary may differ: only the NIC counters count
     if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ] || [ "$s" = shape ]; then
         stop_weir "$id"
         # The summary's ipfix figures: data records the exporter sent (with export on).
@@ -410,7 +422,8 @@ rows = [l.split() for l in open(path) if l.strip()]
 names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings", "weir": "(c) weir",
          "weiroff": "(d) weir, stats off", "xdp": "(e) bare XDP redirect (ceiling)",
          "afxdp": "(f) bare AF_XDP forward (ceiling)", "expoff": "(g) weir, 1 s UDP idle, export off",
-         "expon": "(h) weir, 1 s UDP idle, IPFIX on", "shape": "(i) weir, flows in a 100G shaping class"}
+         "expon": "(h) weir, 1 s UDP idle, IPFIX on", "shape": "(i) weir, flows in a 100G shaping class",
+         "base": "(j) weir, BASELINE build"}
 loads = list(dict.fromkeys(r[1] for r in rows))
 med = {}
 print()
@@ -420,7 +433,7 @@ for load in loads:
     print()
     print(f"load {load}")
     print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
-    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon", "shape"):
+    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon", "shape", "base"):
         rs = [r for r in rows if r[0] == s and r[1] == load]
         if not rs:
             continue
@@ -445,6 +458,10 @@ for load in loads:
         cost = 100 * (d - c) / d
         print(f"  stats on/off = {c / d:.3f}: the stats cost {max(cost, 0.0):.1f}% of packets/s"
               f"{' (on was faster: within noise)' if cost < 0 else ''} (goal: under 2%)")
+    j = med.get(("base", load))
+    if c and j:
+        print(f"  this build / BASELINE = {c / j:.3f} (c/j: the change's effect on forwarding; a/j = {a / j:.2f} "
+              f"against c/a = {c / a:.2f})" if a else f"  this build / BASELINE = {c / j:.3f}")
     i = med.get(("shape", load))
     if c and i:
         print(f"  shaping/plain = {i / c:.3f}: forwarding with every flow in a shaping class (goal: at least 0.90)")
