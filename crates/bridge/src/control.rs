@@ -12,16 +12,20 @@
 use crate::run::Prepared;
 use jiff::Timestamp;
 use std::path::Path;
+use std::sync::Arc;
 use weir_control::socket::Command;
 use weir_control::{Loaded, Reply, Status, Trigger};
+use weir_dpi::Classifier;
 use weir_policy::live::{Published, Publisher};
 use weir_service::log;
 
 /// The control thread's side of the policy.
 pub(crate) struct PolicyControl {
-    pub(crate) publisher: Publisher,
+    pub(crate) publisher: Publisher<Classifier>,
     running: Loaded,
     last_reload: Option<(i64, Result<String, String>)>,
+    /// A classifier a reload published that the control loop has not taken yet.
+    new_classifier: Option<Arc<Classifier>>,
 }
 
 impl PolicyControl {
@@ -29,12 +33,19 @@ impl PolicyControl {
     pub(crate) fn new(p: &Prepared, now: Timestamp) -> PolicyControl {
         let running = Loaded {
             config: p.config.clone(),
-            classifier: std::sync::Arc::clone(&p.classifier),
+            classifier: Arc::clone(&p.classifier),
             program: p.program.clone(),
             signature_text: p.signature_text.clone(),
+            protocol_capacity: p.protocol_capacity,
         };
-        let publisher = Publisher::new(p.program.clone(), now);
-        PolicyControl { publisher, running, last_reload: None }
+        let publisher = Publisher::with(p.program.clone(), Arc::clone(&p.classifier), now);
+        PolicyControl { publisher, running, last_reload: None, new_classifier: None }
+    }
+
+    /// The classifier the last reload published, once (the control loop hands it to the
+    /// sweeper, the stats and the exporter); `None` if no reload changed the signatures.
+    pub(crate) fn take_new_classifier(&mut self) -> Option<Arc<Classifier>> {
+        self.new_classifier.take()
     }
 
     /// Evaluate the schedules at `now` (cheap when none is configured); log a new generation.
@@ -89,7 +100,18 @@ impl PolicyControl {
         let at = now.as_second();
         match result {
             Ok(r) => {
-                let published = self.publisher.replace(r.loaded.program.clone(), now);
+                // The policy and the classifier in one generation: a worker loads both at once.
+                // Unchanged signatures and limits keep the running classifier (and its epoch).
+                let same = r.loaded.signature_text == self.running.signature_text
+                    && r.loaded.config.inspect.signatures == self.running.config.inspect.signatures
+                    && r.loaded.classifier.limits() == self.running.classifier.limits();
+                let published = if same {
+                    self.publisher.replace(r.loaded.program.clone(), now)
+                } else {
+                    let c = Arc::clone(&r.loaded.classifier);
+                    self.new_classifier = Some(Arc::clone(&c));
+                    self.publisher.replace_with(r.loaded.program.clone(), c, now)
+                };
                 self.running = r.loaded;
                 log::info(
                     "reload",

@@ -80,7 +80,7 @@ pub struct Export {
     handle: ExportHandle,
     /// Unix time of the bridge's epoch, ns: engine times are ns since the epoch.
     epoch_unix_ns: u64,
-    policy: Arc<LivePolicy>,
+    policy: Arc<LivePolicy<Classifier>>,
 }
 
 impl std::fmt::Debug for Export {
@@ -92,7 +92,7 @@ impl std::fmt::Debug for Export {
 impl Export {
     /// A way to `exporter` for one engine, whose times count from the Unix time `epoch_unix_ns`.
     /// `None` once the exporter is finishing.
-    pub fn new(exporter: &Exporter, epoch_unix_ns: u64, policy: Arc<LivePolicy>) -> Option<Export> {
+    pub fn new(exporter: &Exporter, epoch_unix_ns: u64, policy: Arc<LivePolicy<Classifier>>) -> Option<Export> {
         Some(Export { handle: exporter.handle()?, epoch_unix_ns, policy })
     }
 

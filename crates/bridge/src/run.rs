@@ -58,6 +58,8 @@ pub struct Prepared {
     pub xdp: XdpConfig,
     /// The signature file's text as read (`None`: built in), so a reload can tell a change.
     pub signature_text: Option<String>,
+    /// Protocol ids the per-protocol counters have room for (a reload may add protocols up to it).
+    pub protocol_capacity: usize,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -72,9 +74,9 @@ impl std::fmt::Debug for Prepared {
 /// Naming the file, the key and the fix.
 pub fn prepare(path: &Path) -> Result<Prepared> {
     // The same checked load a reload runs, so start-up and reload accept the same files.
-    let Loaded { config, classifier, program, signature_text } = weir_control::load(path)?;
+    let Loaded { config, classifier, program, signature_text, protocol_capacity } = weir_control::load(path)?;
     let xdp = config.xdp();
-    Ok(Prepared { config, classifier, program, xdp, signature_text })
+    Ok(Prepared { config, classifier, program, xdp, signature_text, protocol_capacity })
 }
 
 impl Prepared {
@@ -99,9 +101,14 @@ impl Prepared {
 
     /// (name, category) of each protocol id.
     fn protocol_names(&self) -> Vec<(String, String)> {
-        let reg = self.classifier.registry();
-        reg.iter().map(|id| (reg.name(id).to_string(), reg.category(id).name().to_string())).collect()
+        protocol_names(&self.classifier)
     }
+}
+
+/// (name, category) of each protocol id of `classifier`.
+pub(crate) fn protocol_names(classifier: &Classifier) -> Vec<(String, String)> {
+    let reg = classifier.registry();
+    reg.iter().map(|id| (reg.name(id).to_string(), reg.category(id).name().to_string())).collect()
 }
 
 /// Where the bridge writes its per-interval records besides stderr and the endpoint.
@@ -372,7 +379,7 @@ fn bridge(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let export =
         |exporter: &Option<Exporter>| exporter.as_ref().and_then(|x| Export::new(x, epoch_unix_ns, Arc::clone(&live)));
-    let names = p.protocol_names();
+    let mut names = p.protocol_names();
     // What flows leave behind besides the per-protocol counters: records for the exporter,
     // interim reports of long flows, per-host bytes. Workers keep them for the flows their
     // packets end; the sweeper for the rest.
@@ -440,6 +447,16 @@ fn bridge(
         policy.tick(life.now());
         while let Some(trigger) = control.poll() {
             policy.answer(trigger, path, life.now());
+        }
+        // New signatures: the sweeper inspects with them too, and the stats, the report and the
+        // exporter's application table name the protocols they add.
+        if let Some(classifier) = policy.take_new_classifier() {
+            sweeper.set_classifier(Arc::clone(&classifier), live.load().epoch());
+            names = protocol_names(&classifier);
+            builder.set_protocol_names(names.clone());
+            if let Some(x) = &exporter {
+                x.set_apps(Arc::new(weir_export::apps::AppTable::from_registry(classifier.registry())));
+            }
         }
         if c.stats.enabled && Instant::now() >= next {
             next += interval;

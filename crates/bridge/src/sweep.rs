@@ -111,6 +111,12 @@ impl Sweeper {
         }
     }
 
+    /// Inspect (end pending flows) with `classifier`, epoch `epoch`, from now on (a reload's;
+    /// see [`Engine::set_classifier`]).
+    pub fn set_classifier(&mut self, classifier: Arc<weir_dpi::Classifier>, epoch: u8) {
+        self.engine.set_classifier(classifier, epoch);
+    }
+
     /// The counters of the flows this sweeper ended.
     pub fn counters(&self) -> &Arc<EngineCounters> {
         self.engine.counters()

@@ -13,9 +13,9 @@
 
 use std::sync::Arc;
 use weir_config::Action;
-use weir_engine::{Engine, EngineCounters, HostTopK, Ingress, LinkType, Outcome, TopCandidate};
+use weir_engine::{Classifier, Engine, EngineCounters, HostTopK, Ingress, LinkType, Outcome, TopCandidate};
 use weir_policy::PolicyTable;
-use weir_policy::live::LivePolicy;
+use weir_policy::live::{Generation, LivePolicy};
 use weir_xdp::{FrameAction, Side};
 
 /// What the bridge does with one frame.
@@ -66,8 +66,8 @@ pub fn ingress(side: Side) -> Ingress {
 
 enum Mode {
     /// Classify every frame and apply the policy: `table` is the generation of `live` loaded at
-    /// the start of the batch.
-    Classify { engine: Box<Engine>, live: Arc<LivePolicy>, table: Arc<PolicyTable> },
+    /// the start of the batch (its policy, and the classifier the engine inspects with).
+    Classify { engine: Box<Engine>, live: Arc<LivePolicy<Classifier>>, table: Arc<Generation<Classifier>> },
     /// The same verdict for every frame, nothing parsed: the bare forwarder, and tests.
     Fixed(Verdict),
 }
@@ -94,10 +94,12 @@ impl std::fmt::Debug for Inspector {
 
 impl Inspector {
     /// Classify every frame with `engine` and apply the policy `live` holds (re-read at each
-    /// [`Inspector::begin_batch`]).
-    pub fn classify(engine: Engine, live: Arc<LivePolicy>) -> Inspector {
-        let protocols = engine.classifier().registry().len();
+    /// [`Inspector::begin_batch`], with the classifier published beside it).
+    pub fn classify(mut engine: Engine, live: Arc<LivePolicy<Classifier>>) -> Inspector {
+        // As many as the engine counts: the protocols at start and room for a reload's.
+        let protocols = engine.counters().protocols.len();
         let table = live.load_full();
+        engine.set_classifier(Arc::clone(table.companion()), table.epoch());
         Inspector {
             mode: Mode::Classify { engine: Box::new(engine), live, table },
             dropped: vec![[0; 2]; protocols].into_boxed_slice(),
@@ -112,22 +114,27 @@ impl Inspector {
     }
 
     /// At the start of a batch: load the policy generation in force (one atomic load; the
-    /// batch keeps it). Returns the new table if the generation changed since the last batch.
+    /// batch keeps it), and with it the classifier published beside the policy: a reload's new
+    /// signatures and new policy arrive together. Returns the new table if the generation
+    /// changed since the last batch.
     #[inline]
-    pub fn begin_batch(&mut self) -> Option<&Arc<PolicyTable>> {
-        let Mode::Classify { live, table, .. } = &mut self.mode else { return None };
+    pub fn begin_batch(&mut self) -> Option<&PolicyTable> {
+        let Mode::Classify { live, table, engine } = &mut self.mode else { return None };
         let current = live.load();
         if Arc::ptr_eq(&current, table) {
             return None;
         }
+        if current.epoch() != table.epoch() {
+            engine.set_classifier(Arc::clone(current.companion()), current.epoch());
+        }
         *table = Arc::clone(&current);
-        Some(table)
+        Some(table.table())
     }
 
     /// The policy generation the current batch runs with; `None` for a fixed inspector.
-    pub fn policy(&self) -> Option<&Arc<PolicyTable>> {
+    pub fn policy(&self) -> Option<&PolicyTable> {
         match &self.mode {
-            Mode::Classify { table, .. } => Some(table),
+            Mode::Classify { table, .. } => Some(table.table()),
             Mode::Fixed(_) => None,
         }
     }
@@ -249,7 +256,7 @@ pub(crate) mod tests {
         let policy = PolicyTable::compile(&config.policy, &protocols, &categories).unwrap();
         let table = FlowTableConfig { shards: 4, capacity: 4096, ..FlowTableConfig::default() };
         let shared = Shared::new(Arc::clone(&classifier), table, 64).unwrap();
-        Inspector::classify(Engine::new(shared, engine), Arc::new(LivePolicy::new(policy)))
+        Inspector::classify(Engine::new(shared, engine), Arc::new(LivePolicy::with(policy, classifier)))
     }
 
     /// The protocol id of bittorrent, as an index.

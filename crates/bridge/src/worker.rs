@@ -547,11 +547,12 @@ mod tests {
 
     /// A worker whose policy (`policy` TOML) is live in a publisher the test controls, with a
     /// shaper for its classes.
-    fn shaping_worker(policy: &str) -> (Worker<SimPair>, weir_policy::live::Publisher) {
+    fn shaping_worker(policy: &str) -> (Worker<SimPair>, weir_policy::live::Publisher<weir_dpi::Classifier>) {
         use weir_dpi::Classifier;
         let classifier = Arc::new(Classifier::builtin().unwrap());
         let program = program(&classifier, policy);
-        let publisher = weir_policy::live::Publisher::new(program, jiff::Timestamp::UNIX_EPOCH);
+        let publisher =
+            weir_policy::live::Publisher::with(program, Arc::clone(&classifier), jiff::Timestamp::UNIX_EPOCH);
         let table = weir_engine::FlowTableConfig { shards: 4, capacity: 4096, ..Default::default() };
         let shared = weir_engine::Shared::new(Arc::clone(&classifier), table, 64).unwrap();
         let engine = weir_engine::Engine::new(shared, weir_engine::EngineConfig::default());
@@ -593,7 +594,7 @@ mod tests {
         let text = format!("[interfaces]\ninside = \"a\"\noutside = \"b\"\n{policy}");
         let config = weir_config::Config::parse(&text, "t.toml").unwrap();
         let table = weir_policy::PolicyTable::compile(&config.policy, &protocols, &categories).unwrap();
-        let live = Arc::new(weir_policy::live::LivePolicy::new(table));
+        let live = Arc::new(weir_policy::live::LivePolicy::with(table, Arc::clone(classifier)));
         let flows = weir_engine::FlowTableConfig { shards: 4, capacity: 4096, ..Default::default() };
         let shared = weir_engine::Shared::new(Arc::clone(classifier), flows, 64).unwrap();
         let engine =

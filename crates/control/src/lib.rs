@@ -7,12 +7,17 @@
 //! ([`load`]: keys, signatures, policy names, classes, schedules and their zones), and compares
 //! the result with what is running. It returns the new [`Loaded`] to swap in, or a
 //! [`ReloadError`] saying why not; either way nothing running has changed yet, so a bad file
-//! changes nothing. What a reload can change: `[policy]` (rules, classes, schedules, defaults).
-//! What it refuses, naming the keys: changes that need the AF_XDP sockets re-bound
-//! (`[interfaces]`, `[rings]`, busy polling) and changes that need a restart (`[workers]`,
-//! `[flows]`, `[stats]`, `[control]`, `[export]`, `[service]`, `[inspect]`, and a signature
-//! file whose text changed: every engine's classifier is built once at start), and signatures
-//! that renumber a protocol flows are labelled with (flows keep their labels across a reload).
+//! changes nothing. What a reload can change: `[policy]` (rules, classes, schedules, defaults),
+//! the signature file (`inspect.signatures`, its path or its text: new signatures, new
+//! protocols) and the inspection limits (`inspect.max_packets`, `inspect.max_bytes`), which
+//! travel with the classifier. What it refuses, naming the keys: changes that need the AF_XDP
+//! sockets re-bound (`[interfaces]`, `[rings]`, busy polling), changes that need a restart
+//! (`[workers]`, `[flows]`, `[stats]`, `[control]`, `[export]`, `[service]`, and the rest of
+//! `[inspect]`: the peer cache and the related-flow table are built once at start), signatures
+//! that renumber or remove a protocol flows are labelled with (flows keep their labels across a
+//! reload: new protocols go after the known ones), and signatures that declare more protocols
+//! than the room kept at start ([`Loaded::protocol_capacity`]: those at start plus
+//! [`weir_dpi::PROTOCOL_HEADROOM`]).
 //!
 //! # Triggers: SIGHUP and the control socket
 //!
@@ -20,9 +25,11 @@
 //! never in a signal handler: [`Control::poll`], called from that thread's loop (the stats loop
 //! ticks every 50 ms), returns a [`Trigger`] when SIGHUP was received (a flag set by
 //! signal-hook's handler) or a client sent a command. The thread then runs [`reload`]; on
-//! success it calls `Publisher::replace` (a new policy generation: every flow recomputes its
-//! verdict on its next packet, without being classified again) and swaps the classifier; on
-//! failure it logs the error and runs on. The result is kept as the [`Status`] that the socket's
+//! success it calls `Publisher::replace_with` (a new policy generation, with the new classifier
+//! beside it: a worker loads both in one atomic load per batch; every flow recomputes its
+//! verdict on its next packet, without being classified again, and a flow whose inspection is
+//! pending finishes it under the classifier it began with); on failure it logs the error and
+//! runs on. The result is kept as the [`Status`] that the socket's
 //! `status` command and the stats report show.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -34,7 +41,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use weir_config::{Config, ConfigError};
-use weir_dpi::{Category, Classifier, InspectLimits, SignatureError};
+use weir_dpi::{Category, Classifier, InspectLimits, PROTOCOL_HEADROOM, SignatureError};
 use weir_policy::{PolicyError, Program, ProtocolInfo};
 
 pub use socket::{ControlError, ControlServer, Reply, Request};
@@ -51,6 +58,9 @@ pub struct Loaded {
     /// The text of `inspect.signatures` as read (`None`: the built-in signatures), so a reload
     /// can tell whether it changed.
     pub signature_text: Option<String>,
+    /// The most protocols (ids) the running process has room for: those of the signatures it
+    /// started with plus [`PROTOCOL_HEADROOM`]. A reload keeps the running value.
+    pub protocol_capacity: usize,
 }
 
 /// Why a config cannot be loaded.
@@ -105,7 +115,8 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let categories: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
     let program = Program::compile(&config.policy, &protocols, &categories)
         .map_err(|source| LoadError::Policy { file: file.clone(), source: Box::new(source) })?;
-    Ok(Loaded { config, classifier, program, signature_text })
+    let protocol_capacity = reg.len() + PROTOCOL_HEADROOM;
+    Ok(Loaded { config, classifier, program, signature_text, protocol_capacity })
 }
 
 /// What a change to a key takes.
@@ -184,9 +195,8 @@ pub fn refused_changes(running: &Config, new: &Config) -> Vec<Refused> {
     }
     check("flows.active_timeout_s", a.active_timeout_s.to_string(), b.active_timeout_s.to_string(), Needs::Restart);
     let (a, b) = (&running.inspect, &new.inspect);
-    check("inspect.signatures", format!("{:?}", a.signatures), format!("{:?}", b.signatures), Needs::Restart);
-    check("inspect.max_packets", a.max_packets.to_string(), b.max_packets.to_string(), Needs::Restart);
-    check("inspect.max_bytes", a.max_bytes.to_string(), b.max_bytes.to_string(), Needs::Restart);
+    // `inspect.signatures`, `max_packets` and `max_bytes` reload: they make the classifier, which
+    // is published with the policy.
     check("inspect.peer_cache", a.peer_cache.to_string(), b.peer_cache.to_string(), Needs::Restart);
     check("inspect.peer_cache_ttl_s", a.peer_cache_ttl_s.to_string(), b.peer_cache_ttl_s.to_string(), Needs::Restart);
     check("inspect.related", a.related.to_string(), b.related.to_string(), Needs::Restart);
@@ -241,6 +251,20 @@ pub enum ReloadError {
         /// Its name in the new signatures (`unknown` if gone).
         new: String,
     },
+    /// The new signatures declare more protocols than the counters have room for.
+    #[error(
+        "{file}: key `inspect.signatures`: the signatures declare {count} protocols, but weir has room for {capacity} until it restarts (those it started with and {headroom} more); nothing was changed (declare fewer protocols, or restart weir to apply this)"
+    )]
+    TooManyProtocols {
+        /// The config file.
+        file: String,
+        /// Protocols the new signatures declare, `unknown` and the built-in ones included.
+        count: usize,
+        /// Room kept at start.
+        capacity: usize,
+        /// [`PROTOCOL_HEADROOM`].
+        headroom: usize,
+    },
 }
 
 /// A validated reload, ready to swap in.
@@ -272,31 +296,40 @@ pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
             });
         }
     }
-    let mut refused = refused_changes(&running.config, &new.config);
-    if new.signature_text != running.signature_text && refused.iter().all(|r| r.key != "inspect.signatures") {
-        let name = |t: &Option<String>| match t {
-            Some(t) => format!("{} bytes of signatures", t.len()),
-            None => "built-in".to_string(),
-        };
-        refused.push(Refused {
-            key: "inspect.signatures",
-            old: name(&running.signature_text),
-            new: format!("{} (the file's text changed)", name(&new.signature_text)),
-            needs: Needs::Restart,
+    if new_reg.len() > running.protocol_capacity {
+        return Err(ReloadError::TooManyProtocols {
+            file,
+            count: new_reg.len(),
+            capacity: running.protocol_capacity,
+            headroom: PROTOCOL_HEADROOM,
         });
     }
+    let refused = refused_changes(&running.config, &new.config);
     if !refused.is_empty() {
         return Err(ReloadError::Refused { file, refused });
     }
+    let mut new = new;
+    new.protocol_capacity = running.protocol_capacity;
     let p = &new.config.policy;
+    let limits = new.classifier.limits();
+    let signatures = if new.signature_text == running.signature_text
+        && running.classifier.limits() == limits
+        && new.config.inspect.signatures == running.config.inspect.signatures
+    {
+        "signatures unchanged"
+    } else {
+        "new signatures"
+    };
     let summary = format!(
-        "{} policy rules, {} classes, {} schedules, default {}; {} signatures, {} protocols",
+        "{} policy rules, {} classes, {} schedules, default {}; {} signatures, {} protocols ({signatures}; inspect {} packets, {} bytes)",
         p.rules.len(),
         p.classes.len(),
         p.schedules.len(),
         p.default.name(),
         new.classifier.signature_count(),
-        new_reg.len(),
+        new.classifier.registry().len(),
+        limits.max_packets,
+        limits.max_bytes,
     );
     Ok(Reload { loaded: new, summary })
 }

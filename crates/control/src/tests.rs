@@ -66,12 +66,21 @@ fn a_policy_change_reloads() {
     let running = load(&p).unwrap();
     d.write("w.toml", &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n"));
     let r = reload(&running, &p).unwrap();
-    assert!(r.summary.contains("1 policy rules"), "{}", r.summary);
-    // Inspection limits are the engines' (built once at start): a restart, said so.
-    d.write("w.toml", &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n[inspect]\nmax_packets = 4\n"));
+    assert!(r.summary.contains("1 policy rules") && r.summary.contains("signatures unchanged"), "{}", r.summary);
+    // Inspection limits travel with the classifier, published with the policy: they reload too.
+    d.write(
+        "w.toml",
+        &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n[inspect]\nmax_packets = 4\nmax_bytes = 1024\n"),
+    );
+    let r = reload(&running, &p).unwrap();
+    let limits = r.loaded.classifier.limits();
+    assert_eq!((limits.max_packets, limits.max_bytes), (4, 1024));
+    assert!(r.summary.contains("inspect 4 packets, 1024 bytes"), "{}", r.summary);
+    // The rest of [inspect] is built once at start: a restart, said so.
+    d.write("w.toml", &format!("{BASE}[inspect]\npeer_cache = 1000\n"));
     let e = reload(&running, &p).unwrap_err().to_string();
     assert!(
-        e.contains("inspect.max_packets") && e.contains("needs a restart") && e.contains("nothing was changed"),
+        e.contains("inspect.peer_cache") && e.contains("needs a restart") && e.contains("nothing was changed"),
         "{e}"
     );
 }
@@ -102,33 +111,67 @@ fn bad_reloads_change_nothing_and_say_why() {
     }
 }
 
+fn proto(name: &str) -> String {
+    format!(
+        "\n[[protocol]]\nname = \"{name}\"\ncategory = \"other\"\n\n[[signature]]\nname = \"{name}-hello\"\nprotocol = \"{name}\"\npattern = '{name} hello'\noffset = 0\n"
+    )
+}
+
 #[test]
-fn new_signatures_take_a_restart_and_renumbering_is_named() {
+fn a_changed_signature_file_reloads_with_its_new_protocols() {
     let d = TempDir::new();
     let builtin = include_str!("../../../configs/signatures.toml");
-    let proto = |name: &str| {
-        format!(
-            "\n[[protocol]]\nname = \"{name}\"\ncategory = \"other\"\n\n[[signature]]\nname = \"{name}-hello\"\nprotocol = \"{name}\"\npattern = '{name} hello'\noffset = 0\n"
-        )
-    };
     d.write("a.toml", &format!("{builtin}{}", proto("aaa")));
-    d.write("b.toml", &format!("{builtin}{}", proto("bbb")));
     d.write("ab.toml", &format!("{builtin}{}{}", proto("aaa"), proto("bbb")));
     let p = d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"a.toml\"\n"));
     let running = load(&p).unwrap();
-    // New signatures take a restart (every engine's classifier is built once); the file names
-    // which key, whether its path or only its text changed.
-    d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"ab.toml\"\n"));
-    let e = reload(&running, &p).unwrap_err().to_string();
-    assert!(e.contains("inspect.signatures") && e.contains("needs a restart"), "{e}");
+    let aaa = running.classifier.registry().lookup("aaa").unwrap();
+    // Another file (the path changed), adding a protocol after the known ones, with a rule for
+    // it: the policy is compiled against the new signatures.
+    d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"ab.toml\"\n[policy.protocols]\nbbb = \"drop\"\n"));
+    let r = reload(&running, &p).unwrap();
+    let reg = r.loaded.classifier.registry();
+    assert_eq!(reg.lookup("aaa"), Some(aaa), "known protocols keep their ids");
+    let bbb = reg.lookup("bbb").unwrap();
+    assert_eq!(bbb.0, aaa.0 + 1);
+    assert!(r.summary.contains("new signatures"), "{}", r.summary);
+    assert_eq!(r.loaded.protocol_capacity, running.protocol_capacity, "the room kept at start");
+    assert_eq!(r.loaded.program.table(Default::default(), 2).verdict(Some(bbb.0), 0), weir_policy::Verdict::Drop);
+    // The same path, new text: reloads too.
     d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"a.toml\"\n"));
     d.write("a.toml", &format!("{builtin}{}{}", proto("aaa"), proto("ccc")));
-    let e = reload(&running, &p).unwrap_err().to_string();
-    assert!(e.contains("inspect.signatures") && e.contains("text changed"), "{e}");
+    let r = reload(&running, &p).unwrap();
+    assert!(r.loaded.classifier.registry().lookup("ccc").is_some());
+    assert_ne!(r.loaded.signature_text, running.signature_text);
+}
+
+#[test]
+fn a_renumbering_or_broken_signature_file_is_refused_and_changes_nothing() {
+    let d = TempDir::new();
+    let builtin = include_str!("../../../configs/signatures.toml");
+    d.write("a.toml", &format!("{builtin}{}", proto("aaa")));
+    let p = d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"a.toml\"\n"));
+    let running = load(&p).unwrap();
+    let before = running.classifier.registry().len();
     // Renumbering a known protocol is named as such.
-    d.write("w.toml", &format!("{BASE}[inspect]\nsignatures = \"b.toml\"\n"));
+    d.write("a.toml", &format!("{builtin}{}", proto("bbb")));
     let e = reload(&running, &p).unwrap_err().to_string();
     assert!(e.contains("\"aaa\"") && e.contains("\"bbb\"") && e.contains("keep their labels"), "{e}");
+    assert!(e.contains("inspect.signatures") && e.contains("nothing was changed"), "{e}");
+    // A syntax error in the signature file: its line, the key, nothing changed.
+    d.write("a.toml", &format!("{builtin}{}\n[[signature]\nname = ", proto("aaa")));
+    let e = reload(&running, &p).unwrap_err().to_string();
+    assert!(e.contains("inspect.signatures") && e.contains("a.toml"), "{e}");
+    // More new protocols than the room kept at start.
+    let many: String = (0..=PROTOCOL_HEADROOM).map(|i| proto(&format!("p{i}"))).collect();
+    d.write("a.toml", &format!("{builtin}{}{many}", proto("aaa")));
+    let e = reload(&running, &p).unwrap_err().to_string();
+    assert!(e.contains("inspect.signatures") && e.contains("room for") && e.contains("restart"), "{e}");
+    // What is running is untouched (reload takes it by reference: the caller swaps only on Ok),
+    // and the good file reloads again.
+    assert_eq!(running.classifier.registry().len(), before);
+    d.write("a.toml", &format!("{builtin}{}", proto("aaa")));
+    reload(&running, &p).unwrap();
 }
 
 #[test]

@@ -34,4 +34,9 @@ pub use detect::{DetectorId, Probe};
 pub use peers::{DEFAULT_PEER_TTL_S, PeerCache, PeerKind};
 pub use registry::{Category, ProtocolId, Registry};
 pub use related::Related;
+
+/// Protocol ids a live reload may add beyond those of the signatures a process started with:
+/// whatever is sized by protocol at start (per-protocol counters, drop counts) has this much
+/// room, and a reload whose signatures declare more is refused.
+pub const PROTOCOL_HEADROOM: usize = 64;
 pub use signature::{MAX_CASE_INSENSITIVE_LETTERS, MAX_SIGNATURES, SignatureError, SignatureId};

@@ -31,7 +31,7 @@ pub use active::Reported;
 pub use counters::{Direction, EngineCounters, ProtoCounters};
 pub use related::{Expectations, RelatedConfig, RelatedCounters};
 pub use top::{SAMPLE as TOP_SAMPLE, TopCandidate, top_flows};
-pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PeerCache, ProtocolId};
+pub use weir_dpi::{Classifier, DEFAULT_PEER_TTL_S, Label, PROTOCOL_HEADROOM, PeerCache, ProtocolId};
 pub use weir_flow::{EndReason, FlowKey, FlowTable, FlowTableConfig, Timeouts};
 pub use weir_stats::hosts::HostTopK;
 pub use weir_wire::{Encap, Ingress, LinkType, Sender, WireError};
@@ -65,6 +65,9 @@ pub struct FlowState {
     inspect: FlowInspect,
     /// [`ORIGINATOR_INSIDE`], [`REPORTED`], [`UNTRACKED`].
     flags: u8,
+    /// The epoch of the classifier that started the flow's inspection (see
+    /// [`Engine::set_classifier`]); in what was padding, so the entry does not grow.
+    epoch: u8,
     /// The outer VLAN id of the flow's first packet; 0 when it had no tag.
     vlan: u16,
 }
@@ -290,9 +293,52 @@ impl Shared {
     }
 }
 
+/// How many classifiers an engine keeps from before the current one, for the flows whose
+/// inspection began under them.
+const CLASSIFIER_HISTORY: usize = 3;
+
+/// The classifiers an engine inspects with: the current one, by its epoch, and the last few
+/// before it. A flow is inspected to its verdict by the classifier that began its inspection
+/// (its [`FlowInspect`] holds automaton states and signature ids of that one); a flow older
+/// than all of them starts its inspection afresh under the current one.
+struct Classifiers {
+    current: Arc<Classifier>,
+    epoch: u8,
+    older: [(u8, Option<Arc<Classifier>>); CLASSIFIER_HISTORY],
+    /// Where the next one retired goes in `older`.
+    next: usize,
+}
+
+impl Classifiers {
+    fn new(current: Arc<Classifier>) -> Classifiers {
+        Classifiers { current, epoch: 1, older: Default::default(), next: 0 }
+    }
+
+    /// The classifier of `epoch` (0: a flow not yet stamped, the current one), if still kept.
+    #[inline]
+    fn of(&self, epoch: u8) -> Option<&Classifier> {
+        if epoch == self.epoch || epoch == 0 {
+            return Some(&self.current);
+        }
+        self.older.iter().find(|(e, _)| *e == epoch).and_then(|(_, c)| c.as_deref())
+    }
+
+    fn set(&mut self, classifier: Arc<Classifier>, epoch: u8) {
+        if epoch == self.epoch {
+            self.current = classifier;
+            return;
+        }
+        let old = std::mem::replace(&mut self.current, classifier);
+        self.older[self.next] = (self.epoch, Some(old));
+        self.next = (self.next + 1) % CLASSIFIER_HISTORY;
+        self.epoch = epoch;
+    }
+}
+
 /// One pipeline instance: one per worker thread, or one for a capture file.
 pub struct Engine {
     shared: Shared,
+    classifiers: Classifiers,
     counters: Arc<EngineCounters>,
     config: EngineConfig,
     fragments: FragmentCache,
@@ -312,7 +358,9 @@ pub struct Engine {
 impl Engine {
     /// A new engine over `shared` parts.
     pub fn new(shared: Shared, config: EngineConfig) -> Self {
-        let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len()));
+        // Room for the protocols a reload's signatures may add.
+        let counters = Arc::new(EngineCounters::new(shared.classifier.registry().len() + PROTOCOL_HEADROOM));
+        let classifiers = Classifiers::new(Arc::clone(&shared.classifier));
         // An engine whose flows someone else sweeps leaves the interim reports to it too.
         let (next_expire, next_active) = match config.expiry {
             Expiry::Inline => (0, 0),
@@ -323,6 +371,7 @@ impl Engine {
         let hosts_published = Arc::new(Mutex::new(HostTopK::new(config.host_capacity)));
         Engine {
             shared,
+            classifiers,
             counters,
             config,
             fragments: FragmentCache::new(),
@@ -362,9 +411,26 @@ impl Engine {
         &self.counters
     }
 
-    /// The classifier in use.
+    /// The classifier new flows are inspected with.
     pub fn classifier(&self) -> &Classifier {
-        &self.shared.classifier
+        &self.classifiers.current
+    }
+
+    /// The epoch of [`Engine::classifier`] (1 for the one it was made with).
+    pub fn classifier_epoch(&self) -> u8 {
+        self.classifiers.epoch
+    }
+
+    /// Inspect with `classifier` from now on, as epoch `epoch` (a live reload's new signatures
+    /// or inspection limits; the bridge passes the policy generation's companion and its epoch,
+    /// so the same epoch is the same classifier in every engine). Decided flows keep their
+    /// labels. A flow whose inspection is pending goes on to its verdict under the classifier
+    /// that began it while the engine keeps that one (the last few epochs); an older one starts
+    /// its inspection afresh under this one from its next packet (its packets so far still
+    /// count to the label it then gets). Protocol ids beyond the counters' room (see
+    /// [`PROTOCOL_HEADROOM`]) count to a spare row: the control plane refuses such signatures.
+    pub fn set_classifier(&mut self, classifier: Arc<Classifier>, epoch: u8) {
+        self.classifiers.set(classifier, epoch);
     }
 
     /// The flow table.
@@ -471,11 +537,12 @@ impl Engine {
         let active_ns = self.config.active_timeout_ns;
         let hash = self.shared.table.hash(&key);
         self.last_hash = hash;
-        let Engine { shared, config, records, reports, hosts, top, .. } = self;
+        let Engine { shared, classifiers, config, records, reports, hosts, top, .. } = self;
+        let classifiers = &*classifiers;
         let table = &*shared.table;
         let mut shard = table.lock(table.shard_of(hash));
         let seen = Seen { dir: key_dir, now, wire_len, tcp_flags };
-        let mut sink = Sink { shared, counters: c, record: config.record_flows, records, reports, hosts };
+        let mut sink = Sink { shared, classifiers, counters: c, record: config.record_flows, records, reports, hosts };
         let touched = shard.touch(&key, hash, seen, &mut |flow, why| sink.end_flow(flow, why));
         let flow = touched.flow;
         top.offer(&key, hash, flow.bytes[0] + flow.bytes[1], flow.packets[0] + flow.packets[1]);
@@ -484,6 +551,7 @@ impl Engine {
             let inside = originator_inside(ingress, touched.dir, &config.inside, ip.src, ip.dst);
             flow.value.flags = if inside { ORIGINATOR_INSIDE } else { 0 };
             flow.value.vlan = vlan;
+            flow.value.epoch = classifiers.epoch;
         }
         let outbound = (touched.dir == FlowDir::Originator) == flow.value.originator_inside();
         let direction = if outbound { Direction::Outbound } else { Direction::Inbound };
@@ -511,11 +579,13 @@ impl Engine {
         // packet still takes the path below, which attributes it.) A flow that names peers is
         // still read for them for a while after its verdict.
         if let Some(label) = flow.value.label(proto, portless).filter(|_| !(touched.is_new && l4.is_none())) {
+            // Harvesting reads the verdict's signature: only under the classifier that gave it.
             if let Some(l4) = l4
                 && flow.value.inspect.harvesting()
+                && let Some(classifier) = classifiers.of(flow.value.epoch)
             {
                 let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
-                shared.classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
+                classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
             }
             c.protocol(label.protocol).count_packet(direction, wire_len);
             let announces = announces(label.protocol) && !payload.is_empty();
@@ -536,8 +606,17 @@ impl Engine {
 
         let verdict = match l4 {
             Some(l4) => {
+                let classifier = match classifiers.of(flow.value.epoch) {
+                    Some(classifier) => classifier,
+                    None => {
+                        // Begun under a classifier no longer kept: start afresh under this one.
+                        flow.value.inspect = FlowInspect::default();
+                        flow.value.epoch = classifiers.epoch;
+                        &*classifiers.current
+                    }
+                };
                 let meta = packet_meta(flow, l4, touched.dir, tcp_seq, tcp_flags, payload, payload_len, now);
-                shared.classifier.inspect(&mut flow.value.inspect, &meta, &shared.peers)
+                classifier.inspect(&mut flow.value.inspect, &meta, &shared.peers)
             }
             None => Verdict::Done(portless),
         };
@@ -598,10 +677,10 @@ impl Engine {
     /// per call; the rest wait for the next).
     fn report_due(&mut self, now: u64) {
         let active_ns = self.config.active_timeout_ns;
-        let Engine { shared, config, records, reports, hosts, counters, due, .. } = self;
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, due, .. } = self;
         due.clear();
         shared.active.lock().take_due(now, ACTIVE_PER_SWEEP, due);
-        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
         for &(at, key) in due.iter() {
             let table = &*sink.shared.table;
             let hash = table.hash(&key);
@@ -629,8 +708,8 @@ impl Engine {
 
     /// End the flows of shard `shard` (modulo the shard count) idle past their timeout at `now`.
     pub fn expire_shard(&mut self, shard: usize, now: u64) -> usize {
-        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
-        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
         sink.shared.table.expire_shard(shard, now, &mut |flow, why| sink.end_flow(flow, why))
     }
 
@@ -648,16 +727,16 @@ impl Engine {
 
     /// End every flow idle past its timeout at `now`.
     pub fn expire(&mut self, now: u64) -> usize {
-        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
-        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
         sink.shared.table.expire_all(now, &mut |flow, why| sink.end_flow(flow, why))
     }
 
     /// End every flow (end of input or shutdown), labelling those still pending from what was
     /// seen, so the per-protocol totals account for every IP packet. Publishes the host table.
     pub fn flush(&mut self) {
-        let Engine { shared, config, records, reports, hosts, counters, .. } = self;
-        let mut sink = Sink { shared, counters, record: config.record_flows, records, reports, hosts };
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, .. } = self;
+        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
         sink.shared.table.flush(&mut |flow, why| sink.end_flow(flow, why));
         self.publish_hosts();
     }
@@ -810,6 +889,7 @@ fn attribute_backlog(c: &EngineCounters, flow: &Flow<FlowState>, label: Label) {
 /// Where ended flows and interim reports go: the counters, the records, the host table.
 struct Sink<'a> {
     shared: &'a Shared,
+    classifiers: &'a Classifiers,
     counters: &'a EngineCounters,
     record: bool,
     records: &'a mut Vec<FlowRecord>,
@@ -878,14 +958,13 @@ impl Sink<'_> {
             (Some(_), Some(label)) => label,
             (Some(l4), None) => {
                 let ends = (Endpoint { ip: o.0, port: o.1 }, Endpoint { ip: r.0, port: r.1 });
-                let label = self.shared.classifier.finish(
-                    &flow.value.inspect,
-                    l4,
-                    ends.0,
-                    ends.1,
-                    &self.shared.peers,
-                    flow.last_seen,
-                );
+                // Under the classifier that began its inspection, else from the ends alone.
+                let fresh = FlowInspect::default();
+                let (classifier, inspect) = match self.classifiers.of(flow.value.epoch) {
+                    Some(c) => (c, &flow.value.inspect),
+                    None => (&*self.classifiers.current, &fresh),
+                };
+                let label = classifier.finish(inspect, l4, ends.0, ends.1, &self.shared.peers, flow.last_seen);
                 attribute_backlog(c, &flow, label);
                 label
             }
@@ -921,6 +1000,9 @@ impl Sink<'_> {
 #[cfg(test)]
 #[path = "related_tests.rs"]
 mod related_tests;
+
+#[cfg(test)]
+mod reload_tests;
 
 #[cfg(test)]
 mod tests {

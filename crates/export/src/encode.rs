@@ -215,6 +215,26 @@ impl Encoder {
         put_u16(&mut self.buf, APPS.len() as u16);
         put_u16(&mut self.buf, APPS_SCOPE);
         put_fields(&mut self.buf, &APPS);
+        self.app_records(now_s, out);
+    }
+
+    /// The application table now in use.
+    pub fn apps(&self) -> &Arc<AppTable> {
+        &self.apps
+    }
+
+    /// Use `apps` from now on (a live reload's new signatures named new protocols): records
+    /// carry their ids, and the next template round announces their names. Announce them soon:
+    /// [`Encoder::templates`] over UDP, [`Encoder::app_records`] over TCP (whose templates are
+    /// sent once per connection).
+    pub fn set_apps(&mut self, apps: Arc<AppTable>) {
+        self.apps = apps;
+    }
+
+    /// Every application's options record (name, category, p2p), without the templates, in
+    /// messages of their own (the partial one is handed out first).
+    pub fn app_records(&mut self, now_s: u32, out: &mut dyn FnMut(&[u8], u32)) {
+        self.flush(now_s, out);
         let apps = Arc::clone(&self.apps);
         for app in apps.apps() {
             let p2p = if app.p2p { "yes" } else { "no" };

@@ -164,6 +164,8 @@ struct Inner {
     stop: AtomicBool,
     handles: Mutex<Vec<Arc<HandleCounters>>>,
     collectors: Vec<(String, String, Arc<Published>)>,
+    /// A new application table for the thread to take ([`Exporter::set_apps`]).
+    new_apps: Mutex<Option<Arc<AppTable>>>,
 }
 
 /// A running exporter. Dropping it stops the thread without waiting; [`Exporter::finish`]
@@ -320,6 +322,20 @@ impl Session {
         encoder.flush(now_s, &mut |m, n| Session::send(link, stats, &mut pace, m, n));
         *next_send = pace.0;
         self.pending_since = None;
+    }
+
+    /// A reload's application table: announced at once (UDP: a template round; TCP, whose
+    /// templates went once on connecting: the application records alone).
+    fn new_apps(&mut self, apps: Arc<AppTable>, now_s: u32) {
+        self.encoder.set_apps(apps);
+        if matches!(self.link, Link::Udp(_)) {
+            self.templates(now_s);
+            return;
+        }
+        let Session { encoder, link, stats, next_send, gap, .. } = self;
+        let mut pace = (*next_send, *gap);
+        encoder.app_records(now_s, &mut |m, n| Session::send(link, stats, &mut pace, m, n));
+        *next_send = pace.0;
     }
 
     fn templates(&mut self, now_s: u32) {
@@ -519,8 +535,12 @@ impl Exporter {
             published.push((c.to_string(), addr.to_string(), stats));
         }
         let (tx, rx) = bounded(config.queue.max(1));
-        let inner =
-            Arc::new(Inner { stop: AtomicBool::new(false), handles: Mutex::new(Vec::new()), collectors: published });
+        let inner = Arc::new(Inner {
+            stop: AtomicBool::new(false),
+            handles: Mutex::new(Vec::new()),
+            collectors: published,
+            new_apps: Mutex::new(None),
+        });
         let finish_wait = Arc::new(Mutex::new(Duration::ZERO));
         let (thread_inner, thread_wait) = (Arc::clone(&inner), Arc::clone(&finish_wait));
         let thread = std::thread::Builder::new()
@@ -533,6 +553,13 @@ impl Exporter {
             })
             .map_err(ExportError::Thread)?;
         Ok(Exporter { tx: Some(tx), thread: Some(thread), inner, finish_wait })
+    }
+
+    /// Name the applications of `apps` from now on (a live reload added protocols): the
+    /// exporter's thread takes it at its next poll and sends every collector a template round
+    /// with the new application names at once.
+    pub fn set_apps(&self, apps: Arc<AppTable>) {
+        *self.inner.new_apps.lock() = Some(apps);
     }
 
     /// A handle for one worker (or one capture reader).
@@ -612,6 +639,11 @@ fn run(
         let stopping = inner.stop.load(Ordering::Acquire);
         let (mut n, mut closed) = (0, false);
         let now_s = unix_s();
+        if let Some(apps) = inner.new_apps.lock().take() {
+            for s in sessions.iter_mut() {
+                s.new_apps(Arc::clone(&apps), now_s);
+            }
+        }
         while n < BURST {
             match rx.try_recv() {
                 Ok(f) => {

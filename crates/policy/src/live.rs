@@ -6,7 +6,13 @@
 //! [`Publisher`]; it never reads the clock itself: its loop passes `now` to
 //! [`Publisher::tick`], which returns the next boundary to sleep until. A clock that steps (NTP)
 //! is harmless: each tick evaluates the schedules from scratch for the instant it is given.
+//!
+//! Each generation may carry a companion `C` beside its table: the bridge publishes its
+//! classifier (signatures and inspection limits) so, so that a reload's new signatures and new
+//! policy reach a worker together, in the same atomic load ([`Publisher::replace_with`]). A
+//! schedule tick keeps the companion; [`Generation::epoch`] counts how often it changed.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
@@ -14,27 +20,73 @@ use jiff::Timestamp;
 
 use crate::{PolicyTable, Program, ScheduleMask};
 
-/// The current policy table, shared by the control thread and every worker.
+/// One published generation: the policy table and its companion (the bridge's classifier).
+/// Derefs to the table.
 #[derive(Debug)]
-pub struct LivePolicy {
-    current: ArcSwap<PolicyTable>,
+pub struct Generation<C> {
+    table: PolicyTable,
+    companion: Arc<C>,
+    epoch: u8,
 }
 
-impl LivePolicy {
-    /// A live policy that starts at `table` (tests, and data paths without a control thread;
-    /// the bridge gets its own from [`Publisher::live`]).
-    pub fn new(table: PolicyTable) -> LivePolicy {
-        LivePolicy { current: ArcSwap::from_pointee(table) }
+impl<C> Generation<C> {
+    /// The policy table.
+    #[inline]
+    pub fn table(&self) -> &PolicyTable {
+        &self.table
     }
 
-    /// The current table, for one batch. Hold the guard no longer than that.
+    /// The companion published with it.
     #[inline]
-    pub fn load(&self) -> Guard<Arc<PolicyTable>> {
+    pub fn companion(&self) -> &Arc<C> {
+        &self.companion
+    }
+
+    /// Which companion this is: starts at 1 and steps (wrapping, never 0) each time
+    /// [`Publisher::replace_with`] publishes a new one; schedule ticks and
+    /// [`Publisher::replace`] keep it. Readers compare it to tell a new companion cheaply.
+    #[inline]
+    pub fn epoch(&self) -> u8 {
+        self.epoch
+    }
+}
+
+impl<C> Deref for Generation<C> {
+    type Target = PolicyTable;
+    #[inline]
+    fn deref(&self) -> &PolicyTable {
+        &self.table
+    }
+}
+
+/// The current policy generation, shared by the control thread and every worker.
+#[derive(Debug)]
+pub struct LivePolicy<C = ()> {
+    current: ArcSwap<Generation<C>>,
+}
+
+impl LivePolicy<()> {
+    /// A live policy that starts at `table` with no companion (tests, and data paths without a
+    /// control thread; the bridge gets its own from [`Publisher::live`]).
+    pub fn new(table: PolicyTable) -> LivePolicy<()> {
+        LivePolicy::with(table, Arc::new(()))
+    }
+}
+
+impl<C> LivePolicy<C> {
+    /// A live policy that starts at `table` with `companion`.
+    pub fn with(table: PolicyTable, companion: Arc<C>) -> LivePolicy<C> {
+        LivePolicy { current: ArcSwap::from_pointee(Generation { table, companion, epoch: 1 }) }
+    }
+
+    /// The current generation, for one batch. Hold the guard no longer than that.
+    #[inline]
+    pub fn load(&self) -> Guard<Arc<Generation<C>>> {
         self.current.load()
     }
 
-    /// The current table as an owned `Arc` (for the stats thread and tests).
-    pub fn load_full(&self) -> Arc<PolicyTable> {
+    /// The current generation as an owned `Arc` (for the stats thread and tests).
+    pub fn load_full(&self) -> Arc<Generation<C>> {
         self.current.load_full()
     }
 }
@@ -52,25 +104,39 @@ pub struct Published {
 
 /// The control thread's side: owns the compiled program and numbers the generations.
 #[derive(Debug)]
-pub struct Publisher {
+pub struct Publisher<C = ()> {
     program: Program,
-    live: Arc<LivePolicy>,
+    companion: Arc<C>,
+    epoch: u8,
+    live: Arc<LivePolicy<C>>,
     generation: u64,
     active: ScheduleMask,
     next_boundary: Option<Timestamp>,
 }
 
-impl Publisher {
-    /// Publish generation 1 of `program` as of `now`.
-    pub fn new(program: Program, now: Timestamp) -> Publisher {
+impl Publisher<()> {
+    /// Publish generation 1 of `program` as of `now`, with no companion.
+    pub fn new(program: Program, now: Timestamp) -> Publisher<()> {
+        Publisher::with(program, Arc::new(()), now)
+    }
+}
+
+impl<C> Publisher<C> {
+    /// Publish generation 1 of `program` with `companion` as of `now`.
+    pub fn with(program: Program, companion: Arc<C>, now: Timestamp) -> Publisher<C> {
         let (active, next_boundary) = program.schedules_at(now);
-        let live = Arc::new(LivePolicy { current: ArcSwap::from_pointee(program.table(active, 1)) });
-        Publisher { program, live, generation: 1, active, next_boundary }
+        let live = Arc::new(LivePolicy::with(program.table(active, 1), Arc::clone(&companion)));
+        Publisher { program, companion, epoch: 1, live, generation: 1, active, next_boundary }
     }
 
     /// The handle workers load from.
-    pub fn live(&self) -> &Arc<LivePolicy> {
+    pub fn live(&self) -> &Arc<LivePolicy<C>> {
         &self.live
+    }
+
+    /// The companion now in force.
+    pub fn companion(&self) -> &Arc<C> {
+        &self.companion
     }
 
     /// The program now in force.
@@ -107,13 +173,30 @@ impl Publisher {
         Published { generation: self.generation, changed: true, next_boundary }
     }
 
+    /// Put a new program and a new companion (a reload with new signatures) in force at `now`,
+    /// in one generation: a reader sees both change in the same load, never one without the
+    /// other. The companion's epoch steps.
+    pub fn replace_with(&mut self, program: Program, companion: Arc<C>, now: Timestamp) -> Published {
+        self.companion = companion;
+        self.epoch = match self.epoch.wrapping_add(1) {
+            0 => 1,
+            e => e,
+        };
+        self.replace(program, now)
+    }
+
     fn publish(&mut self) {
         self.generation += 1;
         // Flows cache the low bits, where 0 means "nothing cached": skip those generations.
         if self.generation & ((1 << crate::CACHED_GENERATION_BITS) - 1) == 0 {
             self.generation += 1;
         }
-        self.live.current.store(Arc::new(self.program.table(self.active, self.generation)));
+        let table = self.program.table(self.active, self.generation);
+        self.live.current.store(Arc::new(Generation {
+            table,
+            companion: Arc::clone(&self.companion),
+            epoch: self.epoch,
+        }));
     }
 }
 
@@ -203,6 +286,36 @@ mod tests {
         assert_eq!((r.changed, r.generation, r.next_boundary), (true, 2, None));
         assert_eq!(flow.get(&live.load(), Some(1), 0), Verdict::Drop);
         assert_eq!(live.load_full().generation(), 2);
+    }
+
+    #[test]
+    fn a_reload_with_a_companion_publishes_both_in_one_generation() {
+        let mut p = Publisher::with(program(""), Arc::new("signatures v1"), ts("2026-06-03T12:00:00Z"));
+        let live = Arc::clone(p.live());
+        let g1 = live.load_full();
+        assert_eq!((g1.generation(), g1.epoch(), **g1.companion()), (1, 1, "signatures v1"));
+        // A policy-only reload keeps the companion and its epoch.
+        p.replace(program(""), ts("2026-06-03T12:00:01Z"));
+        let g2 = live.load_full();
+        assert_eq!((g2.generation(), g2.epoch()), (2, 1));
+        assert!(Arc::ptr_eq(g2.companion(), g1.companion()));
+        // A reload with new signatures: the new policy and the new companion in the same load.
+        let r = p.replace_with(
+            program("[policy.protocols]\nbittorrent = \"drop\"\n"),
+            Arc::new("signatures v2"),
+            ts("2026-06-03T12:00:02Z"),
+        );
+        assert_eq!(r.generation, 3);
+        let g3 = live.load();
+        assert_eq!((g3.generation(), g3.epoch(), **g3.companion()), (3, 2, "signatures v2"));
+        let mut flow = CachedVerdict::default();
+        assert_eq!(flow.get(&g3, Some(1), 0), Verdict::Drop, "the policy of the same generation");
+        // The old generation a reader still holds is whole: old policy, old companion.
+        assert_eq!((g1.generation(), **g1.companion()), (1, "signatures v1"));
+        // Epochs wrap past 255 to 1, never 0.
+        p.epoch = 255;
+        p.replace_with(program(""), Arc::new("v3"), ts("2026-06-03T12:00:03Z"));
+        assert_eq!(live.load().epoch(), 1);
     }
 
     #[test]

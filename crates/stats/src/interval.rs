@@ -103,6 +103,12 @@ impl RecordBuilder {
         })
     }
 
+    /// Name protocols by `protocol_names` from the next record on (a live reload's signatures
+    /// added protocols after the known ones; the ids of those keep their names).
+    pub fn set_protocol_names(&mut self, protocol_names: Vec<(String, String)>) {
+        self.protocol_names = protocol_names;
+    }
+
     /// This interval's record from `t` (a fresh snapshot) and the flow table's figures; collects
     /// the workers' histograms from `collector`. `epoch` is when the bridge started. The top
     /// flows are left empty, for the caller (whose candidates come with the histograms); the
