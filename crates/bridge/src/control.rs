@@ -5,9 +5,10 @@
 //! wall clock it is given and publishes a new generation when the set of active schedules
 //! changes. A reload re-reads and checks the whole config ([`weir_control::reload`]: keys,
 //! signatures, policy names, classes, schedules, and the keys a reload cannot change); only if
-//! all of it is good is its policy published, else the running one stays and the reason is
-//! logged and answered. Either way the result is kept for `weir reload --status`, the stats
-//! record and the summary.
+//! all of it is good is its policy published, with its classifier (signatures and inspection
+//! limits) beside it in the same generation when those changed, else the running one stays and
+//! the reason is logged and answered. Either way the result is kept for `weir reload --status`,
+//! the stats record and the summary.
 
 use crate::run::Prepared;
 use jiff::Timestamp;

@@ -9,7 +9,8 @@
 //! and each reload. [`Inspector::begin_batch`] loads the current one (one atomic load per
 //! batch); every packet's verdict is then looked up afresh from its flow's label in that
 //! generation, so a flow follows a new policy from its next packet without being classified
-//! again.
+//! again. The generation carries the classifier too: a reload's new signatures reach the engine
+//! in the same load as the policy written for them ([`weir_engine::Engine::set_classifier`]).
 
 use std::sync::Arc;
 use weir_config::Action;
