@@ -18,7 +18,9 @@ fn classifier(text: &str) -> Arc<Classifier> {
 
 /// The frames of a TCP conversation whose client sends `parts` one segment each, without the
 /// closing FINs (so the flow is still open), and the FINs.
-fn conversation(port: u16, parts: &[&[u8]]) -> (Vec<(Vec<u8>, bool)>, Vec<(Vec<u8>, bool)>) {
+type Frames = Vec<(Vec<u8>, bool)>;
+
+fn conversation(port: u16, parts: &[&[u8]]) -> (Frames, Frames) {
     let ip = |n| IpAddr::from([198, 18, 0, n]);
     let ex: Vec<(bool, &[u8])> = parts.iter().map(|p| (true, *p)).collect();
     let mut all = tcp_conversation(&Builder::default(), (ip(1), port), (ip(2), 7000), &ex);
