@@ -103,10 +103,7 @@ impl PolicyControl {
             Ok(r) => {
                 // The policy and the classifier in one generation: a worker loads both at once.
                 // Unchanged signatures and limits keep the running classifier (and its epoch).
-                let same = r.loaded.signature_text == self.running.signature_text
-                    && r.loaded.config.inspect.signatures == self.running.config.inspect.signatures
-                    && r.loaded.classifier.limits() == self.running.classifier.limits();
-                let published = if same {
+                let published = if !r.new_classifier {
                     self.publisher.replace(r.loaded.program.clone(), now)
                 } else {
                     let c = Arc::clone(&r.loaded.classifier);

@@ -274,6 +274,9 @@ pub struct Reload {
     pub loaded: Loaded,
     /// One line saying what changed, for the log and the reply.
     pub summary: String,
+    /// Whether the signatures or the inspection limits changed (the classifier must be
+    /// published with the policy); `false`: the running classifier stays.
+    pub new_classifier: bool,
 }
 
 /// Re-read `path` and check it against what is `running` (see the crate documentation).
@@ -312,14 +315,10 @@ pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
     new.protocol_capacity = running.protocol_capacity;
     let p = &new.config.policy;
     let limits = new.classifier.limits();
-    let signatures = if new.signature_text == running.signature_text
-        && running.classifier.limits() == limits
-        && new.config.inspect.signatures == running.config.inspect.signatures
-    {
-        "signatures unchanged"
-    } else {
-        "new signatures"
-    };
+    let new_classifier = new.signature_text != running.signature_text
+        || running.classifier.limits() != limits
+        || new.config.inspect.signatures != running.config.inspect.signatures;
+    let signatures = if new_classifier { "new signatures" } else { "signatures unchanged" };
     let summary = format!(
         "{} policy rules, {} classes, {} schedules, default {}; {} signatures, {} protocols ({signatures}; inspect {} packets, {} bytes)",
         p.rules.len(),
@@ -331,7 +330,7 @@ pub fn reload(running: &Loaded, path: &Path) -> Result<Reload, ReloadError> {
         limits.max_packets,
         limits.max_bytes,
     );
-    Ok(Reload { loaded: new, summary })
+    Ok(Reload { loaded: new, summary, new_classifier })
 }
 
 /// The socket path a config names (`control.socket`, else [`weir_config::default_control_socket`]),

@@ -67,6 +67,7 @@ fn a_policy_change_reloads() {
     d.write("w.toml", &format!("{BASE}[policy.protocols]\nbittorrent = \"drop\"\n"));
     let r = reload(&running, &p).unwrap();
     assert!(r.summary.contains("1 policy rules") && r.summary.contains("signatures unchanged"), "{}", r.summary);
+    assert!(!r.new_classifier);
     // Inspection limits travel with the classifier, published with the policy: they reload too.
     d.write(
         "w.toml",
@@ -76,6 +77,7 @@ fn a_policy_change_reloads() {
     let limits = r.loaded.classifier.limits();
     assert_eq!((limits.max_packets, limits.max_bytes), (4, 1024));
     assert!(r.summary.contains("inspect 4 packets, 1024 bytes"), "{}", r.summary);
+    assert!(r.new_classifier);
     // The rest of [inspect] is built once at start: a restart, said so.
     d.write("w.toml", &format!("{BASE}[inspect]\npeer_cache = 1000\n"));
     let e = reload(&running, &p).unwrap_err().to_string();
