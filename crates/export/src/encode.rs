@@ -231,10 +231,9 @@ impl Encoder {
         self.apps = apps;
     }
 
-    /// Every application's options record (name, category, p2p), without the templates, in
-    /// messages of their own (the partial one is handed out first).
+    /// Every application's options record (name, category, p2p), without the templates, added to
+    /// the message being built (in a set of their own), which is then handed out.
     pub fn app_records(&mut self, now_s: u32, out: &mut dyn FnMut(&[u8], u32)) {
-        self.flush(now_s, out);
         let apps = Arc::clone(&self.apps);
         for app in apps.apps() {
             let p2p = if app.p2p { "yes" } else { "no" };
