@@ -168,6 +168,26 @@ impl Meter {
     }
 
     /// Stops sampling; prints the counters once a second (for the log of a failure).
+    /// Waits (at most `limit`) until the counter `pick` has moved by `bytes` since the meter
+    /// started; whether it did.
+    fn wait_for(&self, bytes: u64, limit: Duration, pick: impl Fn(&(f64, u64, u64)) -> u64) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let moved = {
+                let samples = self.samples.lock();
+                match (samples.first(), samples.last()) {
+                    (Some(a), Some(b)) => pick(b) - pick(a) >= bytes,
+                    _ => false,
+                }
+            };
+            if moved {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
     fn samples(&mut self) -> Vec<(f64, u64, u64)> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -191,12 +211,16 @@ impl Drop for Meter {
 }
 
 /// The steady rate (bits/s) of the counter `pick` over the samples: from 2 s after it first
-/// moved to 1 s before it last moved; and that window's length. `None` if it never moved.
+/// moved to 1 s before its transfer ended, and that window's length. Both ends take a 64 KiB
+/// margin, so the handful of bytes a client sends after its transfer (aria2c's "stopped"
+/// announce to the tracker, seconds later) does not stretch the window over idle time. `None`
+/// if it never moved.
 fn steady_rate(samples: &[(f64, u64, u64)], pick: impl Fn(&(f64, u64, u64)) -> u64) -> Option<(f64, f64)> {
+    const MARGIN: u64 = 64 * 1024;
     let base = pick(samples.first()?);
-    let first = samples.iter().find(|s| pick(s) > base + 64 * 1024)?.0;
+    let first = samples.iter().find(|s| pick(s) > base + MARGIN)?.0;
     let last_value = pick(samples.last()?);
-    let last = samples.iter().find(|s| pick(s) == last_value)?.0;
+    let last = samples.iter().find(|s| pick(s) + MARGIN >= last_value)?.0;
     let (from, to) = (first + 2.0, last - 1.0);
     let at = |t: f64| samples.iter().find(|s| s.0 >= t).map(|s| (s.0, pick(s)));
     let ((t1, b1), (t2, b2)) = (at(from)?, at(to)?);
@@ -254,9 +278,11 @@ fn bittorrent_is_shaped_to_its_class_rate_while_http_runs_at_line_rate() {
 
     let leech = tmp.path("leech");
     let mut aria = traffic.spawn("bt-leech", &["in", torrent.to_str().unwrap(), leech.to_str().unwrap(), "90"], &tmp.0);
-    thread::sleep(Duration::from_secs(5));
-    // The web download at the same time, through the same bridge, in no class.
+    // The web download while the shaped transfer runs (aria2c takes seconds to announce and
+    // connect), through the same bridge, in no class.
+    assert!(meter.wait_for(2 << 20, Duration::from_secs(60), |s| s.2), "the BitTorrent transfer never started");
     let (ok, len, secs) = http_get(&traffic, &tmp, "web", "60");
+    let overlapped = !meter.wait_for(BT_LEN as u64, Duration::ZERO, |s| s.2);
     let aria_status = wait_bounded(&mut aria, Duration::from_secs(120), "bt-leech");
     let samples = meter.samples();
     traffic.stop();
@@ -275,6 +301,7 @@ fn bittorrent_is_shaped_to_its_class_rate_while_http_runs_at_line_rate() {
     assert!(window >= 10.0, "the shaped transfer's steady part lasted only {window:.1} s");
     assert!((bt_mbit - RATE_MBIT).abs() <= RATE_MBIT * 0.10, "bittorrent ran at {bt_mbit:.2} Mbit/s, not 8 ±10%");
     assert!(web_mbit >= 5.0 * RATE_MBIT, "HTTP beside the class ran at only {web_mbit:.1} Mbit/s");
+    assert!(overlapped, "the HTTP download ended after the shaped transfer, not beside it");
     assert_eq!(c.kind, "shape");
     assert_eq!(c.rate_set_bps, 8_000_000);
     assert!(c.inb.packets_out > 1000 && c.inb.bytes_out >= BT_LEN as u64, "the download went through the class");
