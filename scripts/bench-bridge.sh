@@ -51,7 +51,9 @@
 # Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix"), SETUPS ("bridge ipt weir weiroff xdp
 # afxdp"), KEEP_LOGS=1 keeps the scratch directory; WEIR_NAPI=fwd gives weir's `inside` the
 # bridge's placement (threaded NAPI on FWD_CORE, so the receive copy shares weir's core instead
-# of trafgen's); WEIR_WORKERS='tx_drain_us = 20' adds lines to weir's [workers].
+# of trafgen's); WEIR_WORKERS='tx_drain_us = 20' adds lines to weir's [workers]; WEIR=path runs
+# that weir binary as (c) instead of this checkout's release build (with BASELINE: two older
+# builds against each other).
 # Exits non-zero only if setting up fails, never because a goal was missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,8 +78,12 @@ ncpu=$(nproc)
 [ "$GEN_CORE" != "$FWD_CORE" ] || log "warning: GEN_CORE = FWD_CORE: generator and bridge share a core"
 
 log "building weir (release)"
-cargo build --release --locked -q || die "cargo build --release failed"
-WEIR=$ROOT/target/release/weir
+if [ -n "${WEIR:-}" ]; then
+  [ -x "$WEIR" ] || die "WEIR=$WEIR is not an executable weir"
+else
+  cargo build --release --locked -q || die "cargo build --release failed"
+  WEIR=$ROOT/target/release/weir
+fi
 cargo build --release --locked -q -p weir-xdp --example xdp-fwd || die "cargo build --example xdp-fwd failed"
 XDP_FWD=$ROOT/target/release/examples/xdp-fwd
 

@@ -5,13 +5,20 @@
 # Usage: scripts/bench-classify.sh [RUNS] [LOOPS]
 #   BASELINE=path/to/other/weir  also measures that build in the same runs (before/after a change,
 #                                e.g. a release build of main), and prints its ratio beside this one's.
+#   WEIR=path/to/weir            measures that binary as "this build" instead of building this
+#                                checkout (with BASELINE: two older commits against each other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 LOOPS=${2:-20}
 CORE=${CORE:-1}
 command -v ndpiReader >/dev/null || bash scripts/setup.sh
-cargo build --release --locked -q
+if [ -n "${WEIR:-}" ]; then
+  [ -x "$WEIR" ] || { echo "WEIR=$WEIR is not an executable weir" >&2; exit 2; }
+else
+  cargo build --release --locked -q
+  WEIR=./target/release/weir
+fi
 
 # Every bundled capture except the deliberately corrupt one (it ends in a truncated record).
 mapfile -t FILES < <(ls tests/pcaps/*.pcap | grep -v fuzz-2006)
@@ -28,7 +35,7 @@ ndpi_pps() {
 }
 
 weir_pps() { # [binary]
-  taskset -c "$CORE" "${1:-./target/release/weir}" classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress |
+  taskset -c "$CORE" "${1:-$WEIR}" classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress |
     tail -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets_per_s"])'
 }
 
@@ -60,7 +67,7 @@ if [ -n "${BASELINE:-}" ]; then
   bm=$(printf '%s\n' "${base_all[@]}" | median)
   brm=$(printf '%s\n' "${base_ratios[@]}" | median)
   printf '%-5s %15.0f %15.0f %8s %15.0f %8s\n' median "$nm" "$wm" "$rm_" "$bm" "$brm"
-  echo "baseline: $BASELINE"
+  echo "this build: $WEIR; baseline: $BASELINE"
 else
   printf '%-5s %15.0f %15.0f %8s\n' median "$nm" "$wm" "$rm_"
 fi
@@ -70,18 +77,35 @@ echo "captures: ${#FILES[@]} files, $LOOPS loops per run, core $CORE; ratio = we
 # output, start-up and teardown), alternating, on the same core. This is what a user waits for;
 # ndpiReader's own "nDPI throughput" above leaves out part of its work.
 echo
-printf '%-5s %15s %15s %8s\n' run ndpiReader_s weir_s ratio
-whole=()
+if [ -n "${BASELINE:-}" ]; then
+  printf '%-5s %15s %15s %8s %15s %8s\n' run ndpiReader_s weir_s ratio baseline_s ratio
+else
+  printf '%-5s %15s %15s %8s\n' run ndpiReader_s weir_s ratio
+fi
+whole=(); base_whole=()
+wall() { # command...: seconds from start to exit
+  local t0 t1
+  t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
+  python3 -c "print(($t1-$t0)/1e9)"
+}
 for run in $(seq 1 "$RUNS"); do
-  t0=$(date +%s%N)
-  taskset -c "$CORE" ndpiReader -i "$playlist" -l "$LOOPS" -n 1 >/dev/null 2>&1
-  t1=$(date +%s%N)
-  taskset -c "$CORE" ./target/release/weir classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress >/dev/null
-  t2=$(date +%s%N)
-  n=$(python3 -c "print(($t1-$t0)/1e9)"); w=$(python3 -c "print(($t2-$t1)/1e9)")
+  n=$(wall taskset -c "$CORE" ndpiReader -i "$playlist" -l "$LOOPS" -n 1)
+  w=$(wall taskset -c "$CORE" "$WEIR" classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress)
   r=$(ratio "$n" "$w")
   whole+=("$r")
-  printf '%-5s %15.2f %15.2f %8s\n' "$run" "$n" "$w" "$r"
+  if [ -n "${BASELINE:-}" ]; then
+    b=$(wall taskset -c "$CORE" "$BASELINE" classify "${FILES[@]}" --loops "$LOOPS" --json --no-progress)
+    br=$(ratio "$n" "$b")
+    base_whole+=("$br")
+    printf '%-5s %15.2f %15.2f %8s %15.2f %8s\n' "$run" "$n" "$w" "$r" "$b" "$br"
+  else
+    printf '%-5s %15.2f %15.2f %8s\n' "$run" "$n" "$w" "$r"
+  fi
 done
-printf '%-5s %15s %15s %8s\n' median - - "$(printf '%s\n' "${whole[@]}" | median)"
+if [ -n "${BASELINE:-}" ]; then
+  printf '%-5s %15s %15s %8s %15s %8s\n' median - - "$(printf '%s\n' "${whole[@]}" | median)" - \
+    "$(printf '%s\n' "${base_whole[@]}" | median)"
+else
+  printf '%-5s %15s %15s %8s\n' median - - "$(printf '%s\n' "${whole[@]}" | median)"
+fi
 echo "whole process: ratio = ndpiReader's wall time / weir's (goal: at least 4x)"
