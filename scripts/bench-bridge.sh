@@ -288,9 +288,15 @@ EOF
         cp "$TMP/weir.toml" "$TMP/base.toml"
         { cat "$TMP/weir.toml"; printf '[flows]\nudp_idle_s = 1\n'; } >"$TMP/expoff.toml"
         { cat "$TMP/expoff.toml"; printf '[export]\nipfix = ["127.0.0.1:4739"]\n'; } >"$TMP/expon.toml"
-        nsx "$s" br "$WEIR" check-config "$TMP/expon.toml" >/dev/null || die "weir check-config (export) failed"
+        # Each config is checked only where its setup runs (WEIR may be an older build without
+        # [export] or classes).
+        if [[ " $SETUPS " == *" expon "* ]]; then
+            nsx "$s" br "$WEIR" check-config "$TMP/expon.toml" >/dev/null || die "weir check-config (export) failed"
+        fi
         { cat "$TMP/weir.toml"; printf '[policy.classes.all]\nrate = "100 Gbit/s"\n[[policy.rule]]\nprotocol = "unknown"\nclass = "all"\n'; } >"$TMP/shape.toml"
-        nsx "$s" br "$WEIR" check-config "$TMP/shape.toml" >/dev/null || die "weir check-config (shape) failed"
+        if [[ " $SETUPS " == *" shape "* ]]; then
+            nsx "$s" br "$WEIR" check-config "$TMP/shape.toml" >/dev/null || die "weir check-config (shape) failed"
+        fi
         # The collector's socket: a raw-table DROP on lo, so the datagrams cost their whole way
         # out and nothing after.
         nsx "$s" br ip link set lo up
