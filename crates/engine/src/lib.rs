@@ -588,8 +588,10 @@ impl Engine {
                 classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
             }
             c.protocol(label.protocol).count_packet(direction, wire_len);
-            let announces = announces(label.protocol) && !payload.is_empty();
-            let ends = (flow.originator(), flow.responder(), touched.dir);
+            // The flow's ends only for a flow that announces others (rare): two address
+            // conversions on every packet of every decided flow otherwise.
+            let ends = (announces(label.protocol) && !payload.is_empty())
+                .then(|| (flow.originator(), flow.responder(), touched.dir));
             if active_ns != 0
                 && flow.value.flags & (REPORTED | UNTRACKED) == 0
                 && now.saturating_sub(flow.first_seen) >= active_ns
@@ -597,7 +599,7 @@ impl Engine {
                 sink.first_report(flow, label, now, active_ns);
             }
             drop(shard);
-            if announces {
+            if let Some(ends) = ends {
                 follow(&shared.related, label.protocol, ends, payload, now);
             }
             self.maybe_expire(now);
@@ -631,12 +633,15 @@ impl Engine {
         // STUN messages, and the policy treats them so (they are counted at the verdict).
         let protocol = done.or_else(|| flow.value.inspect.provisional());
         let outcome = Outcome::Ip { protocol, direction };
-        let ends = (flow.originator(), flow.responder(), touched.dir);
+        // The flow's ends, read under the shard lock, only at a verdict that needs them.
+        let follows =
+            done.filter(|&p| (announces(p) && !payload.is_empty()) || (p == ProtocolId::TINC && l4 == Some(L4::Tcp)));
+        let ends = follows.map(|p| (p, (flow.originator(), flow.responder(), touched.dir)));
         drop(shard);
-        if let Some(p) = done {
+        if let Some((p, ends)) = ends {
             if announces(p) && !payload.is_empty() {
                 follow(&shared.related, p, ends, payload, now);
-            } else if p == ProtocolId::TINC && l4 == Some(L4::Tcp) {
+            } else {
                 // A tinc meta connection, at its verdict (once): the tunnel's datagrams go
                 // between the same hosts, to or from the listening daemon's port.
                 let (orig, resp, _) = ends;

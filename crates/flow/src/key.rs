@@ -38,11 +38,15 @@ fn octets(ip: IpAddr) -> ([u8; 16], bool) {
     }
 }
 
+#[inline]
 fn addr(octets: [u8; 16], v6: bool) -> IpAddr {
-    let v6addr = core::net::Ipv6Addr::from(octets);
-    match (v6, v6addr.to_ipv4_mapped()) {
-        (false, Some(v4)) => IpAddr::V4(v4),
-        _ => IpAddr::V6(v6addr),
+    // An IPv4 key holds its address v4-mapped (`octets`): the last four bytes, no IPv6 value
+    // built and taken apart again. (A default key, all zeros, stays `::` as before.)
+    match octets {
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d] if !v6 => {
+            IpAddr::V4(core::net::Ipv4Addr::new(a, b, c, d))
+        }
+        _ => IpAddr::V6(core::net::Ipv6Addr::from(octets)),
     }
 }
 
@@ -68,6 +72,7 @@ impl FlowKey {
     }
 
     /// The sending endpoint of a packet travelling `dir`.
+    #[inline]
     pub fn source(&self, dir: KeyDir) -> (IpAddr, u16) {
         match dir {
             KeyDir::LoToHi => (addr(self.lo_addr, self.v6), self.lo_port),
