@@ -7,6 +7,11 @@
 #                                e.g. a release build of main), and prints its ratio beside this one's.
 #   WEIR=path/to/weir            measures that binary as "this build" instead of building this
 #                                checkout (with BASELINE: two older commits against each other).
+#   INSTRUCTIONS=1               also counts the instructions per packet of weir (and BASELINE)
+#                                with valgrind's cachegrind: runs of 12 and 2 loops, the difference
+#                                divided by the packets of 10 loops, so start-up (the signature
+#                                compile) cancels out. Deterministic, unlike the timings: the way to
+#                                compare two builds on a loaded machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -109,3 +114,26 @@ else
   printf '%-5s %15s %15s %8s\n' median - - "$(printf '%s\n' "${whole[@]}" | median)"
 fi
 echo "whole process: ratio = ndpiReader's wall time / weir's (goal: at least 4x)"
+
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+  command -v valgrind >/dev/null || { echo "INSTRUCTIONS=1 needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+  irefs() { # binary loops: instructions executed (cachegrind's I refs)
+    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+      "$1" classify "${FILES[@]}" --loops "$2" --json --no-progress 2>&1 >/dev/null |
+      awk '/I[[:space:]]+refs:/ { gsub(",", "", $NF); print $NF }'
+  }
+  per_packet() { # binary: instructions per packet, start-up excluded
+    local packets lo hi
+    packets=$("$1" classify "${FILES[@]}" --loops 1 --json --no-progress | tail -n 1 |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
+    lo=$(irefs "$1" 2); hi=$(irefs "$1" 12)
+    python3 -c "print(f'{($hi - $lo) / (10 * $packets):.1f}')"
+  }
+  echo
+  w=$(per_packet "$WEIR")
+  echo "instructions per packet (cachegrind, 12 loops less 2): weir $w"
+  if [ -n "${BASELINE:-}" ]; then
+    b=$(per_packet "$BASELINE")
+    echo "instructions per packet: baseline $b; this build / baseline = $(python3 -c "print(f'{$w / $b:.3f}')")"
+  fi
+fi
