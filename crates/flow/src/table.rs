@@ -337,6 +337,29 @@ impl<V: Default> Shard<V> {
         Touched { flow: &mut self.slots[slot as usize], dir: flow_dir, is_new }
     }
 
+    /// Adds packets and bytes seen elsewhere (a kernel fast path) to the flow of `key`, per key
+    /// direction (lower to higher endpoint first), and moves its last sight up to `last_seen`
+    /// (so it expires by it). False if the shard does not hold the flow.
+    pub fn credit(&mut self, key: &FlowKey, hash: u64, packets: [u64; 2], bytes: [u64; 2], last_seen: u64) -> bool {
+        let slots = &self.slots;
+        let Some(slot) = self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key)).copied()
+        else {
+            return false;
+        };
+        let Some(flow) = self.slots.get_mut(slot as usize) else { return false };
+        // Key direction 0 (lower to higher) is the originator's when it opened lower to higher.
+        let orig = usize::from(flow.originator_dir != crate::KeyDir::LoToHi);
+        for (kdir, fd) in [(0, orig), (1, 1 - orig)] {
+            flow.packets[fd] += packets[kdir];
+            flow.bytes[fd] += bytes[kdir];
+        }
+        if last_seen > flow.last_seen {
+            flow.last_seen = last_seen;
+            self.refresh(slot);
+        }
+        true
+    }
+
     /// The flow of `key` (whose hash is `hash`), if the shard holds it.
     pub fn get(&self, key: &FlowKey, hash: u64) -> Option<&Flow<V>> {
         let slots = &self.slots;

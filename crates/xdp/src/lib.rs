@@ -95,6 +95,7 @@ mod census;
 mod config;
 mod engine;
 mod error;
+mod fastpath;
 mod iface;
 mod pair;
 mod port;
@@ -107,6 +108,10 @@ pub use census::{
 };
 pub use config::{BindMode, BusyPoll, ConfigProblem, XdpConfig, XdpMode};
 pub use error::XdpError;
+pub use fastpath::{
+    FastAction, FastFlow, FastKey, FastPath, FastPathConfig, FlowCounts, Insert, KernelProto, KernelSide, MAX_QUEUES,
+    PROTO_SLOTS,
+};
 pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info, set_rx_vlan_stripping};
 pub use pair::{FramePair, QueuePair, detach_xdp, xdp_program};
 pub use port::{XskPort, in_netns, monotonic_ns};
