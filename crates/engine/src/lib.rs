@@ -255,9 +255,6 @@ pub enum FastHint {
     None,
     /// The flow may be installed.
     Decided(DecidedFlow),
-    /// A TCP FIN or RST: the flow is ending, take it out of the kernel so user space sees the
-    /// rest of it.
-    Ending(FlowKey, u16),
 }
 
 /// Shared parts that several engines (one per worker) use together.
@@ -445,8 +442,8 @@ impl Engine {
         self.last_hash
     }
 
-    /// What the last packet [`Engine::process`] saw means for a kernel fast path: its flow may
-    /// be installed, or is ending. Always [`FastHint::None`] without `fast_hints`.
+    /// What the last packet [`Engine::process`] saw means for a kernel fast path: whether its
+    /// flow may be installed. Always [`FastHint::None`] without `fast_hints`.
     #[inline]
     pub fn fast_hint(&self) -> FastHint {
         self.fast
@@ -666,9 +663,8 @@ impl Engine {
                 classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
             }
             c.protocol(label.protocol).count_packet(direction, wire_len);
-            if ending {
-                *fast = FastHint::Ending(key, vlan);
-            } else if plain && !flow.value.inspect.harvesting() && !announces(label.protocol) && !flow.is_closed() {
+            // (A FIN or RST is no reason to install: the kernel sends those here.)
+            if plain && !ending && !flow.value.inspect.harvesting() && !announces(label.protocol) && !flow.is_closed() {
                 *fast = FastHint::Decided(decided(flow, key, vlan, label.protocol));
             }
             let announces = announces(label.protocol) && !payload.is_empty();
@@ -710,12 +706,14 @@ impl Engine {
                 Some(label.protocol)
             }
         };
-        if let Some(p) = done {
-            if ending {
-                *fast = FastHint::Ending(key, vlan);
-            } else if plain && !flow.value.inspect.harvesting() && !announces(p) && !flow.is_closed() {
-                *fast = FastHint::Decided(decided(flow, key, vlan, p));
-            }
+        if let Some(p) = done
+            && plain
+            && !ending
+            && !flow.value.inspect.harvesting()
+            && !announces(p)
+            && !flow.is_closed()
+        {
+            *fast = FastHint::Decided(decided(flow, key, vlan, p));
         }
         // A UDP flow that opened with STUN and is read on for its media: its packets so far are
         // STUN messages, and the policy treats them so (they are counted at the verdict).
