@@ -276,3 +276,25 @@ impl FastSweep {
         self.last = seen;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_key_is_the_table_key_and_back() {
+        let ip = |n: u8| std::net::IpAddr::from([198, 18, 0, n]);
+        let (key, _) = FlowKey::new(ip(9), 53, ip(1), 40000, 17);
+        let k = fast_key(&key, 7);
+        assert_eq!((k.lo_port, k.hi_port, k.protocol, k.v6, k.vlan), (40000, 53, 17, 0, 7));
+        // IPv4 as IPv4-mapped IPv6, as the XDP program builds it.
+        assert_eq!(&k.lo_addr[10..], &[0xff, 0xff, 198, 18, 0, 1]);
+        assert_eq!(flow_key(&k), Some(key));
+        let v6 = |n: u16| std::net::IpAddr::from([0x2001, 2, 0, 0, 0, 0, 0, n]);
+        let (key6, _) = FlowKey::new(v6(2), 0, v6(1), 0, 58);
+        assert_eq!(flow_key(&fast_key(&key6, 0)), Some(key6));
+        // A key out of canonical order is no flow of the table.
+        let swapped = FastKey { lo_addr: k.hi_addr, hi_addr: k.lo_addr, lo_port: 53, hi_port: 40000, ..k };
+        assert_eq!(flow_key(&swapped), None);
+    }
+}

@@ -1160,6 +1160,49 @@ mod tests {
     }
 
     #[test]
+    fn fast_hints_name_decided_plain_flows_and_the_flows_that_end() {
+        let sh = shared();
+        let config = EngineConfig { fast_hints: true, expiry: Expiry::External, ..EngineConfig::default() };
+        let mut e = Engine::new(sh.clone(), config);
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        let b = Builder::default();
+        // A DNS query is labelled at its first packet: decided, with its direction.
+        let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
+        q.extend_from_slice(b"example\x03com\x00\x00\x01\x00\x01");
+        let f = b.udp((ip(1), 40000), (ip(2), 53), &q);
+        e.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        let FastHint::Decided(d) = e.fast_hint() else { panic!("{:?}", e.fast_hint()) };
+        assert_eq!(e.classifier().registry().name(d.protocol), "dns");
+        assert_eq!(d.vlan, 0);
+        // 198.18.0.1 is the lower endpoint and opened the flow from inside: lower to higher is outbound.
+        assert!(d.lo_outbound);
+        assert_eq!(d.key.parts().2, 40000);
+        // Pending flows are not decided; neither is a tunnelled or tagged-thrice frame.
+        let f = udp(7000, 10);
+        e.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        assert_eq!(e.fast_hint(), FastHint::None);
+        let tagged = Builder { vlans: vec![5] }.udp((ip(1), 40001), (ip(2), 53), &q);
+        e.process(&tagged, tagged.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        let FastHint::Decided(d) = e.fast_hint() else { panic!("tagged: {:?}", e.fast_hint()) };
+        assert_eq!(d.vlan, 5);
+        // A TCP FIN is no reason to install (the kernel sends those to user space).
+        let fin = b.tcp((ip(1), 5000), (ip(2), 80), 1, 0, weir_flow::tcp_flags::FIN | weir_flow::tcp_flags::ACK, &[]);
+        e.process(&fin, fin.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        assert_eq!(e.fast_hint(), FastHint::None);
+        // Every flow that ends is named, with its VLAN.
+        let mut sweeper = Engine::new(sh.clone(), EngineConfig { fast_hints: true, ..EngineConfig::default() });
+        sweeper.expire(3_600_000_000_000);
+        let ended: Vec<(FlowKey, u16)> = sweeper.drain_ended().collect();
+        assert_eq!(ended.len(), 4, "{ended:?}");
+        assert!(ended.iter().any(|(_, v)| *v == 5));
+        // Without fast hints nothing is kept.
+        let mut plain = Engine::new(sh, EngineConfig::default());
+        plain.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        plain.expire(3_600_000_000_000);
+        assert_eq!(plain.drain_ended().count(), 0);
+    }
+
+    #[test]
     fn the_heaviest_flows_come_from_the_data_path() {
         let sh = shared();
         let mut e = Engine::new(sh.clone(), EngineConfig { top_flows: 4, ..EngineConfig::default() });

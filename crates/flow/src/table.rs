@@ -683,6 +683,32 @@ mod tests {
     }
 
     #[test]
+    fn credit_adds_counts_by_key_direction_and_moves_the_last_sight() {
+        let t = table(16);
+        let mut ended = Vec::new();
+        // Opened by 198.18.0.2:2000, the higher endpoint: key direction 1 is the originator's.
+        touch(&t, 2000, 1000, 17, 0, 0, &mut ended);
+        let (key, _) = FlowKey::new(ip(2), 2000, ip(1), 1000, 17);
+        let h = t.hash(&key);
+        assert!(t.lock(0).credit(&key, h, [3, 5], [300, 500], 7 * S));
+        let shard = t.lock(0);
+        let f = shard.get(&key, h).unwrap();
+        assert_eq!(f.packets, [1 + 5, 3], "originator first");
+        assert_eq!(f.bytes, [100 + 500, 300]);
+        assert_eq!(f.last_seen, 7 * S);
+        drop(shard);
+        // A stale sight never moves it back; an unknown flow is not credited.
+        assert!(t.lock(0).credit(&key, h, [0, 0], [0, 0], S));
+        assert_eq!(t.lock(0).get(&key, h).unwrap().last_seen, 7 * S);
+        let (other, _) = FlowKey::new(ip(1), 1, ip(2), 2, 17);
+        assert!(!t.lock(0).credit(&other, t.hash(&other), [1, 1], [1, 1], S));
+        // Credited to 7 s, it outlives the UDP timeout counted from its packet at 0.
+        let udp = Timeouts::default().udp_ns;
+        assert_eq!(t.expire_all(udp + S, &mut |_, _| {}), 0);
+        assert_eq!(t.expire_all(7 * S + udp + 1, &mut |_, _| {}), 1);
+    }
+
+    #[test]
     fn counts_both_directions_in_one_flow() {
         let t = table(16);
         let mut ended = Vec::new();
