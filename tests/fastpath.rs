@@ -199,7 +199,7 @@ fn off_only(lab: &Lab, dir: &TempDir) -> bool {
     let weir = Weir::start(WEIR, lab, dir, BASE);
     let (code, stderr, summary) = weir.stop();
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("event=fastpath state=off reason=WEIR_FASTPATH=off"), "{stderr}");
+    assert!(stderr.contains("event=fastpath state=off reason=\"WEIR_FASTPATH=off\""), "{stderr}");
     assert!(summary.fastpath.is_none());
     true
 }
@@ -377,6 +377,39 @@ fn fail_closed_drops_undecided_frames_and_keeps_decided_verdicts() {
     assert!(first_answer(&lab, Ns::In, OUT_V6, Duration::from_secs(5)).is_some());
     let (code, stderr, _) = weir.stop();
     assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_reload_applies_to_a_decided_flow_at_its_next_frame() {
+    if !lab_available("a_reload_applies_to_a_decided_flow_at_its_next_frame") {
+        return;
+    }
+    let lab = Lab::up(LabOptions::default()).unwrap();
+    let dir = TempDir::new("fastpath-reload");
+    if off_only(&lab, &dir) {
+        return;
+    }
+    let cfg = dir.path("reload.toml");
+    std::fs::write(&cfg, BASE).unwrap();
+    let mut weir = Weir::spawn(WEIR, &lab, &cfg, &dir.path("reload-summary.json"), &[]);
+    let (mut server, mut out) = helper(&lab, Ns::Out, UDP_SERVER, &["53", "8", "echo"]);
+    let got = run_out(&lab, Ns::In, UDP_CLIENT, &[OUT_V4, "53", "100", "40000", DNS_QUERY, "wait"]);
+    assert_eq!(got, "100", "forwarded (in the kernel once decided)");
+    // The same flow, after a reload that drops DNS: the kernel's entry is of the old generation,
+    // so the flow's next frame is decided again in user space, and dropped.
+    std::fs::write(&cfg, format!("{BASE}[policy.protocols]\ndns = \"drop\"\n")).unwrap();
+    kill(weir.pid(), "HUP");
+    weir.wait_for("generation=2", Duration::from_secs(10));
+    run_out(&lab, Ns::In, UDP_CLIENT, &[OUT_V4, "53", "50", "40000", DNS_QUERY, "nowait"]);
+    let _ = server.wait();
+    assert_eq!(out.next().map(Result::unwrap).as_deref(), Some("100"), "no query passed after the reload");
+    let (code, stderr, summary) = weir.stop();
+    assert_eq!(code, 0, "{stderr}");
+    check_accounting(&summary);
+    let dns = summary.protocol("dns");
+    assert_eq!((dns.packets_out, dns.packets_in, dns.dropped_out), (150, 100, 50), "{dns:?}");
+    let f = summary_fastpath(&summary);
+    assert!(f.packets >= 190, "forwarded and then dropped in the kernel: {f:?}");
 }
 
 #[test]
