@@ -255,6 +255,28 @@ fn decided_flows_stay_in_the_kernel_with_exact_counters_and_expire() {
     assert_eq!(f.bytes, f.packets * DNS_FRAME, "{f:?}");
     assert_eq!(summary.interfaces.inside.received, summary.interfaces.inside.forwarded, "{:?}", summary.interfaces);
 
+    // A map of two flows and three flows: an install is refused (counted) and that flow stays
+    // in user space; the counts stay exact either way.
+    let config = format!("{BASE}[fastpath]\nmap_size = 2\n");
+    let weir = Weir::start(WEIR, &lab, &dir, &config);
+    let (mut server, _out) = helper(&lab, Ns::Out, UDP_SERVER, &["53", "3", "echo"]);
+    for sport in ["40002", "40003", "40004"] {
+        let got = run_out(&lab, Ns::In, UDP_CLIENT, &[OUT_V4, "53", "50", sport, DNS_QUERY, "wait"]);
+        assert_eq!(got, "50", "flow from {sport}");
+    }
+    let _ = server.wait();
+    let (code, stderr, summary) = weir.stop();
+    assert_eq!(code, 0, "{stderr}");
+    check_accounting(&summary);
+    let dns = summary.protocol("dns");
+    assert_eq!((dns.packets_out, dns.packets_in, dns.bytes_in), (150, 150, 150 * DNS_FRAME), "{dns:?}");
+    let f = summary_fastpath(&summary);
+    assert!(f.map_full >= 1 && f.installed >= 1, "{f:?}");
+    assert!(
+        f.packets >= 90 && f.packets <= 200,
+        "at most two of the three flows (100 frames each) in the kernel: {f:?}"
+    );
+
     // The same flow dropped by policy: the kernel drops all but the first query, and counts it.
     let config = format!("{BASE}[policy.protocols]\ndns = \"drop\"\n");
     let weir = Weir::start(WEIR, &lab, &dir, &config);

@@ -142,6 +142,7 @@ impl Fast {
             bytes: sides.iter().map(|s| s.received_bytes).sum(),
             bypassed: sides.iter().map(|s| s.bypassed).sum(),
             bypass_dropped: sides.iter().map(|s| s.bypass_dropped).sum(),
+            errors: self.errors.load(Ordering::Relaxed),
         }
     }
 
@@ -244,7 +245,14 @@ impl FastSweep {
         let epoch = self.fast.epoch_mono_ns.load(Ordering::Relaxed);
         let mut seen = HashMap::with_capacity(self.last.len());
         let last = &self.last;
+        let path = &self.fast.path;
+        let mut n = 0u32;
         let walked = self.fast.path.scan(|k, c| {
+            // A long walk (a big map) must not look like a hung weir to the watchdog.
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(4096) {
+                let _ = path.heartbeat();
+            }
             let before = last.get(k).copied().unwrap_or_default();
             // An entry replaced since the last walk starts again from zero.
             let fresh = (0..2).any(|d| c.packets[d] < before.packets[d] || c.bytes[d] < before.bytes[d]);

@@ -242,7 +242,7 @@ fn fastpath(o: &mut Out, f: &crate::FastpathStats) {
         o.family(name, "gauge", help);
         o.sample(name, &[], v as f64);
     }
-    let counters: [(&str, &str, u64); 7] = [
+    let counters: [(&str, &str, u64); 8] = [
         ("weir_fastpath_installed_total", "Flows installed in the kernel's map.", f.installed),
         ("weir_fastpath_map_full_total", "Installs refused by a full map (the flow stays in user space).", f.map_full),
         ("weir_fastpath_removed_total", "Flows taken out of the kernel's map.", f.removed),
@@ -254,6 +254,7 @@ fn fastpath(o: &mut Out, f: &crate::FastpathStats) {
             "Frames dropped with no socket to take them (fail closed).",
             f.bypass_dropped,
         ),
+        ("weir_fastpath_errors_total", "Fast-path map operations refused (other than a full map).", f.errors),
     ];
     for (name, help, v) in counters {
         o.family(name, "counter", help);

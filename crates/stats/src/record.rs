@@ -85,6 +85,10 @@ pub struct FastpathStats {
     pub bypassed: u64,
     /// Frames dropped because no socket took them and the fast path fails closed.
     pub bypass_dropped: u64,
+    /// Map operations the kernel refused otherwise than for a full map (installs, walks,
+    /// heartbeats); 0 in a healthy run.
+    #[serde(default)]
+    pub errors: u64,
 }
 
 /// One class of `[policy.classes]`, over all workers.
