@@ -236,7 +236,7 @@ impl FastSweep {
 
     /// Walk the map if it is due at `now` (or `force`): credit the kernel's counts to the
     /// table, remove entries of flows the table no longer holds or of another generation.
-    pub(crate) fn walk(&mut self, engine: &Engine, now: u64, force: bool) {
+    pub(crate) fn walk(&mut self, engine: &mut Engine, now: u64, force: bool) {
         if !force && now < self.next_at {
             return;
         }
@@ -262,7 +262,7 @@ impl FastSweep {
             let Some(key) = flow_key(k) else { return false };
             let last_seen = c.last_seen_ns.saturating_sub(epoch);
             let held = if packets != [0, 0] {
-                engine.credit(&key, packets, bytes, last_seen)
+                engine.credit(&key, packets, bytes, last_seen, now)
             } else {
                 engine.holds(&key).is_some()
             };

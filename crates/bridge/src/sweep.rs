@@ -88,7 +88,7 @@ impl Sweeper {
         }
         // The kernel's counts first, so a flow the kernel forwards is not idle here.
         if let Some(f) = self.fast.as_mut() {
-            f.walk(&self.engine, now, false);
+            f.walk(&mut self.engine, now, false);
         }
         let mut ended = 0;
         let mut swept = 0;
@@ -123,7 +123,7 @@ impl Sweeper {
     /// them (waiting for room in the queue: the workers have stopped).
     pub fn flush(&mut self) {
         if let Some(f) = self.fast.as_mut() {
-            f.walk(&self.engine, u64::MAX, true);
+            f.walk(&mut self.engine, u64::MAX, true);
         }
         self.engine.flush();
         if let Some(f) = self.fast.as_mut() {

@@ -457,11 +457,33 @@ impl Engine {
 
     /// Adds what a kernel fast path counted for the flow of `key` to it in the table: packets
     /// and bytes per key direction (lower to higher endpoint first) and its last sight, so its
-    /// idle expiry, its record and its hosts see them. False if the table does not hold it.
-    pub fn credit(&self, key: &FlowKey, packets: [u64; 2], bytes: [u64; 2], last_seen: u64) -> bool {
-        let table = &*self.shared.table;
+    /// idle expiry, its record and its hosts see them. A labelled flow that has now lasted past
+    /// the active timeout gets its first interim report here (its packets no longer reach the
+    /// packet path that would make it; the later ones are the sweeper's as always). False if
+    /// the table does not hold it.
+    pub fn credit(&mut self, key: &FlowKey, packets: [u64; 2], bytes: [u64; 2], last_seen: u64, now: u64) -> bool {
+        let active_ns = self.config.active_timeout_ns;
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, ended, .. } = self;
+        let table = &*shared.table;
         let hash = table.hash(key);
-        table.lock(table.shard_of(hash)).credit(key, hash, packets, bytes, last_seen)
+        let mut shard = table.lock(table.shard_of(hash));
+        if !shard.credit(key, hash, packets, bytes, last_seen) {
+            return false;
+        }
+        if active_ns != 0
+            && let Some(flow) = shard.get_mut(key, hash)
+            && flow.value.flags & (REPORTED | UNTRACKED) == 0
+            && now.saturating_sub(flow.first_seen) >= active_ns
+        {
+            let proto = flow.key.protocol();
+            if let Some(label) = flow.value.label(proto, portless_label(proto)) {
+                let ended = config.fast_hints.then_some(ended);
+                let mut sink =
+                    Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts, ended };
+                sink.first_report(flow, label, now, active_ns);
+            }
+        }
+        true
     }
 
     /// Whether the table holds the flow of `key` and it began at `first_seen` (`None`: any).
@@ -1200,6 +1222,41 @@ mod tests {
         plain.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
         plain.expire(3_600_000_000_000);
         assert_eq!(plain.drain_ended().count(), 0);
+    }
+
+    #[test]
+    fn credited_kernel_counts_reach_the_flow_and_its_first_interim_report() {
+        let sh = shared();
+        const S: u64 = 1_000_000_000;
+        let config = EngineConfig {
+            fast_hints: true,
+            expiry: Expiry::External,
+            record_flows: true,
+            active_timeout_ns: 10 * S,
+            ..EngineConfig::default()
+        };
+        let mut worker = Engine::new(sh.clone(), config.clone());
+        let mut sweeper = Engine::new(sh.clone(), config);
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
+        q.extend_from_slice(b"example\x03com\x00\x00\x01\x00\x01");
+        let f = Builder::default().udp((ip(1), 40000), (ip(2), 53), &q);
+        worker.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, S);
+        let FastHint::Decided(d) = worker.fast_hint() else { panic!() };
+        // Before the active timeout: counted, no report.
+        assert!(sweeper.credit(&d.key, [10, 5], [710, 355], 5 * S, 5 * S));
+        assert_eq!(sweeper.drain_active().count(), 0);
+        // Past it: the first interim report, with what the kernel carried.
+        assert!(sweeper.credit(&d.key, [1, 0], [71, 0], 12 * S, 12 * S));
+        let reports: Vec<ActiveRecord> = sweeper.drain_active().collect();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].packets, [12, 5], "originator (the lower endpoint) first");
+        assert_eq!(reports[0].last_seen, 12 * S);
+        // Reported once; an unknown flow is not credited.
+        assert!(sweeper.credit(&d.key, [1, 0], [71, 0], 13 * S, 13 * S));
+        assert_eq!(sweeper.drain_active().count(), 0);
+        let (other, _) = FlowKey::new(ip(3), 1, ip(4), 2, 17);
+        assert!(!sweeper.credit(&other, [1, 1], [1, 1], S, S));
     }
 
     #[test]

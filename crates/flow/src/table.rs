@@ -360,6 +360,13 @@ impl<V: Default> Shard<V> {
         true
     }
 
+    /// The flow of `key` (whose hash is `hash`), if the shard holds it, to change its value.
+    pub fn get_mut(&mut self, key: &FlowKey, hash: u64) -> Option<&mut Flow<V>> {
+        let slots = &self.slots;
+        let i = *self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key))?;
+        self.slots.get_mut(i as usize)
+    }
+
     /// The flow of `key` (whose hash is `hash`), if the shard holds it.
     pub fn get(&self, key: &FlowKey, hash: u64) -> Option<&Flow<V>> {
         let slots = &self.slots;
