@@ -51,6 +51,10 @@
 #     which does not merge these UDP frames) in threaded mode, and the NAPI thread is pinned to
 #     core 1: bridging, netfilter, the veth hop to out0 and out0's receive then run on core 1.
 # out0 receives in the same way in every setup: an iptables raw-table DROP for the test frames.
+# With weir's XDP fast path (c), decided flows are forwarded by the kernel in inside's NAPI: with
+# the default placement that runs on trafgen's core and slows the generator (weir then delivers
+# all it is offered, but is offered less); WEIR_NAPI=fwd gives it the bridge's placement, the fair
+# one for comparing (c) with (a) and (e).
 #
 # Usage: scripts/bench-bridge.sh [SECONDS] [RUNS]     (default 10 s, 5 runs per setup and load)
 # Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix flood1"), SETUPS ("bridge ipt weir weiroff
