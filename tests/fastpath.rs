@@ -434,6 +434,39 @@ fn a_reload_applies_to_a_decided_flow_at_its_next_frame() {
     assert!(f.packets >= 190, "forwarded and then dropped in the kernel: {f:?}");
 }
 
+/// The IPv6 versions of the UDP helpers.
+fn v6(script: &str) -> String {
+    script.replace("socket.AF_INET,", "socket.AF_INET6,").replace("\"0.0.0.0\"", "\"::\"")
+}
+
+#[test]
+fn an_ipv6_flow_is_decided_in_the_kernel_with_exact_counters() {
+    if !lab_available("an_ipv6_flow_is_decided_in_the_kernel_with_exact_counters") {
+        return;
+    }
+    let lab = Lab::up(LabOptions::default()).unwrap();
+    let dir = TempDir::new("fastpath-v6");
+    if off_only(&lab, &dir) {
+        return;
+    }
+    let weir = Weir::start(WEIR, &lab, &dir, BASE);
+    let (server, client) = (v6(UDP_SERVER), v6(UDP_CLIENT));
+    let (mut srv, mut out) = helper(&lab, Ns::Out, &server, &["53", "3", "echo"]);
+    let got = run_out(&lab, Ns::In, &client, &[OUT_V6, "53", "100", "40000", DNS_QUERY, "wait"]);
+    assert_eq!(got, "100");
+    let _ = srv.wait();
+    assert_eq!(out.next().map(Result::unwrap).as_deref(), Some("100"));
+    let (code, stderr, summary) = weir.stop();
+    assert_eq!(code, 0, "{stderr}");
+    check_accounting(&summary);
+    // 14 + 40 + 8 + 29 bytes a frame.
+    let dns = summary.protocol("dns");
+    assert_eq!((dns.packets_out, dns.packets_in), (100, 100), "{dns:?}");
+    assert_eq!((dns.bytes_out, dns.bytes_in), (100 * 91, 100 * 91), "{dns:?}");
+    let f = summary_fastpath(&summary);
+    assert!(f.packets >= 190, "the IPv6 key matched in the kernel: {f:?}");
+}
+
 #[test]
 fn disabled_fastpath_runs_as_before_and_says_so() {
     if !lab_available("disabled_fastpath_runs_as_before_and_says_so") {
