@@ -5,8 +5,11 @@
 #   (b) bridge+ipt the kernel bridge with 20 iptables string-match DROP rules on FORWARD, bridged
 #                 frames sent through iptables (br_netfilter, bridge-nf-call-iptables=1); before
 #                 measuring, one frame with a banned string is shown to be dropped
-#   (c) weir      `weir run` with the full signature set, default policy (forward everything)
+#   (c) weir      `weir run` with the full signature set, default policy (forward everything),
+#                 with its XDP fast path (the default): decided flows forwarded in the kernel
 #   (d) weiroff   the same with [stats] enabled = false (the cost of the stats thread)
+#   (k) nofp      (c) with [fastpath] enabled = false: every frame through user space (what
+#                 weir did before the fast path); (c)/(k) is what the fast path gives
 # and two reference points that are not weir, to show where the time goes on veth:
 #   (e) xdp       a bare XDP program redirecting every frame from inside to outside in the kernel
 #                 (configs/bench/xdp-redirect.c, built here with clang): no parsing, no
@@ -32,8 +35,10 @@
 #   (j) base      (c) with another weir binary (e.g. a release build of an older commit), same
 #                 config, same lab; (c)/(j) is the change's effect on forwarding
 #
-# trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, two loads: 64-byte
-# frames and the simple IMIX (7:4:1 of 64/594/1518 bytes); configs/trafgen/*.cfg. Runs are
+# trafgen (netsniff-ng) offers UDP frames from in0 towards out0 at full speed, three loads: 64-byte
+# frames over 1024 flows, the simple IMIX (7:4:1 of 64/594/1518 bytes), and `flood1`, one flow of
+# 64-byte frames (weir's CPU over the window is reported: a decided flow should cost user space
+# nothing); configs/trafgen/*.cfg. Runs are
 # interleaved a,b,c,a,b,c,...; each measures SECONDS of steady state after a 1 s warm-up.
 # Offered = in0 tx_packets, delivered = out0 rx_packets (kernel counters, no XDP at either end).
 #
@@ -46,10 +51,14 @@
 #     which does not merge these UDP frames) in threaded mode, and the NAPI thread is pinned to
 #     core 1: bridging, netfilter, the veth hop to out0 and out0's receive then run on core 1.
 # out0 receives in the same way in every setup: an iptables raw-table DROP for the test frames.
+# With weir's XDP fast path (c), decided flows are forwarded by the kernel in inside's NAPI: with
+# the default placement that runs on trafgen's core and slows the generator (weir then delivers
+# all it is offered, but is offered less); WEIR_NAPI=fwd gives it the bridge's placement, the fair
+# one for comparing (c) with (a) and (e).
 #
 # Usage: scripts/bench-bridge.sh [SECONDS] [RUNS]     (default 10 s, 5 runs per setup and load)
-# Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix"), SETUPS ("bridge ipt weir weiroff xdp
-# afxdp"), KEEP_LOGS=1 keeps the scratch directory; WEIR_NAPI=fwd gives weir's `inside` the
+# Environment: GEN_CORE, FWD_CORE, LOADS ("udp64 imix flood1"), SETUPS ("bridge ipt weir weiroff
+# xdp afxdp nofp"), KEEP_LOGS=1 keeps the scratch directory; WEIR_NAPI=fwd gives weir's `inside` the
 # bridge's placement (threaded NAPI on FWD_CORE, so the receive copy shares weir's core instead
 # of trafgen's); WEIR_WORKERS='tx_drain_us = 20' adds lines to weir's [workers]; WEIR=path runs
 # that weir binary as (c) instead of this checkout's release build (with BASELINE: two older
@@ -62,7 +71,7 @@ SECS=${1:-10}
 RUNS=${2:-5}
 GEN_CORE=${GEN_CORE:-0}
 FWD_CORE=${FWD_CORE:-1}
-LOADS=${LOADS:-"udp64 imix"}
+LOADS=${LOADS:-"udp64 imix flood1"}
 [[ $SECS =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [SECONDS] [RUNS]" >&2; exit 2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [SECONDS] [RUNS]" >&2; exit 2; }
 
@@ -92,10 +101,10 @@ TAG=bb$$
 [ ${#TAG} -le 22 ] || TAG=bb${RANDOM}${RANDOM}
 LABS=("${TAG}a" "${TAG}b" "${TAG}c" "${TAG}d")
 declare -A LAB=([bridge]=${TAG}a [ipt]=${TAG}b [weir]=${TAG}c [weiroff]=${TAG}c [afxdp]=${TAG}c [xdp]=${TAG}d
-    [expoff]=${TAG}c [expon]=${TAG}c [shape]=${TAG}c [base]=${TAG}c)
-SETUPS=${SETUPS:-"bridge ipt weir weiroff xdp afxdp"}
+    [expoff]=${TAG}c [expon]=${TAG}c [shape]=${TAG}c [base]=${TAG}c [nofp]=${TAG}c)
+SETUPS=${SETUPS:-"bridge ipt weir weiroff xdp afxdp nofp"}
 declare -A LAB_SETUP=([bridge]=bridge [ipt]=ipt [weir]=weir [weiroff]=weir [afxdp]=weir [xdp]=xdp [expoff]=weir
-    [expon]=weir [shape]=weir [base]=weir) # whose lab a setup uses
+    [expon]=weir [shape]=weir [base]=weir [nofp]=weir) # whose lab a setup uses
 for s in $SETUPS; do [ -n "${LAB_SETUP[$s]:-}" ] || die "unknown setup '$s' in SETUPS"; done
 if [[ " $SETUPS " == *" base "* ]]; then
     [ -x "${BASELINE:-}" ] || die "SETUPS has base: set BASELINE to the other weir binary"
@@ -141,6 +150,9 @@ ns() { echo "weir-$2-${LAB[$1]}"; } # setup in|br|out -> namespace
 nsx() { local n; n=$(ns "$1" "$2"); shift 2; ip netns exec "$n" "$@"; }
 counter() { nsx "$1" "$2" cat "/sys/class/net/$3/statistics/$4"; } # setup side dev counter
 now() { date +%s.%N; }
+proc_ticks() { # pid: user+system clock ticks of the whole process (every thread), or -
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo -
+}
 thread_ticks() { # pid comm: user+system clock ticks of that process's thread named comm, or -
     local t
     for t in /proc/"$1"/task/*; do
@@ -285,6 +297,8 @@ ${WEIR_WORKERS:-}
 EOF
         nsx "$s" br "$WEIR" check-config "$TMP/weir.toml" >/dev/null || die "weir check-config failed"
         { cat "$TMP/weir.toml"; printf '[stats]\nenabled = false\n'; } >"$TMP/weiroff.toml"
+        { cat "$TMP/weir.toml"; printf '[fastpath]\nenabled = false\n'; } >"$TMP/nofp.toml"
+        nsx "$s" br "$WEIR" check-config "$TMP/nofp.toml" >/dev/null || die "weir check-config (nofp) failed"
         cp "$TMP/weir.toml" "$TMP/base.toml"
         { cat "$TMP/weir.toml"; printf '[flows]\nudp_idle_s = 1\n'; } >"$TMP/expoff.toml"
         { cat "$TMP/expoff.toml"; printf '[export]\nipfix = ["127.0.0.1:4739"]\n'; } >"$TMP/expon.toml"
@@ -356,7 +370,7 @@ stop_weir() { # run-id
 
 measure() { # setup load run -> appends a result line to $TMP/results
     local s=$1 load=$2 run=$3 id="$1-$2-$3" gen t0 t1 o0 o1 d0 d1 O0 O1 D0 D1 sec
-    case $s in weir | weiroff | expoff | expon | shape | base) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
+    case $s in weir | weiroff | expoff | expon | shape | base | nofp) start_weir "$s" "$id" ;; afxdp) start_afxdp "$s" "$id" ;; esac
     O0=$(counter "$s" in in0 tx_packets)
     D0=$(counter "$s" out out0 rx_packets)
     # -S 64KiB: trafgen's default 0.5 MiB TX ring outgrows the socket's send buffer when the
@@ -371,11 +385,15 @@ measure() { # setup load run -> appends a result line to $TMP/results
     [ "$(ps -o pgid= -p "$gen" | tr -d ' ')" = "$gen" ] || die "trafgen did not get its own process group"
     local x0=- x1=- w0=- w1=-
     if [ "$s" = expon ] || [ "$s" = expoff ]; then x0=$(thread_ticks "$WEIR_PID" weir-ipfix); w0=$(thread_ticks "$WEIR_PID" weir-q0); fi
+    local p0=- p1=-
+    case $s in weir | nofp) p0=$(proc_ticks "$WEIR_PID") ;; esac
     t0=$(now); o0=$(counter "$s" in in0 tx_packets); d0=$(counter "$s" out out0 rx_packets)
     sleep "$SECS"
     t1=$(now); o1=$(counter "$s" in in0 tx_packets); d1=$(counter "$s" out out0 rx_packets)
     if [ "$s" = expon ] || [ "$s" = expoff ]; then x1=$(thread_ticks "$WEIR_PID" weir-ipfix); w1=$(thread_ticks "$WEIR_PID" weir-q0); fi
-    local xcpu=- wcpu=-
+    case $s in weir | nofp) p1=$(proc_ticks "$WEIR_PID") ;; esac
+    local xcpu=- wcpu=- pcpu=-
+    [ "$p0" != - ] && [ "$p1" != - ] && pcpu=$((p1 - p0))
     [ "$x0" != - ] && [ "$x1" != - ] && xcpu=$((x1 - x0))
     [ "$w0" != - ] && [ "$w1" != - ] && wcpu=$((w1 - w0))
     if ! kill -0 "$gen" 2>/dev/null; then
@@ -393,7 +411,7 @@ measure() { # setup load run -> appends a result line to $TMP/results
         forget_pid "$WEIR_PID"
     fi
     if [ "$s" = base ]; then stop_weir "$id"; fi # its summary may differ: only the NIC counters count
-    if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ] || [ "$s" = shape ]; then
+    if [ "$s" = weir ] || [ "$s" = weiroff ] || [ "$s" = expoff ] || [ "$s" = expon ] || [ "$s" = shape ] || [ "$s" = nofp ]; then
         stop_weir "$id"
         # The summary's ipfix figures: data records the exporter sent (with export on).
         read -r wrx wfwd wtx wdrop wflows wexp < <(python3 -c '
@@ -407,7 +425,7 @@ print(i["received"], i["forwarded"], i["lost_tx_full"], i["dropped_policy"] + i[
     # offered_pps delivered_pps, then totals over the whole run (warm-up and drain included)
     # for weir's loss: offered, delivered, weir received/forwarded/lost-tx-full/dropped.
     echo "$s $load $run $(python3 -c "print(round(($o1-$o0)/$sec), round(($d1-$d0)/$sec))") \
-$((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop $wflows $wexp $xcpu $wcpu" >>"$TMP/results"
+$((O1 - O0)) $((D1 - D0)) $wrx $wfwd $wtx $wdrop $wflows $wexp $xcpu $wcpu $pcpu" >>"$TMP/results"
     tail -n 1 "$TMP/results" | awk '{printf "  %-6s %-5s run %-2s offered %9d pps  delivered %9d pps\n", $1, $2, $3, $4, $5}' >&2
 }
 
@@ -435,7 +453,7 @@ names = {"bridge": "(a) kernel bridge", "ipt": "(b) bridge + 20 iptables strings
          "weiroff": "(d) weir, stats off", "xdp": "(e) bare XDP redirect (ceiling)",
          "afxdp": "(f) bare AF_XDP forward (ceiling)", "expoff": "(g) weir, 1 s UDP idle, export off",
          "expon": "(h) weir, 1 s UDP idle, IPFIX on", "shape": "(i) weir, flows in a 100G shaping class",
-         "base": "(j) weir, BASELINE build"}
+         "base": "(j) weir, BASELINE build", "nofp": "(k) weir without its fast path"}
 loads = list(dict.fromkeys(r[1] for r in rows))
 med = {}
 print()
@@ -445,7 +463,7 @@ for load in loads:
     print()
     print(f"load {load}")
     print(f"  {'setup':34} {'runs (delivered pps)':>44}  {'median':>9} {'offered':>9} {'loss':>6}")
-    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon", "shape", "base"):
+    for s in ("bridge", "ipt", "weir", "weiroff", "xdp", "afxdp", "expoff", "expon", "shape", "base", "nofp"):
         rs = [r for r in rows if r[0] == s and r[1] == load]
         if not rs:
             continue
@@ -461,6 +479,18 @@ for load in loads:
         print(f"  ratio c/a = {c / a:.2f} (goal >= 1.00: {'met' if c >= a else 'MISSED'})   "
               f"c/b = {c / b:.2f} (goal >= 1.50: {'met' if c >= 1.5 * b else 'MISSED'})")
     e, f = med.get(("xdp", load)), med.get(("afxdp", load))
+    k = med.get(("nofp", load))
+    if c and e:
+        print(f"  c/e = {c / e:.2f}: weir (fast path) against the bare XDP redirect (goal >= 0.95: "
+              f"{'met' if c >= 0.95 * e else 'MISSED'})")
+    if c and k:
+        print(f"  c/k = {c / k:.2f}: weir with its fast path against weir without it")
+    import os
+    tick = os.sysconf("SC_CLK_TCK")
+    for s_ in ("weir", "nofp"):
+        cpu = [100 * int(r[15]) / tick / float(secs) for r in rows if r[0] == s_ and r[1] == load and len(r) > 15 and r[15] != "-"]
+        if cpu:
+            print(f"  {names[s_]}: the weir process used {statistics.median(cpu):.1f}% of a core (median over the measured windows)")
     if a and e:
         print(f"  e/a = {e / a:.2f}: bare XDP redirect against the kernel bridge, the most any XDP data path gets here")
     if c and f:

@@ -85,6 +85,11 @@ up() {
     offloads_off "$ns_br" inside
     offloads_off "$ns_br" outside
     offloads_off "$ns_out" out0
+    # XDP_REDIRECT into a veth (weir's fast path, and its fail-open) needs NAPI on the peer that
+    # receives: GRO on the endpoints' ends. (Nothing is merged on the way through the bridge:
+    # GRO acts where in0/out0 receive, after weir.)
+    ip netns exec "$ns_in" ethtool -K in0 gro on >/dev/null
+    ip netns exec "$ns_out" ethtool -K out0 gro on >/dev/null
 
     if [ $kbridge = 1 ]; then
         ip -n "$ns_br" link add br0 type bridge stp_state 0 forward_delay 0
@@ -103,7 +108,7 @@ up() {
     echo "  netns $ns_in:  in0 198.18.0.1/24 2001:2::1/64"
     echo "  netns $ns_br:  inside outside$([ $kbridge = 1 ] && echo ' br0(inside,outside)')"
     echo "  netns $ns_out: out0 198.18.0.2/24 2001:2::2/64"
-    echo "  veth in0<->inside, outside<->out0; offloads off; no default routes"
+    echo "  veth in0<->inside, outside<->out0; offloads off (GRO on in0/out0 for XDP redirect); no default routes"
 }
 
 case $cmd in

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # libxdp/libbpf (built by the libxdp-sys crate) and its BPF programs
   clang llvm libelf-dev zlib1g-dev pkg-config m4 libpcap-dev gcc-multilib make
+  # weir's own XDP program (crates/xdp/bpf/weir_xdp.c): bpf_helpers.h and friends
+  libbpf-dev
   # the lab: namespaces, veth, offload switches
   iproute2 ethtool iputils-ping procps
   # baselines and reference generators

@@ -237,8 +237,12 @@ fn killed_weir_fails_open_over_a_kernel_bridge_and_the_next_start_cleans_up() {
     }
     let lab = Lab::up(LabOptions { kernel_bridge: true, ..LabOptions::default() }).unwrap();
     let dir = TempDir::new("failopen");
+    // Without weir's own XDP program (libxdp's redirect program): a killed weir's frames go to
+    // the kernel stack, where br0 forwards them. (With it, see the end of this test and
+    // tests/fastpath.rs.)
+    let no_fastpath = format!("{MINIMAL}[fastpath]\nenabled = false\n[policy.protocols]\nicmp = \"drop\"\n");
     // While weir runs, the kernel bridge sees nothing: everything goes through AF_XDP.
-    let weir = Weir::start(WEIR, &lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
+    let weir = Weir::start(WEIR, &lab, &dir, &no_fastpath);
     assert!(!ping(&lab, Ns::In, OUT_V4, 2), "weir drops ICMP by policy, so the bridge must not see it");
     // Kill it hard: its XDP program stays, redirecting to no socket, so frames go to the kernel
     // stack, where br0 forwards them.
@@ -249,12 +253,32 @@ fn killed_weir_fails_open_over_a_kernel_bridge_and_the_next_start_cleans_up() {
     let link = lab.run(Ns::Br, "ip", &["-d", "link", "show", "inside"]).unwrap();
     assert!(String::from_utf8_lossy(&link.stdout).contains("xdp"), "the killed weir's program is still attached");
     // The next start removes the leftover program and takes over again.
-    let weir = Weir::start(WEIR, &lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
+    let weir = Weir::start(WEIR, &lab, &dir, &no_fastpath);
     assert!(!ping(&lab, Ns::In, OUT_V4, 2), "weir is back in the path");
     let (code, stderr, summary) = weir.stop();
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("removed a leftover XDP program"), "{stderr}");
     check_accounting(&summary);
+    assert!(ping(&lab, Ns::In, OUT_V4, 2), "after a clean stop, br0 forwards again");
+
+    // With the fast path (the default, unless WEIR_FASTPATH=off): a killed weir's program keeps
+    // the verdicts of decided flows (the dropped ICMP stays dropped) and sends everything else
+    // to the other NIC itself, before br0 sees it.
+    let weir = Weir::start(WEIR, &lab, &dir, &format!("{MINIMAL}[policy.protocols]\nicmp = \"drop\"\n"));
+    let fast = weir.stderr_text().contains("event=fastpath state=on");
+    assert!(!ping(&lab, Ns::In, OUT_V4, 2), "weir drops ICMP by policy");
+    let _ = Command::new("kill").args(["-KILL", &weir.pid().to_string()]).status();
+    drop(weir);
+    std::thread::sleep(Duration::from_millis(500));
+    if fast {
+        assert!(!ping(&lab, Ns::In, OUT_V4, 2), "the decided drop stays in force after the kill");
+        assert!(ping(&lab, Ns::In, OUT_V6, 2), "undecided traffic fails open");
+    } else {
+        assert!(ping(&lab, Ns::In, OUT_V4, 3), "traffic must flow through br0 while weir is down");
+    }
+    let weir = Weir::start(WEIR, &lab, &dir, MINIMAL);
+    let (code, stderr, _) = weir.stop();
+    assert_eq!(code, 0, "{stderr}");
     assert!(ping(&lab, Ns::In, OUT_V4, 2), "after a clean stop, br0 forwards again");
 }
 

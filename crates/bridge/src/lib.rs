@@ -25,11 +25,13 @@
 //!   by the control loop at schedule boundaries and reloads; workers load it once per batch.
 //!   Per-class figures (`classes`) go to the stats record and the summary.
 //!
-//! # Where the next parts go
+//! # The XDP fast path
 //!
-//! - The XDP fast path: where [`Inspector::verdict`] sees a flow's label become final it installs
-//!   the flow in the kernel's map; the [`Sweeper`] sweeps that map beside the table, and the
-//!   stats thread merges its per-CPU counters into the totals ([`totals`]).
+//! - [`Fast`] (`fast`): where weir's own XDP program runs, a worker installs a flow in the
+//!   kernel's map when [`Inspector::verdict`] finds its verdict final (forward or drop); the
+//!   [`Sweeper`] walks that map beside the table (crediting the kernel's counts to the flows,
+//!   removing what the table no longer holds), and the stats thread adds the kernel's
+//!   per-protocol and per-NIC counters to the totals ([`Fast::add_to`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -37,6 +39,7 @@ mod classes;
 mod control;
 mod counters;
 mod export;
+mod fast;
 mod run;
 mod sweep;
 mod verdict;
@@ -44,6 +47,7 @@ mod worker;
 
 pub use counters::{WorkerCounters, WorkerView, totals};
 pub use export::{Export, ipfix_stats, start_exporter};
+pub use fast::Fast;
 pub use run::{Lifecycle, Prepared, RunOutcome, StatsSink, final_report, prepare, run};
 pub use sweep::{SWEEP_PERIOD, Sweeper};
 pub use verdict::{Inspector, Verdict, ingress};

@@ -15,6 +15,7 @@ use crate::classes::{ClassRates, ClassView};
 use crate::control::PolicyControl;
 use crate::counters::{WorkerView, totals};
 use crate::export::{Export, ipfix_stats, start_exporter};
+use crate::fast::Fast;
 use crate::sweep::Sweeper;
 use crate::verdict::Inspector;
 use crate::worker::{Worker, WorkerExit};
@@ -83,8 +84,20 @@ impl Prepared {
     /// What `weir check-config` prints for a good file.
     pub fn describe(&self, path: &Path) -> String {
         let c = &self.config;
+        let f = &c.fastpath;
+        let fastpath = if f.enabled {
+            format!(
+                "fastpath on (map {} flows, sweep {} s, fail {}, watchdog {})",
+                f.map_size,
+                f.sweep_interval_s,
+                f.fail.name(),
+                if f.watchdog_ms == 0 { "off".to_string() } else { format!("{} ms", f.watchdog_ms) }
+            )
+        } else {
+            "fastpath off".to_string()
+        };
         format!(
-            "{}: ok: bridge {} <-> {}, queues {}, {} signatures, {} policy rules, default {}, malformed {}",
+            "{}: ok: bridge {} <-> {}, queues {}, {} signatures, {} policy rules, default {}, malformed {}, {fastpath}",
             path.display(),
             c.interfaces.inside,
             c.interfaces.outside,
@@ -290,24 +303,91 @@ fn attach_and_bridge(
             ),
         }
     }
-    let pairs = open_pairs(p, queues)?;
+    let fast = load_fastpath(p, queues);
+    let pairs = match open_pairs(p, queues, fast.as_deref()) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            if let Some(f) = &fast {
+                f.path().detach();
+            }
+            return Err(e);
+        }
+    };
     if let Err(e) = life.bound() {
         for pair in pairs {
             let _ = pair.close();
         }
+        if let Some(f) = &fast {
+            f.path().detach();
+        }
         return Err(e);
     }
-    let outcome = bridge(p, pairs, cores, path, out, stop, life);
+    let outcome = bridge(p, pairs, cores, path, out, stop, life, fast);
     drop(vlan);
     outcome
 }
 
+/// Load weir's XDP program on both NICs, unless `[fastpath] enabled = false` or the
+/// environment says `WEIR_FASTPATH=off`; if it cannot load, say why and run without it (as
+/// with it off: libxdp's redirect program, every frame through user space). Logs the state
+/// either way.
+fn load_fastpath(p: &Prepared, queues: &[u32]) -> Option<Arc<Fast>> {
+    let c = &p.config;
+    let f = &c.fastpath;
+    let env_off = std::env::var("WEIR_FASTPATH").is_ok_and(|v| v.trim().eq_ignore_ascii_case("off"));
+    let off = |reason: &str| {
+        log::info(
+            "fastpath",
+            &[("state", &"off"), ("reason", &reason), ("msg", &"every frame goes through user space")],
+        );
+        None
+    };
+    if !f.enabled {
+        return off("[fastpath] enabled = false");
+    }
+    if env_off {
+        return off("WEIR_FASTPATH=off");
+    }
+    if let Some(&q) = queues.iter().find(|&&q| q >= weir_xdp::MAX_QUEUES) {
+        return off(&format!("queue {q} is beyond the {} queues the program serves", weir_xdp::MAX_QUEUES));
+    }
+    match weir_xdp::FastPath::load(&c.interfaces.inside, &c.interfaces.outside, p.xdp.xdp_mode, &c.fastpath()) {
+        Ok(path) => {
+            let fast = Fast::new(path, f.sweep_interval_s);
+            log::info(
+                "fastpath",
+                &[
+                    ("state", &"on"),
+                    ("mode", &fast.mode()),
+                    ("map_size", &f.map_size),
+                    ("sweep_interval_s", &f.sweep_interval_s),
+                    ("fail", &f.fail.name()),
+                    ("watchdog_ms", &f.watchdog_ms),
+                    ("maps", &"rebuilt at start (not pinned)"),
+                ],
+            );
+            Some(Arc::new(fast))
+        }
+        Err(e) => {
+            log::warn(
+                "fastpath",
+                &[
+                    ("state", &"off"),
+                    ("error", &e),
+                    ("msg", &"weir's XDP program did not load; running without it (every frame through user space)"),
+                ],
+            );
+            None
+        }
+    }
+}
+
 /// Open every queue pair before starting any worker, so a failure leaves nothing attached.
-fn open_pairs(p: &Prepared, queues: &[u32]) -> Result<Vec<QueuePair>> {
+fn open_pairs(p: &Prepared, queues: &[u32], fast: Option<&Fast>) -> Result<Vec<QueuePair>> {
     let c = &p.config;
     let mut pairs = Vec::new();
     for &q in queues {
-        match QueuePair::open(&c.interfaces.inside, &c.interfaces.outside, q, &p.xdp) {
+        match QueuePair::open_fast(&c.interfaces.inside, &c.interfaces.outside, q, &p.xdp, fast.map(Fast::path)) {
             Ok(pair) => pairs.push(pair),
             Err(e) => {
                 for pair in pairs {
@@ -352,6 +432,7 @@ struct Outputs {
 }
 
 /// Run the workers and the control loop (sweeps, stats) until `stop`, then summarise.
+#[allow(clippy::too_many_arguments)]
 fn bridge(
     p: &Prepared,
     pairs: Vec<QueuePair>,
@@ -360,6 +441,7 @@ fn bridge(
     out: Outputs,
     stop: &Arc<AtomicBool>,
     life: &dyn Lifecycle,
+    fast: Option<Arc<Fast>>,
 ) -> Result<RunOutcome> {
     let Outputs { mut stats_json, published, exporter, control } = out;
     let c = &p.config;
@@ -374,6 +456,11 @@ fn bridge(
     let mut policy = PolicyControl::new(p, life.now());
     let live = Arc::clone(policy.publisher.live());
     let epoch = Instant::now();
+    if let Some(f) = &fast {
+        f.set_epoch(epoch);
+        // Before any worker installs a flow under this generation.
+        f.tick(live.load().table().generation() as u32);
+    }
     // Engine times are nanoseconds since `epoch`; exported records need Unix time.
     let epoch_unix_ns =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
@@ -387,6 +474,7 @@ fn bridge(
         record_flows: exporter.is_some(),
         active_timeout_ns: c.flows.active_timeout_s.saturating_mul(1_000_000_000),
         host_capacity: if c.stats.enabled { c.stats.hosts_tracked } else { 0 },
+        fast_hints: fast.is_some(),
         ..EngineConfig::default()
     };
     let mut host_tables = Vec::new();
@@ -414,6 +502,9 @@ fn bridge(
         if let Some(x) = export(&exporter) {
             worker = worker.with_export(x);
         }
+        if let Some(f) = &fast {
+            worker = worker.with_fastpath(Arc::clone(f));
+        }
         views.push(worker.view());
         let q = worker.pair().queue();
         let stop = Arc::clone(stop);
@@ -429,6 +520,9 @@ fn bridge(
     host_tables.push(sweeper.published_hosts());
     if let Some(x) = export(&exporter) {
         sweeper = sweeper.with_export(x);
+    }
+    if let Some(f) = &fast {
+        sweeper = sweeper.with_fastpath(Arc::clone(f));
     }
     let interval = Duration::from_secs(c.stats.interval_s);
     if let Some(core) = c.workers.stats_core {
@@ -448,6 +542,10 @@ fn bridge(
         while let Some(trigger) = control.poll() {
             policy.answer(trigger, path, life.now());
         }
+        // The heartbeat (the program's watchdog) and the policy generation in force.
+        if let Some(f) = &fast {
+            f.tick(live.load().table().generation() as u32);
+        }
         // New signatures: the sweeper inspects with them too, and the stats, the report and the
         // exporter's application table name the protocols they add.
         if let Some(classifier) = policy.take_new_classifier() {
@@ -460,7 +558,10 @@ fn bridge(
         }
         if c.stats.enabled && Instant::now() >= next {
             next += interval;
-            let t = totals(&views, &[sweeper.counters()], names.len());
+            let mut t = totals(&views, &[sweeper.counters()], names.len());
+            if let Some(f) = &fast {
+                f.add_to(&mut t);
+            }
             let table = shared.table.stats();
             let flow_table = FlowTableStats {
                 active: table.active,
@@ -480,6 +581,7 @@ fn bridge(
             record.top_flows = tracker.update(&views, &shared, &names);
             record.classes = classes_now.record(&class_views, record.interval_s);
             record.policy = policy.status_record();
+            record.fastpath = fast.as_ref().map(|f| f.stats());
             life.interval(&weir_stats::stderr_line(&record));
             let json = serde_json::to_string(&record).unwrap_or_default();
             if let Some(w) = stats_json.as_mut()
@@ -514,13 +616,21 @@ fn bridge(
     // exported, as forced ends). The collectors get up to 5 s to take what is queued.
     sweeper.flush();
     let ipfix = exporter.map(|x| ipfix_stats(&x.finish(EXPORT_LINGER)));
-    let t = totals(&views, &[sweeper.counters()], names.len());
+    let mut t = totals(&views, &[sweeper.counters()], names.len());
+    if let Some(f) = &fast {
+        f.add_to(&mut t);
+    }
     let frames = exits.iter().map(frame_summary).collect();
     let mut summary = BridgeSummary::new(&t, &names, frames, epoch.elapsed().as_secs_f64());
     summary.hosts = weir_stats::merged_hosts(&host_tables, &names, c.stats.hosts);
     summary.ipfix = ipfix;
     summary.classes = classes_now.record(&class_views, 0.0);
     summary.policy = policy.status_record();
+    summary.fastpath = fast.as_ref().map(|f| f.stats());
+    // A clean stop leaves no program behind (a killed weir leaves it, failing open or closed).
+    if let Some(f) = &fast {
+        f.path().detach();
+    }
     Ok(RunOutcome { summary, failed })
 }
 

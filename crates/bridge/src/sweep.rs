@@ -7,6 +7,7 @@
 //! all of them. (The XDP fast path will sweep its flow map from here too, by the same clock.)
 
 use crate::export::Export;
+use crate::fast::{Fast, FastSweep};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use weir_engine::{Engine, EngineConfig, EngineCounters, Expiry, HostTopK, Shared};
@@ -28,6 +29,8 @@ pub struct Sweeper {
     next_at: u64,
     /// Where the flows it ends and the interim reports it makes go.
     export: Option<Export>,
+    /// The XDP fast path's map, swept beside the table.
+    fast: Option<FastSweep>,
 }
 
 impl std::fmt::Debug for Sweeper {
@@ -48,12 +51,19 @@ impl Sweeper {
     pub fn with_config(shared: Shared, config: EngineConfig) -> Sweeper {
         let shards = shared.table.shard_count().max(1);
         let engine = Engine::new(shared, EngineConfig { expiry: Expiry::External, ..config });
-        Sweeper { engine, shards, next_shard: 0, next_at: 0, export: None }
+        Sweeper { engine, shards, next_shard: 0, next_at: 0, export: None, fast: None }
     }
 
     /// Export the flows it ends and the interim reports it makes through `export`.
     pub fn with_export(mut self, export: Export) -> Sweeper {
         self.export = Some(export);
+        self
+    }
+
+    /// Sweep the XDP fast path's flow map too (see `crate::fast`): its engine must have been made
+    /// with `fast_hints`, so the flows it ends leave the map.
+    pub fn with_fastpath(mut self, fast: Arc<Fast>) -> Sweeper {
+        self.fast = Some(FastSweep::new(fast));
         self
     }
 
@@ -76,6 +86,10 @@ impl Sweeper {
         if now > self.next_at.saturating_add(SWEEP_PERIOD) {
             self.next_at = now;
         }
+        // The kernel's counts first, so a flow the kernel forwards is not idle here.
+        if let Some(f) = self.fast.as_mut() {
+            f.walk(&mut self.engine, now, false);
+        }
         let mut ended = 0;
         let mut swept = 0;
         while self.next_at <= now && swept < self.shards {
@@ -83,6 +97,9 @@ impl Sweeper {
             self.next_shard = (self.next_shard + 1) % self.shards;
             self.next_at += step;
             swept += 1;
+        }
+        if let Some(f) = self.fast.as_mut() {
+            f.ended(&mut self.engine);
         }
         self.reports_and_export(now);
         ended
@@ -105,7 +122,13 @@ impl Sweeper {
     /// End every flow (shutdown), labelling those still pending from what was seen, and export
     /// them (waiting for room in the queue: the workers have stopped).
     pub fn flush(&mut self) {
+        if let Some(f) = self.fast.as_mut() {
+            f.walk(&mut self.engine, u64::MAX, true);
+        }
         self.engine.flush();
+        if let Some(f) = self.fast.as_mut() {
+            f.ended(&mut self.engine);
+        }
         if let Some(x) = &self.export {
             x.send(&mut self.engine, true);
         }

@@ -179,6 +179,22 @@ impl Inspector {
         }
     }
 
+    /// What the last frame's verdict means for the XDP fast path (see
+    /// [`weir_engine::Engine::fast_hint`]); nothing for a fixed inspector.
+    #[inline]
+    pub fn fast_hint(&self) -> weir_engine::FastHint {
+        match &self.mode {
+            Mode::Classify { engine, .. } => engine.fast_hint(),
+            Mode::Fixed(_) => weir_engine::FastHint::None,
+        }
+    }
+
+    /// The low 32 bits of the batch's policy generation (what fast-path entries carry); 0 for a
+    /// fixed inspector.
+    pub fn generation(&self) -> u32 {
+        self.policy().map_or(0, |t| t.generation() as u32)
+    }
+
     /// Packets dropped by policy so far, per protocol id and direction.
     pub fn dropped(&self) -> &[[u64; 2]] {
         &self.dropped

@@ -22,6 +22,7 @@
 
 use crate::counters::{WorkerCounters, WorkerView};
 use crate::export::Export;
+use crate::fast::{Fast, FastLink};
 use crate::verdict::{Inspector, Verdict};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,6 +106,8 @@ pub struct Worker<P: FramePair = QueuePair> {
     export: Option<Export>,
     /// The shaper, for policies with rated classes (see the module docs).
     shaping: Option<Box<Shaping>>,
+    /// The XDP fast path, where weir's program runs: decided flows are installed there.
+    fast: Option<FastLink>,
 }
 
 impl<P: FramePair> std::fmt::Debug for Worker<P> {
@@ -141,7 +144,15 @@ impl<P: FramePair> Worker<P> {
             epoch,
             export: None,
             shaping: None,
+            fast: None,
         }
+    }
+
+    /// Install this worker's decided flows in the XDP fast path `fast` (its engine must run
+    /// with `fast_hints`).
+    pub fn with_fastpath(mut self, fast: Arc<Fast>) -> Self {
+        self.fast = Some(FastLink::new(fast));
+        self
     }
 
     /// Shape the frames of rated classes with `shaper`, made from `config` for the class list
@@ -215,30 +226,15 @@ impl<P: FramePair> Worker<P> {
             let classes = Arc::clone(table.classes());
             reconfigure(&mut self.pair, s, classes, now);
         }
-        let Worker { pair, inspector, malformed, shaping, .. } = self;
+        let generation = self.inspector.generation();
+        let Worker { pair, inspector, malformed, shaping, fast, .. } = self;
         let mut shaping = shaping.as_deref_mut();
-        let result = pair.poll_hold(|side, frame, held| match inspector.verdict(side, frame, now) {
-            Verdict::Forward => FrameAction::Forward,
-            Verdict::DropPolicy => FrameAction::Drop,
-            Verdict::DropMalformed => {
-                malformed[side.index()] += 1;
-                FrameAction::Drop
+        let result = pair.poll_hold(|side, frame, held| {
+            let v = inspector.verdict(side, frame, now);
+            if let Some(f) = fast.as_mut() {
+                f.on_frame(inspector.fast_hint(), v, generation);
             }
-            Verdict::Class { class, direction, dscp, rated, flow_hash } => {
-                let Some(s) = shaping.as_deref_mut() else { return FrameAction::Forward };
-                if let Some(d) = dscp
-                    && weir_wire::mark::set_dscp(frame, d).is_ok_and(|r| r != weir_wire::mark::Rewrite::NotIp)
-                {
-                    s.shaper.count_dscp_mark(usize::from(class), usize::from(direction));
-                }
-                if !rated || s.pending.len() == s.pending.capacity() {
-                    return FrameAction::Forward;
-                }
-                let ecn_capable = weir_wire::mark::ecn(frame).ok().flatten().is_some_and(|e| e.is_capable());
-                let packet = Packet { len: frame.len() as u32, flow_hash, ecn_capable };
-                s.pending.push(Pending { frame: (held, side), class, direction, packet });
-                FrameAction::Hold
-            }
+            act(v, side, frame, held, malformed, shaping.as_deref_mut())
         });
         if let Some(s) = self.shaping.as_deref_mut() {
             shape(&mut self.pair, s, now);
@@ -246,7 +242,44 @@ impl<P: FramePair> Worker<P> {
         self.publish();
         result
     }
+}
 
+/// What the rings do with a frame of verdict `v` (marking it, or holding it for the shaper).
+#[inline]
+fn act(
+    v: Verdict,
+    side: Side,
+    frame: &mut [u8],
+    held: weir_xdp::Held,
+    malformed: &mut [u64; 2],
+    shaping: Option<&mut Shaping>,
+) -> FrameAction {
+    match v {
+        Verdict::Forward => FrameAction::Forward,
+        Verdict::DropPolicy => FrameAction::Drop,
+        Verdict::DropMalformed => {
+            malformed[side.index()] += 1;
+            FrameAction::Drop
+        }
+        Verdict::Class { class, direction, dscp, rated, flow_hash } => {
+            let Some(s) = shaping else { return FrameAction::Forward };
+            if let Some(d) = dscp
+                && weir_wire::mark::set_dscp(frame, d).is_ok_and(|r| r != weir_wire::mark::Rewrite::NotIp)
+            {
+                s.shaper.count_dscp_mark(usize::from(class), usize::from(direction));
+            }
+            if !rated || s.pending.len() == s.pending.capacity() {
+                return FrameAction::Forward;
+            }
+            let ecn_capable = weir_wire::mark::ecn(frame).ok().flatten().is_some_and(|e| e.is_capable());
+            let packet = Packet { len: frame.len() as u32, flow_hash, ecn_capable };
+            s.pending.push(Pending { frame: (held, side), class, direction, packet });
+            FrameAction::Hold
+        }
+    }
+}
+
+impl<P: FramePair> Worker<P> {
     /// When the shaper's next queued frame may leave (ns since the epoch), if any is queued.
     fn next_departure(&self, now: u64) -> Option<u64> {
         self.shaping.as_ref().and_then(|s| s.shaper.next_wakeup(now))
@@ -269,6 +302,9 @@ impl<P: FramePair> Worker<P> {
             engine.publish_hosts();
         } else {
             engine.tick(now);
+        }
+        if let Some(f) = self.fast.as_mut() {
+            f.ended(engine);
         }
         if let Some(x) = &self.export {
             x.send(engine, last);

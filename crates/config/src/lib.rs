@@ -441,6 +441,40 @@ pub struct Service {
     pub run_dir: std::path::PathBuf,
 }
 
+/// What frames do when no AF_XDP socket takes them (weir died or hangs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    /// Go to the other NIC: traffic keeps flowing, uninspected.
+    Open,
+    /// Are dropped.
+    Closed,
+}
+
+impl FailMode {
+    /// "open" or "closed".
+    pub fn name(self) -> &'static str {
+        match self {
+            FailMode::Open => "open",
+            FailMode::Closed => "closed",
+        }
+    }
+}
+
+/// weir's XDP program: decided flows stay in the kernel, and fail-open without a bridge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fastpath {
+    /// Load weir's own XDP program (where it loads; else weir runs as without it).
+    pub enabled: bool,
+    /// Decided flows the kernel's map holds; more stay in user space (counted).
+    pub map_size: u32,
+    /// How often the map is swept (kernel counters merged, ended flows removed), seconds.
+    pub sweep_interval_s: u64,
+    /// Open or closed when no socket takes a frame.
+    pub fail: FailMode,
+    /// The program goes past the sockets when user space's heartbeat is older than this; 0: off.
+    pub watchdog_ms: u32,
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -464,6 +498,8 @@ pub struct Config {
     pub control: Control,
     /// Service.
     pub service: Service,
+    /// The XDP fast path.
+    pub fastpath: Fastpath,
 }
 
 /// A configuration that cannot be used. Every variant names the file and the key.
@@ -813,6 +849,46 @@ impl raw::RawConfig {
             ));
         }
 
+        let fp = self.fastpath;
+        if !(1..=1 << 24).contains(&fp.map_size) {
+            return Err(e(
+                "fastpath.map_size",
+                format!("{} is out of range", fp.map_size),
+                "use 1..=16777216 flows (65536 is usual; about 100 bytes each in the kernel)",
+            ));
+        }
+        if !(1..=60).contains(&fp.sweep_interval_s) {
+            return Err(e(
+                "fastpath.sweep_interval_s",
+                format!("{} is out of range", fp.sweep_interval_s),
+                "use 1..=60 seconds (1 is usual)",
+            ));
+        }
+        let fail = match fp.fail.trim() {
+            "open" => FailMode::Open,
+            "closed" => FailMode::Closed,
+            other => {
+                return Err(e(
+                    "fastpath.fail",
+                    format!("{other:?} is not a fail mode"),
+                    "use \"open\" (forward uninspected while weir is down) or \"closed\" (drop)",
+                ));
+            }
+        };
+        if fp.watchdog_ms != 0 && !(100..=60_000).contains(&fp.watchdog_ms) {
+            return Err(e(
+                "fastpath.watchdog_ms",
+                format!("{} is out of range", fp.watchdog_ms),
+                "use 100..=60000 ms (500 is usual; weir beats every 50 ms), or 0 to turn the watchdog off",
+            ));
+        }
+        let fastpath = Fastpath {
+            enabled: fp.enabled,
+            map_size: fp.map_size as u32,
+            sweep_interval_s: fp.sweep_interval_s,
+            fail,
+            watchdog_ms: fp.watchdog_ms as u32,
+        };
         let config = Config {
             interfaces: Interfaces { inside: i.inside, outside: i.outside, queues, xdp_mode, bind_mode },
             workers: Workers { cores: w.cores, stats_core: w.stats_core, batch: w.batch, busy_poll, queue_memory },
@@ -859,6 +935,7 @@ impl raw::RawConfig {
             },
             control,
             service: Service { user, run_dir: self.service.run_dir },
+            fastpath,
         };
         if let Err(p) = config.xdp().check() {
             return Err(invalid(file, xdp_key(p.key), p.problem, p.fix));
@@ -910,6 +987,16 @@ impl Config {
                 budget: b.budget,
                 prefer: true,
             }),
+        }
+    }
+
+    /// The fast path's map size and failure behaviour.
+    pub fn fastpath(&self) -> weir_xdp::FastPathConfig {
+        let f = &self.fastpath;
+        weir_xdp::FastPathConfig {
+            map_size: f.map_size,
+            fail_closed: f.fail == FailMode::Closed,
+            watchdog_ms: f.watchdog_ms,
         }
     }
 
@@ -1274,6 +1361,29 @@ mod tests {
         let c =
             Config::parse(&format!("{MINIMAL}[service]\nuser = \"weir\"\nrun_dir = \"/tmp/w\"\n"), "t.toml").unwrap();
         assert_eq!(c.service.user.as_deref(), Some("weir"));
+    }
+
+    #[test]
+    fn fastpath_defaults_and_errors_name_the_key_and_the_fix() {
+        let c = Config::parse(MINIMAL, "t.toml").unwrap();
+        let f = &c.fastpath;
+        assert!(f.enabled);
+        assert_eq!((f.map_size, f.sweep_interval_s, f.fail, f.watchdog_ms), (65536, 1, FailMode::Open, 500));
+        assert_eq!(c.fastpath(), weir_xdp::FastPathConfig { map_size: 65536, fail_closed: false, watchdog_ms: 500 });
+        let text = format!("{MINIMAL}[fastpath]\nenabled = false\nmap_size = 16\nfail = \"closed\"\nwatchdog_ms = 0\n");
+        let c = Config::parse(&text, "t.toml").unwrap();
+        assert_eq!((c.fastpath.enabled, c.fastpath.map_size, c.fastpath.fail), (false, 16, FailMode::Closed));
+        assert!(c.fastpath().fail_closed);
+        for (body, key, fix) in [
+            ("map_size = 0", "fastpath.map_size", "use 1..=16777216"),
+            ("sweep_interval_s = 0", "fastpath.sweep_interval_s", "use 1..=60"),
+            ("fail = \"ajar\"", "fastpath.fail", "\"open\""),
+            ("watchdog_ms = 50", "fastpath.watchdog_ms", "or 0 to turn the watchdog off"),
+        ] {
+            let m = err(&format!("{MINIMAL}[fastpath]\n{body}\n"));
+            assert!(m.contains(&format!("key `{key}`")) && m.contains(fix), "{body}: {m}");
+        }
+        assert!(err(&format!("{MINIMAL}[fastpath]\nmapsize = 1\n")).contains("mapsize"));
     }
 
     #[test]

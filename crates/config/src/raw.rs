@@ -37,6 +37,9 @@ pub struct RawConfig {
     /// `[service]`.
     #[serde(default)]
     pub service: RawService,
+    /// `[fastpath]`.
+    #[serde(default)]
+    pub fastpath: RawFastpath,
 }
 
 /// A number or a string with a unit (`burst = 65536` or `burst = "64 KiB"`).
@@ -375,5 +378,27 @@ pub struct RawService {
 impl Default for RawService {
     fn default() -> Self {
         RawService { user: String::new(), run_dir: PathBuf::from("/run/weir") }
+    }
+}
+
+/// `[fastpath]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFastpath {
+    /// Default true.
+    pub enabled: bool,
+    /// Default 65536.
+    pub map_size: u64,
+    /// Default 1.
+    pub sweep_interval_s: u64,
+    /// Default "open".
+    pub fail: String,
+    /// Default 500.
+    pub watchdog_ms: u64,
+}
+
+impl Default for RawFastpath {
+    fn default() -> Self {
+        RawFastpath { enabled: true, map_size: 65536, sweep_interval_s: 1, fail: "open".into(), watchdog_ms: 500 }
     }
 }

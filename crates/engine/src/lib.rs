@@ -225,6 +225,36 @@ pub struct EngineConfig {
     /// Per-host accounting: most (host, protocol) pairs this engine tracks ([`HostTopK`]);
     /// 0: off.
     pub host_capacity: usize,
+    /// Say which flows a kernel fast path may take over ([`Engine::fast_hint`]) and keep the
+    /// keys of the flows that end ([`Engine::drain_ended`]), so the bridge keeps its XDP flow
+    /// map in step with the table.
+    pub fast_hints: bool,
+}
+
+/// A flow whose verdict the kernel can carry out from now on: its label is final (not pending,
+/// not provisional), it is not read on for peers or announced flows, and its frames parse
+/// plainly (no tunnel, no fragment, TCP, UDP, ICMP or ICMPv6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecidedFlow {
+    /// The flow's key.
+    pub key: FlowKey,
+    /// The outer VLAN id of its frames (0 untagged).
+    pub vlan: u16,
+    /// Its label's protocol.
+    pub protocol: ProtocolId,
+    /// Whether frames from the key's lower endpoint to its higher one travel outbound.
+    pub lo_outbound: bool,
+    /// When the flow began (a later flow on the same key is another flow).
+    pub first_seen: u64,
+}
+
+/// What the last packet means for a kernel fast path ([`Engine::fast_hint`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastHint {
+    /// Nothing to do.
+    None,
+    /// The flow may be installed.
+    Decided(DecidedFlow),
 }
 
 /// Shared parts that several engines (one per worker) use together.
@@ -353,6 +383,10 @@ pub struct Engine {
     top: TopFlows,
     /// The flow-table hash of the last IP packet's flow (see [`Engine::last_flow_hash`]).
     last_hash: u64,
+    /// What the last packet means for a kernel fast path (with `fast_hints`).
+    fast: FastHint,
+    /// Keys (and VLAN ids) of the flows that ended since the last drain (with `fast_hints`).
+    ended: Vec<(FlowKey, u16)>,
 }
 
 impl Engine {
@@ -383,6 +417,8 @@ impl Engine {
             next_active,
             next_publish: 0,
             last_hash: 0,
+            fast: FastHint::None,
+            ended: Vec::new(),
             due: Vec::with_capacity(ACTIVE_PER_SWEEP),
             top,
         }
@@ -404,6 +440,57 @@ impl Engine {
     #[inline]
     pub fn last_flow_hash(&self) -> u64 {
         self.last_hash
+    }
+
+    /// What the last packet [`Engine::process`] saw means for a kernel fast path: whether its
+    /// flow may be installed. Always [`FastHint::None`] without `fast_hints`.
+    #[inline]
+    pub fn fast_hint(&self) -> FastHint {
+        self.fast
+    }
+
+    /// The keys and VLAN ids of the flows that ended (any reason) since the last call; empty
+    /// without `fast_hints`.
+    pub fn drain_ended(&mut self) -> std::vec::Drain<'_, (FlowKey, u16)> {
+        self.ended.drain(..)
+    }
+
+    /// Adds what a kernel fast path counted for the flow of `key` to it in the table: packets
+    /// and bytes per key direction (lower to higher endpoint first) and its last sight, so its
+    /// idle expiry, its record and its hosts see them. A labelled flow that has now lasted past
+    /// the active timeout gets its first interim report here (its packets no longer reach the
+    /// packet path that would make it; the later ones are the sweeper's as always). False if
+    /// the table does not hold it.
+    pub fn credit(&mut self, key: &FlowKey, packets: [u64; 2], bytes: [u64; 2], last_seen: u64, now: u64) -> bool {
+        let active_ns = self.config.active_timeout_ns;
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, ended, .. } = self;
+        let table = &*shared.table;
+        let hash = table.hash(key);
+        let mut shard = table.lock(table.shard_of(hash));
+        if !shard.credit(key, hash, packets, bytes, last_seen) {
+            return false;
+        }
+        if active_ns != 0
+            && let Some(flow) = shard.get_mut(key, hash)
+            && flow.value.flags & (REPORTED | UNTRACKED) == 0
+            && now.saturating_sub(flow.first_seen) >= active_ns
+        {
+            let proto = flow.key.protocol();
+            if let Some(label) = flow.value.label(proto, portless_label(proto)) {
+                let ended = config.fast_hints.then_some(ended);
+                let mut sink =
+                    Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts, ended };
+                sink.first_report(flow, label, now, active_ns);
+            }
+        }
+        true
+    }
+
+    /// Whether the table holds the flow of `key` and it began at `first_seen` (`None`: any).
+    pub fn holds(&self, key: &FlowKey) -> Option<u64> {
+        let table = &*self.shared.table;
+        let hash = table.hash(key);
+        table.lock(table.shard_of(hash)).get(key, hash).map(|f| f.first_seen)
     }
 
     /// This engine's counters (for a stats reader).
@@ -462,6 +549,7 @@ impl Engine {
     /// Run one frame through the pipeline. `wire_len` is the frame's length on the wire (a
     /// capture may hold fewer bytes); `now` is in nanoseconds.
     pub fn process(&mut self, frame: &[u8], wire_len: u32, link: LinkType, ingress: Ingress, now: u64) -> Outcome {
+        self.fast = FastHint::None;
         let c = &*self.counters;
         c.packets.inc();
         c.bytes.add(u64::from(wire_len));
@@ -537,12 +625,21 @@ impl Engine {
         let active_ns = self.config.active_timeout_ns;
         let hash = self.shared.table.hash(&key);
         self.last_hash = hash;
-        let Engine { shared, classifiers, config, records, reports, hosts, top, .. } = self;
+        // Whether the kernel could take this flow's frames (see [`DecidedFlow`]).
+        let plain = self.config.fast_hints
+            && parsed.encap.is_empty()
+            && ip.fragment.is_none()
+            && matches!(proto, 1 | 6 | 17 | 58)
+            && parsed.vlan_depth <= 2;
+        let ending = plain && proto == 6 && tcp_flags & (weir_flow::tcp_flags::FIN | weir_flow::tcp_flags::RST) != 0;
+        let Engine { shared, classifiers, config, records, reports, hosts, top, fast, ended, .. } = self;
         let classifiers = &*classifiers;
         let table = &*shared.table;
         let mut shard = table.lock(table.shard_of(hash));
         let seen = Seen { dir: key_dir, now, wire_len, tcp_flags };
-        let mut sink = Sink { shared, classifiers, counters: c, record: config.record_flows, records, reports, hosts };
+        let ended = config.fast_hints.then_some(ended);
+        let mut sink =
+            Sink { shared, classifiers, counters: c, record: config.record_flows, records, reports, hosts, ended };
         let touched = shard.touch(&key, hash, seen, &mut |flow, why| sink.end_flow(flow, why));
         let flow = touched.flow;
         top.offer(&key, hash, flow.bytes[0] + flow.bytes[1], flow.packets[0] + flow.packets[1]);
@@ -588,6 +685,10 @@ impl Engine {
                 classifier.harvest(&mut flow.value.inspect, &meta, &shared.peers);
             }
             c.protocol(label.protocol).count_packet(direction, wire_len);
+            // (A FIN or RST is no reason to install: the kernel sends those here.)
+            if plain && !ending && !flow.value.inspect.harvesting() && !announces(label.protocol) && !flow.is_closed() {
+                *fast = FastHint::Decided(decided(flow, key, vlan, label.protocol));
+            }
             // The flow's ends only for a flow that announces others (rare): two address
             // conversions on every packet of every decided flow otherwise.
             let ends = (announces(label.protocol) && !payload.is_empty())
@@ -629,6 +730,15 @@ impl Engine {
                 Some(label.protocol)
             }
         };
+        if let Some(p) = done
+            && plain
+            && !ending
+            && !flow.value.inspect.harvesting()
+            && !announces(p)
+            && !flow.is_closed()
+        {
+            *fast = FastHint::Decided(decided(flow, key, vlan, p));
+        }
         // A UDP flow that opened with STUN and is read on for its media: its packets so far are
         // STUN messages, and the policy treats them so (they are counted at the verdict).
         let protocol = done.or_else(|| flow.value.inspect.provisional());
@@ -682,10 +792,12 @@ impl Engine {
     /// per call; the rest wait for the next).
     fn report_due(&mut self, now: u64) {
         let active_ns = self.config.active_timeout_ns;
-        let Engine { shared, classifiers, config, records, reports, hosts, counters, due, .. } = self;
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, due, ended, .. } = self;
         due.clear();
         shared.active.lock().take_due(now, ACTIVE_PER_SWEEP, due);
-        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
+        let ended = config.fast_hints.then_some(ended);
+        let mut sink =
+            Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts, ended };
         for &(at, key) in due.iter() {
             let table = &*sink.shared.table;
             let hash = table.hash(&key);
@@ -713,8 +825,10 @@ impl Engine {
 
     /// End the flows of shard `shard` (modulo the shard count) idle past their timeout at `now`.
     pub fn expire_shard(&mut self, shard: usize, now: u64) -> usize {
-        let Engine { shared, classifiers, config, records, reports, hosts, counters, .. } = self;
-        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, ended, .. } = self;
+        let ended = config.fast_hints.then_some(ended);
+        let mut sink =
+            Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts, ended };
         sink.shared.table.expire_shard(shard, now, &mut |flow, why| sink.end_flow(flow, why))
     }
 
@@ -732,16 +846,20 @@ impl Engine {
 
     /// End every flow idle past its timeout at `now`.
     pub fn expire(&mut self, now: u64) -> usize {
-        let Engine { shared, classifiers, config, records, reports, hosts, counters, .. } = self;
-        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, ended, .. } = self;
+        let ended = config.fast_hints.then_some(ended);
+        let mut sink =
+            Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts, ended };
         sink.shared.table.expire_all(now, &mut |flow, why| sink.end_flow(flow, why))
     }
 
     /// End every flow (end of input or shutdown), labelling those still pending from what was
     /// seen, so the per-protocol totals account for every IP packet. Publishes the host table.
     pub fn flush(&mut self) {
-        let Engine { shared, classifiers, config, records, reports, hosts, counters, .. } = self;
-        let mut sink = Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts };
+        let Engine { shared, classifiers, config, records, reports, hosts, counters, ended, .. } = self;
+        let ended = config.fast_hints.then_some(ended);
+        let mut sink =
+            Sink { shared, classifiers, counters, record: config.record_flows, records, reports, hosts, ended };
         sink.shared.table.flush(&mut |flow, why| sink.end_flow(flow, why));
         self.publish_hosts();
     }
@@ -753,6 +871,19 @@ impl Engine {
         if self.config.host_capacity != 0 {
             self.hosts_published.lock().copy_from(&self.hosts);
         }
+    }
+}
+
+/// The fast path's view of a decided flow.
+#[inline]
+fn decided(flow: &Flow<FlowState>, key: FlowKey, vlan: u16, protocol: ProtocolId) -> DecidedFlow {
+    let lo_is_originator = flow.originator_dir == weir_flow::KeyDir::LoToHi;
+    DecidedFlow {
+        key,
+        vlan,
+        protocol,
+        lo_outbound: lo_is_originator == flow.value.originator_inside(),
+        first_seen: flow.first_seen,
     }
 }
 
@@ -900,6 +1031,8 @@ struct Sink<'a> {
     records: &'a mut Vec<FlowRecord>,
     reports: &'a mut Vec<ActiveRecord>,
     hosts: &'a mut HostTopK,
+    /// Where ended flows' keys go, with `fast_hints`.
+    ended: Option<&'a mut Vec<(FlowKey, u16)>>,
 }
 
 impl Sink<'_> {
@@ -958,6 +1091,9 @@ impl Sink<'_> {
     fn end_flow(&mut self, flow: Flow<FlowState>, why: EndReason) {
         let c = self.counters;
         c.flows_ended(why).inc();
+        if let Some(ended) = self.ended.as_deref_mut() {
+            ended.push((flow.key, flow.value.vlan));
+        }
         let (o, r) = (flow.originator(), flow.responder());
         let label = match (l4_of(flow.key.protocol()), flow.value.inspect.verdict()) {
             (Some(_), Some(label)) => label,
@@ -1048,6 +1184,84 @@ mod tests {
         assert_eq!(ended, 40, "all but the one just seen");
         assert_eq!(sweeper.counters().flows_ended(EndReason::Idle).get(), 40);
         assert_eq!(worker.counters().flows_ended(EndReason::Idle).get(), 0);
+    }
+
+    #[test]
+    fn fast_hints_name_decided_plain_flows_and_the_flows_that_end() {
+        let sh = shared();
+        let config = EngineConfig { fast_hints: true, expiry: Expiry::External, ..EngineConfig::default() };
+        let mut e = Engine::new(sh.clone(), config);
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        let b = Builder::default();
+        // A DNS query is labelled at its first packet: decided, with its direction.
+        let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
+        q.extend_from_slice(b"example\x03com\x00\x00\x01\x00\x01");
+        let f = b.udp((ip(1), 40000), (ip(2), 53), &q);
+        e.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        let FastHint::Decided(d) = e.fast_hint() else { panic!("{:?}", e.fast_hint()) };
+        assert_eq!(e.classifier().registry().name(d.protocol), "dns");
+        assert_eq!(d.vlan, 0);
+        // 198.18.0.1 is the lower endpoint and opened the flow from inside: lower to higher is outbound.
+        assert!(d.lo_outbound);
+        assert_eq!(d.key.parts().2, 40000);
+        // Pending flows are not decided; neither is a tunnelled or tagged-thrice frame.
+        let f = udp(7000, 10);
+        e.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        assert_eq!(e.fast_hint(), FastHint::None);
+        let tagged = Builder { vlans: vec![5] }.udp((ip(1), 40001), (ip(2), 53), &q);
+        e.process(&tagged, tagged.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        let FastHint::Decided(d) = e.fast_hint() else { panic!("tagged: {:?}", e.fast_hint()) };
+        assert_eq!(d.vlan, 5);
+        // A TCP FIN is no reason to install (the kernel sends those to user space).
+        let fin = b.tcp((ip(1), 5000), (ip(2), 80), 1, 0, weir_flow::tcp_flags::FIN | weir_flow::tcp_flags::ACK, &[]);
+        e.process(&fin, fin.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        assert_eq!(e.fast_hint(), FastHint::None);
+        // Every flow that ends is named, with its VLAN.
+        let mut sweeper = Engine::new(sh.clone(), EngineConfig { fast_hints: true, ..EngineConfig::default() });
+        sweeper.expire(3_600_000_000_000);
+        let ended: Vec<(FlowKey, u16)> = sweeper.drain_ended().collect();
+        assert_eq!(ended.len(), 4, "{ended:?}");
+        assert!(ended.iter().any(|(_, v)| *v == 5));
+        // Without fast hints nothing is kept.
+        let mut plain = Engine::new(sh, EngineConfig::default());
+        plain.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, 1);
+        plain.expire(3_600_000_000_000);
+        assert_eq!(plain.drain_ended().count(), 0);
+    }
+
+    #[test]
+    fn credited_kernel_counts_reach_the_flow_and_its_first_interim_report() {
+        let sh = shared();
+        const S: u64 = 1_000_000_000;
+        let config = EngineConfig {
+            fast_hints: true,
+            expiry: Expiry::External,
+            record_flows: true,
+            active_timeout_ns: 10 * S,
+            ..EngineConfig::default()
+        };
+        let mut worker = Engine::new(sh.clone(), config.clone());
+        let mut sweeper = Engine::new(sh.clone(), config);
+        let ip = |n| IpAddr::from([198, 18, 0, n]);
+        let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
+        q.extend_from_slice(b"example\x03com\x00\x00\x01\x00\x01");
+        let f = Builder::default().udp((ip(1), 40000), (ip(2), 53), &q);
+        worker.process(&f, f.len() as u32, LinkType::Ethernet, Ingress::Inside, S);
+        let FastHint::Decided(d) = worker.fast_hint() else { panic!() };
+        // Before the active timeout: counted, no report.
+        assert!(sweeper.credit(&d.key, [10, 5], [710, 355], 5 * S, 5 * S));
+        assert_eq!(sweeper.drain_active().count(), 0);
+        // Past it: the first interim report, with what the kernel carried.
+        assert!(sweeper.credit(&d.key, [1, 0], [71, 0], 12 * S, 12 * S));
+        let reports: Vec<ActiveRecord> = sweeper.drain_active().collect();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].packets, [12, 5], "originator (the lower endpoint) first");
+        assert_eq!(reports[0].last_seen, 12 * S);
+        // Reported once; an unknown flow is not credited.
+        assert!(sweeper.credit(&d.key, [1, 0], [71, 0], 13 * S, 13 * S));
+        assert_eq!(sweeper.drain_active().count(), 0);
+        let (other, _) = FlowKey::new(ip(3), 1, ip(4), 2, 17);
+        assert!(!sweeper.credit(&other, [1, 1], [1, 1], S, S));
     }
 
     #[test]

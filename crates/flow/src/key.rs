@@ -66,6 +66,32 @@ impl FlowKey {
         }
     }
 
+    /// The key's fields: (lower address, higher address, lower port, higher port, protocol,
+    /// IPv6), addresses as IPv6 (IPv4-mapped for IPv4). For a kernel fast path that keys
+    /// flows the same way.
+    pub fn parts(&self) -> ([u8; 16], [u8; 16], u16, u16, u8, bool) {
+        (self.lo_addr, self.hi_addr, self.lo_port, self.hi_port, self.protocol, self.v6)
+    }
+
+    /// The key of [`FlowKey::parts`]; `None` if the endpoints are not in canonical order.
+    pub fn from_parts(
+        lo_addr: [u8; 16],
+        hi_addr: [u8; 16],
+        lo_port: u16,
+        hi_port: u16,
+        protocol: u8,
+        v6: bool,
+    ) -> Option<Self> {
+        ((lo_addr, lo_port) <= (hi_addr, hi_port)).then_some(FlowKey {
+            lo_addr,
+            hi_addr,
+            lo_port,
+            hi_port,
+            protocol,
+            v6,
+        })
+    }
+
     /// The IP protocol number (6 TCP, 17 UDP, ...).
     pub fn protocol(&self) -> u8 {
         self.protocol

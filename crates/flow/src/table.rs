@@ -337,6 +337,36 @@ impl<V: Default> Shard<V> {
         Touched { flow: &mut self.slots[slot as usize], dir: flow_dir, is_new }
     }
 
+    /// Adds packets and bytes seen elsewhere (a kernel fast path) to the flow of `key`, per key
+    /// direction (lower to higher endpoint first), and moves its last sight up to `last_seen`
+    /// (so it expires by it). False if the shard does not hold the flow.
+    pub fn credit(&mut self, key: &FlowKey, hash: u64, packets: [u64; 2], bytes: [u64; 2], last_seen: u64) -> bool {
+        let slots = &self.slots;
+        let Some(slot) = self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key)).copied()
+        else {
+            return false;
+        };
+        let Some(flow) = self.slots.get_mut(slot as usize) else { return false };
+        // Key direction 0 (lower to higher) is the originator's when it opened lower to higher.
+        let orig = usize::from(flow.originator_dir != crate::KeyDir::LoToHi);
+        for (kdir, fd) in [(0, orig), (1, 1 - orig)] {
+            flow.packets[fd] += packets[kdir];
+            flow.bytes[fd] += bytes[kdir];
+        }
+        if last_seen > flow.last_seen {
+            flow.last_seen = last_seen;
+            self.refresh(slot);
+        }
+        true
+    }
+
+    /// The flow of `key` (whose hash is `hash`), if the shard holds it, to change its value.
+    pub fn get_mut(&mut self, key: &FlowKey, hash: u64) -> Option<&mut Flow<V>> {
+        let slots = &self.slots;
+        let i = *self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key))?;
+        self.slots.get_mut(i as usize)
+    }
+
     /// The flow of `key` (whose hash is `hash`), if the shard holds it.
     pub fn get(&self, key: &FlowKey, hash: u64) -> Option<&Flow<V>> {
         let slots = &self.slots;
@@ -657,6 +687,32 @@ mod tests {
         let r = shard.touch(&key, h, seen, &mut |f, why| ended.push((f, why)));
         r.flow.value += 1;
         (r.dir, r.is_new)
+    }
+
+    #[test]
+    fn credit_adds_counts_by_key_direction_and_moves_the_last_sight() {
+        let t = table(16);
+        let mut ended = Vec::new();
+        // Opened by 198.18.0.2:2000, the higher endpoint: key direction 1 is the originator's.
+        touch(&t, 2000, 1000, 17, 0, 0, &mut ended);
+        let (key, _) = FlowKey::new(ip(2), 2000, ip(1), 1000, 17);
+        let h = t.hash(&key);
+        assert!(t.lock(0).credit(&key, h, [3, 5], [300, 500], 7 * S));
+        let shard = t.lock(0);
+        let f = shard.get(&key, h).unwrap();
+        assert_eq!(f.packets, [1 + 5, 3], "originator first");
+        assert_eq!(f.bytes, [100 + 500, 300]);
+        assert_eq!(f.last_seen, 7 * S);
+        drop(shard);
+        // A stale sight never moves it back; an unknown flow is not credited.
+        assert!(t.lock(0).credit(&key, h, [0, 0], [0, 0], S));
+        assert_eq!(t.lock(0).get(&key, h).unwrap().last_seen, 7 * S);
+        let (other, _) = FlowKey::new(ip(1), 1, ip(2), 2, 17);
+        assert!(!t.lock(0).credit(&other, t.hash(&other), [1, 1], [1, 1], S));
+        // Credited to 7 s, it outlives the UDP timeout counted from its packet at 0.
+        let udp = Timeouts::default().udp_ns;
+        assert_eq!(t.expire_all(udp + S, &mut |_, _| {}), 0);
+        assert_eq!(t.expire_all(7 * S + udp + 1, &mut |_, _| {}), 1);
     }
 
     #[test]

@@ -213,6 +213,7 @@ impl RecordBuilder {
             ipfix: extra.ipfix,
             classes: Vec::new(),
             policy: Default::default(),
+            fastpath: None,
         };
         self.last_at = now;
         self.last_protocols.clone_from(&t.protocols);

@@ -21,8 +21,9 @@ pub mod totals;
 
 pub use interval::{Extra, RecordBuilder, merged_hosts, stderr_line};
 pub use record::{
-    ClassDirStats, ClassStats, FlowTableStats, HostProtocolStats, HostStats, InterfaceStats, IntervalRecord,
-    IpfixCollectorStats, IpfixStats, Percentiles, PolicyStatus, ProtocolStats, TopFlow, UmemStats, l4_name,
+    ClassDirStats, ClassStats, FastpathStats, FlowTableStats, HostProtocolStats, HostStats, InterfaceStats,
+    IntervalRecord, IpfixCollectorStats, IpfixStats, Percentiles, PolicyStatus, ProtocolStats, TopFlow, UmemStats,
+    l4_name,
 };
 pub use summary::{BridgeSummary, FrameSummary, Interfaces, ProtocolSummary, SideSummary};
 pub use totals::{ProtoTotals, SideTotals, Totals};

@@ -130,6 +130,9 @@ pub fn render(r: &IntervalRecord) -> String {
     o.0.push_str(&crate::ipfix::prometheus(r.ipfix.as_ref()));
     classes(&mut o, &r.classes);
     policy(&mut o, &r.policy);
+    if let Some(f) = &r.fastpath {
+        fastpath(&mut o, f);
+    }
     o.0
 }
 
@@ -226,6 +229,36 @@ fn classes(o: &mut Out, classes: &[ClassStats]) {
             o.sample(&format!("{name}_sum"), &labels, p.sum_total as f64 * 1e-6);
             o.sample(&format!("{name}_count"), &labels, p.count_total as f64);
         }
+    }
+}
+
+/// The XDP fast path's figures (its frames are in the per-protocol and per-interface families too).
+fn fastpath(o: &mut Out, f: &crate::FastpathStats) {
+    let gauges: [(&str, &str, u64); 2] = [
+        ("weir_fastpath_flows", "Decided flows in the kernel's map at the last sweep.", f.flows),
+        ("weir_fastpath_map_size", "Entries the kernel's flow map has room for.", f.map_size),
+    ];
+    for (name, help, v) in gauges {
+        o.family(name, "gauge", help);
+        o.sample(name, &[], v as f64);
+    }
+    let counters: [(&str, &str, u64); 8] = [
+        ("weir_fastpath_installed_total", "Flows installed in the kernel's map.", f.installed),
+        ("weir_fastpath_map_full_total", "Installs refused by a full map (the flow stays in user space).", f.map_full),
+        ("weir_fastpath_removed_total", "Flows taken out of the kernel's map.", f.removed),
+        ("weir_fastpath_packets_total", "Frames the kernel decided itself.", f.packets),
+        ("weir_fastpath_bytes_total", "Bytes of the frames the kernel decided itself.", f.bytes),
+        ("weir_fastpath_bypassed_total", "Frames sent past the sockets to the other NIC (fail open).", f.bypassed),
+        (
+            "weir_fastpath_bypass_dropped_total",
+            "Frames dropped with no socket to take them (fail closed).",
+            f.bypass_dropped,
+        ),
+        ("weir_fastpath_errors_total", "Fast-path map operations refused (other than a full map).", f.errors),
+    ];
+    for (name, help, v) in counters {
+        o.family(name, "counter", help);
+        o.sample(name, &[], v as f64);
     }
 }
 

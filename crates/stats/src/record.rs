@@ -55,6 +55,40 @@ pub struct IntervalRecord {
     /// The policy in force: its generation, the schedules active now, the last reload.
     #[serde(default)]
     pub policy: PolicyStatus,
+    /// weir's XDP fast path, when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fastpath: Option<FastpathStats>,
+}
+
+/// weir's XDP fast path: decided flows whose frames the kernel forwards or drops itself. Its
+/// frames are also in the per-protocol and per-interface counts (merged there); these say how
+/// much of that the kernel did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastpathStats {
+    /// Where the program runs: "native" or "generic" (inside, outside).
+    pub mode: String,
+    /// Entries the flow map has room for.
+    pub map_size: u64,
+    /// Flows in the map at the last sweep.
+    pub flows: u64,
+    /// Flows installed since start.
+    pub installed: u64,
+    /// Installs refused because the map was full (those flows stay in user space).
+    pub map_full: u64,
+    /// Flows taken out of the map (ended, expired, new policy).
+    pub removed: u64,
+    /// Frames the kernel decided (both NICs).
+    pub packets: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Frames sent past the sockets to the other NIC (no socket, or the watchdog).
+    pub bypassed: u64,
+    /// Frames dropped because no socket took them and the fast path fails closed.
+    pub bypass_dropped: u64,
+    /// Map operations the kernel refused otherwise than for a full map (installs, walks,
+    /// heartbeats); 0 in a healthy run.
+    #[serde(default)]
+    pub errors: u64,
 }
 
 /// One class of `[policy.classes]`, over all workers.

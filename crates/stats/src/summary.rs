@@ -42,6 +42,9 @@ pub struct BridgeSummary {
     /// The policy in force at stop.
     #[serde(default)]
     pub policy: PolicyStatus,
+    /// weir's XDP fast path at stop, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fastpath: Option<crate::FastpathStats>,
 }
 
 /// The two interfaces.
@@ -178,6 +181,7 @@ impl BridgeSummary {
             ipfix: None,
             classes: Vec::new(),
             policy: PolicyStatus::default(),
+            fastpath: None,
         }
     }
 

@@ -29,8 +29,20 @@
 //!   drives (the bridge's worker is generic over it).
 //! - `testing` (feature `testing`): a simulated kernel and `SimPair`, a [`FramePair`] over it,
 //!   for testing code above this crate without root.
+//! - `fastpath`: [`FastPath`], weir's own XDP program and its maps.
 //! - `sys`: every syscall and FFI call this crate makes itself (ioctls, socket options,
 //!   poll(2), `bpf_xdp_query`), so the rest is logic.
+//!
+//! # weir's own XDP program (the fast path)
+//!
+//! [`FastPath::load`] attaches weir's program (`bpf/weir_xdp.c`, compiled by `build.rs`) to both
+//! NICs; [`QueuePair::open_fast`] then binds the sockets with
+//! `XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD` and puts them in its XSKMAP. The program forwards or drops
+//! the frames of the flows user space installed ([`FastPath::insert`]), counts them, and sends
+//! the rest to the sockets; with no socket for the queue, or a heartbeat older than the
+//! watchdog, it sends them to the other NIC itself (fail open) or drops them (fail closed). See
+//! `fastpath` for the maps. The rest of this section is about libxdp's program, used by
+//! [`QueuePair::open`] (the fast path off, or not loadable).
 //!
 //! # The XDP program, and what happens when weir dies
 //!
@@ -95,6 +107,7 @@ mod census;
 mod config;
 mod engine;
 mod error;
+mod fastpath;
 mod iface;
 mod pair;
 mod port;
@@ -107,6 +120,10 @@ pub use census::{
 };
 pub use config::{BindMode, BusyPoll, ConfigProblem, XdpConfig, XdpMode};
 pub use error::XdpError;
+pub use fastpath::{
+    FastAction, FastFlow, FastKey, FastPath, FastPathConfig, FlowCounts, Insert, KernelProto, KernelSide, MAX_QUEUES,
+    PROTO_SLOTS,
+};
 pub use iface::{InterfaceInfo, L2_OVERHEAD, check_pair, check_pair_info, interface_info, set_rx_vlan_stripping};
 pub use pair::{FramePair, QueuePair, detach_xdp, xdp_program};
 pub use port::{XskPort, in_netns, monotonic_ns};

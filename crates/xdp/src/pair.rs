@@ -15,6 +15,7 @@ use crate::census::{FrameAction, FrameCensus, Held, KernelStats, PairCounters, P
 use crate::config::{BindMode, XdpConfig, XdpMode};
 use crate::engine::{Backend, Engine, EngineConfig};
 use crate::error::XdpError;
+use crate::fastpath::FastPath;
 use crate::iface::{InterfaceInfo, check_pair, interface_info};
 use crate::sys::{self, XdpAttachment};
 
@@ -354,6 +355,19 @@ fn create_socket(sc: SocketConfig, umem: &Umem, name: &str, queue: u32) -> Resul
 /// before copy, native before generic). `joining` means the UMEM already has a socket: the
 /// kernel then takes the bind mode from the UMEM, so only XDP modes are tried.
 pub(crate) fn bind_port(name: &str, queue: u32, umem: &Umem, cfg: &XdpConfig, joining: bool) -> Result<Port, XdpError> {
+    bind_port_with(name, queue, umem, cfg, joining, LibxdpFlags::empty())
+}
+
+/// As [`bind_port`], with `libxdp` flags (`XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD` where weir's own
+/// program is attached and takes the socket into its XSKMAP).
+fn bind_port_with(
+    name: &str,
+    queue: u32,
+    umem: &Umem,
+    cfg: &XdpConfig,
+    joining: bool,
+    libxdp: LibxdpFlags,
+) -> Result<Port, XdpError> {
     let binds: &[BindFlags] = match (joining, cfg.bind_mode) {
         (true, _) => &[BindFlags::empty()],
         (false, BindMode::ZeroCopy) => &[BindFlags::XDP_ZEROCOPY],
@@ -374,7 +388,7 @@ pub(crate) fn bind_port(name: &str, queue: u32, umem: &Umem, cfg: &XdpConfig, jo
             let sc = SocketConfig::builder()
                 .rx_queue_size(rx)
                 .tx_queue_size(tx)
-                .libxdp_flags(LibxdpFlags::empty())
+                .libxdp_flags(libxdp)
                 .xdp_flags(xdp)
                 .bind_flags(bind)
                 .build();
@@ -414,7 +428,26 @@ impl QueuePair {
     /// [`XdpError::PermissionDenied`], [`XdpError::NotSupported`] or [`XdpError::Os`] from
     /// the kernel.
     pub fn open(inside: &str, outside: &str, queue: u32, cfg: &XdpConfig) -> Result<QueuePair, XdpError> {
+        QueuePair::open_fast(inside, outside, queue, cfg, None)
+    }
+
+    /// As [`open`](Self::open); with `fast`, weir's own program ([`FastPath`], already attached
+    /// to both NICs) takes the sockets: libxdp loads no program, and each socket is put in the
+    /// program's XSKMAP once bound.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open); [`XdpError::Os`] if a socket cannot be put in the XSKMAP.
+    pub fn open_fast(
+        inside: &str,
+        outside: &str,
+        queue: u32,
+        cfg: &XdpConfig,
+        fast: Option<&FastPath>,
+    ) -> Result<QueuePair, XdpError> {
         sys::quiet_libxdp();
+        let libxdp =
+            if fast.is_some() { LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD } else { LibxdpFlags::empty() };
         let queues = check_pair(inside, outside, cfg)?;
         if queue >= queues {
             return Err(XdpError::Config {
@@ -425,15 +458,15 @@ impl QueuePair {
         let inside_info = interface_info(inside)?;
         let outside_info = interface_info(outside)?;
         let (umem_a, pool_a) = new_umem(cfg)?;
-        let port_in = bind_port(inside, queue, &umem_a, cfg, false)?;
+        let port_in = bind_port_with(inside, queue, &umem_a, cfg, false, libxdp)?;
         let zero_copy =
             sys::xdp_zero_copy(port_in.fd).map_err(|e| XdpError::from_os(inside, queue, "reading XDP_OPTIONS", e))?;
-        let (port_out, umem_b, pool_b) = match bind_port(outside, queue, &umem_a, cfg, true) {
+        let (port_out, umem_b, pool_b) = match bind_port_with(outside, queue, &umem_a, cfg, true, libxdp) {
             Ok(p) => (p, None, None),
             Err(e) if is_hard(&e) => return Err(e),
             Err(_) => {
                 let (umem_b, pool_b) = new_umem(cfg)?;
-                let p = bind_port(outside, queue, &umem_b, cfg, false)?;
+                let p = bind_port_with(outside, queue, &umem_b, cfg, false, libxdp)?;
                 (p, Some(umem_b), Some(pool_b))
             }
         };
@@ -442,6 +475,10 @@ impl QueuePair {
                 sys::set_busy_poll(p.fd, bp)
                     .map_err(|e| XdpError::from_os(name, queue, "setting busy-poll options", e))?;
             }
+        }
+        if let Some(fp) = fast {
+            fp.register(Side::Inside, queue, port_in.fd)?;
+            fp.register(Side::Outside, queue, port_out.fd)?;
         }
         let mut umems = vec![umem_a];
         umems.extend(umem_b);
