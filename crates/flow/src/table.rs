@@ -305,17 +305,22 @@ impl<V: Default> Shard<V> {
         let Seen { dir, now, wire_len, tcp_flags } = seen;
         let slots = &self.slots;
         let found = self.index.find(hash, |&i| slots.get(i as usize).is_some_and(|f| f.key == *key)).copied();
-        let is_syn = tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        // A SYN or a SYN-ACK opens a connection. The originator is the SYN's sender even when the
+        // SYN-ACK is seen first: the two directions can reach weir on different NICs, queues and
+        // workers, and a flow that took the server for its originator would turn every
+        // direction-aware detector (WinMX, the greeting protocols) the wrong way round.
+        let opening = key.protocol() == TCP_PROTOCOL && tcp_flags & tcp_flags::SYN != 0;
+        let originator = if opening && tcp_flags & tcp_flags::ACK != 0 { dir.reverse() } else { dir };
         let (slot, is_new) = match found {
-            Some(i) if !(is_syn && self.slots[i as usize].class == Class::Closed) => (i, false),
+            Some(i) if !(opening && self.slots[i as usize].class == Class::Closed) => (i, false),
             Some(i) => {
                 // A new connection reuses the tuple of a closed one: end the old flow first.
                 let old = self.remove_slot(i, hash);
                 self.stats.closed += 1;
                 ended(old, EndReason::Closed);
-                (self.insert(key, hash, dir, now, ended), true)
+                (self.insert(key, hash, originator, now, ended), true)
             }
-            None => (self.insert(key, hash, dir, now, ended), true),
+            None => (self.insert(key, hash, originator, now, ended), true),
         };
         let flow_dir = {
             let flow = &mut self.slots[slot as usize];
@@ -780,6 +785,33 @@ mod tests {
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].1, EndReason::Closed);
         assert_eq!(ended[0].0.packets, [2, 1]);
+    }
+
+    #[test]
+    fn a_syn_ack_seen_before_its_syn_makes_the_other_end_the_originator() {
+        let t = table(16);
+        let mut ended = Vec::new();
+        // The server's SYN-ACK overtakes the client's SYN (another NIC, queue or worker).
+        assert_eq!(touch(&t, 80, 1000, 6, 0, tcp_flags::SYN | tcp_flags::ACK, &mut ended), (FlowDir::Responder, true));
+        assert_eq!(touch(&t, 1000, 80, 6, 1, tcp_flags::SYN, &mut ended), (FlowDir::Originator, false));
+        assert_eq!(touch(&t, 80, 1000, 6, 2, tcp_flags::ACK, &mut ended), (FlowDir::Responder, false));
+        t.lock(0).for_each(|f| assert_eq!(f.originator().1, 1000, "the SYN's sender opened the flow"));
+        // A UDP flow (no flags) and a mid-stream TCP pickup keep the first packet's sender.
+        assert_eq!(touch(&t, 80, 1001, 6, 3, tcp_flags::ACK, &mut ended), (FlowDir::Originator, true));
+        assert_eq!(touch(&t, 53, 1002, 17, 4, 0, &mut ended), (FlowDir::Originator, true));
+        assert!(ended.is_empty());
+    }
+
+    #[test]
+    fn a_syn_ack_on_a_closed_tuple_starts_a_new_flow() {
+        let t = table(16);
+        let mut ended = Vec::new();
+        touch(&t, 1000, 80, 6, 0, tcp_flags::SYN, &mut ended);
+        touch(&t, 80, 1000, 6, 1, tcp_flags::RST | tcp_flags::ACK, &mut ended);
+        // The next connection's SYN-ACK arrives before its SYN.
+        assert_eq!(touch(&t, 80, 1000, 6, 2, tcp_flags::SYN | tcp_flags::ACK, &mut ended), (FlowDir::Responder, true));
+        assert_eq!(ended.len(), 1);
+        assert_eq!(touch(&t, 1000, 80, 6, 3, tcp_flags::SYN, &mut ended), (FlowDir::Originator, false));
     }
 
     #[test]
