@@ -5,7 +5,8 @@
 #        scripts/fuzz.sh run-all SECS       # every target in turn, SECS each, at nice 19; prints
 #                                           # executions and coverage per target at the end
 #                                           # JOBS=N runs N targets at once (JOBS=7: all of them,
-#                                           # SECS of wall time each, sharing the idle cores)
+#                                           # SECS of wall time each, sharing the idle cores; run
+#                                           # it under `chrt -i 0` to take only idle CPU)
 #        scripts/fuzz.sh seed               # (re)build the seed corpora only
 #        scripts/fuzz.sh list               # the targets
 # Seeds: frames and captures from ../shared/pcaps and ../shared/ndpi-corpus (WEIR_PCAPS to point
@@ -155,14 +156,12 @@ case "$mode" in
         run "$t" "$secs" 19 || failed=1
       done
     else
-      # N at once; each target's summary line is printed as it finishes, with its CPU seconds
-      # (the wall time is SECS for all of them, the CPU they got depends on the machine's load).
+      # N at once; each target's summary line is printed as it finishes (SECS is wall time for
+      # all of them: the CPU each gets depends on N and on the machine's load).
       rcdir=$(mktemp -d)
       for t in "${TARGETS[@]}"; do
         while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
-        ( rc=0; run "$t" "$secs" 19 || rc=1
-          echo "fuzz: $t CPU (user, system) of its ${secs}s: $(times | tail -n 1)"
-          echo "$rc" >"$rcdir/$t" ) &
+        ( rc=0; run "$t" "$secs" 19 || rc=1; echo "$rc" >"$rcdir/$t" ) &
       done
       wait
       for t in "${TARGETS[@]}"; do [ "$(cat "$rcdir/$t" 2>/dev/null)" = 0 ] || failed=1; done
